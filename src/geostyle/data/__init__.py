@@ -1,0 +1,1 @@
+"""Images on disk, dataset preparation and training datasets."""

@@ -1,0 +1,72 @@
+"""Reading images from disk into one in-memory form: RGB, uint8, EXIF orientation applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from geostyle.errors import ImageReadError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def to_rgb8(img: Image.Image) -> np.ndarray:
+    """Any PIL mode (L, LA, P, RGBA, CMYK, I;16, I, F) -> (H, W, 3) uint8 RGB.
+
+    Alpha is composited over white, since transparent regions of portraits are usually background.
+    16-bit and float images are rescaled by their type's range, not clipped.
+    """
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        peak = 1.0 if arr.max() <= 1.0 else 255.0
+        arr = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    return np.asarray(img.convert("RGB"))
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read ``path`` as ``(H, W, 3)`` uint8 RGB, EXIF rotation applied. Raises :class:`ImageReadError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: no such file")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            arr = to_rgb8(img)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ImageReadError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc})") from exc
+    if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ImageReadError(f"{path}: empty image")
+    return np.ascontiguousarray(arr)
+
+
+def save_image(path: str | Path, image: np.ndarray) -> None:
+    """Write an ``(H, W, 3)`` uint8 RGB array; the suffix picks the format. Parent folders are created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(path, quality=95) if path.suffix.lower() in (
+        ".jpg",
+        ".jpeg",
+    ) else Image.fromarray(np.asarray(image, dtype=np.uint8)).save(path)
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files below ``folder`` (recursive), sorted for a stable order."""
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))

@@ -1,0 +1,1 @@
+"""Face geometry: the canonical landmark set, detector backends, alignment."""

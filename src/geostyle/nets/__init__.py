@@ -1,0 +1,1 @@
+"""geostyle.nets."""
