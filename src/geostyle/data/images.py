@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from geostyle.errors import ImageReadError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 
 def is_image_path(path: Path) -> bool:
@@ -40,20 +41,38 @@ def to_rgb8(img: Image.Image) -> np.ndarray:
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """Read ``path`` as ``(H, W, 3)`` uint8 RGB, EXIF rotation applied. Raises :class:`ImageReadError`."""
+    """Read ``path`` as ``(H, W, 3)`` uint8 RGB, EXIF rotation applied. Raises :class:`ImageReadError`.
+
+    Any failure to decode (missing, empty, truncated, corrupt, not an image, unsupported mode,
+    decompression bomb) is an :class:`ImageReadError`. A malformed EXIF block does not make the image
+    unreadable: its orientation is then ignored.
+    """
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such file")
     try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            arr = to_rgb8(img)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        with warnings.catch_warnings():
+            # A huge image is an error below (DecompressionBombError), a large one is fine.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                img = _exif_upright(img)
+                arr = to_rgb8(img)
+    except MemoryError as exc:
+        raise ImageReadError(f"{path}: too large to decode") from exc
+    except Exception as exc:  # any decoder failure means "not a readable image"
         raise ImageReadError(f"{path}: not a readable image ({exc.__class__.__name__}: {exc})") from exc
-    if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ImageReadError(f"{path}: empty image")
-    return np.ascontiguousarray(arr)
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def _exif_upright(img: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; a malformed EXIF block is ignored rather than fatal."""
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception:
+        return img
 
 
 def save_image(path: str | Path, image: np.ndarray) -> None:

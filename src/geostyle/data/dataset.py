@@ -1,0 +1,128 @@
+"""In-memory training sets built from prepared datasets, and stateless batch sampling.
+
+A few hundred 256x256 crops fit easily in memory, so the whole set is decoded once into a uint8
+tensor: no loader workers, no per-step file I/O, and batch ``k`` of a run is a pure function of
+``(seed, step, rank)`` — which is what makes resumed runs bit-identical to uninterrupted ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from geostyle.errors import GeostyleError
+from geostyle.faces.landmarks import mirror_permutation, pixels_to_normalized
+
+
+@dataclass
+class Batch:
+    """``images (B, 3, R, R)`` float in [-1, 1]; ``points (B, K, 2)`` normalised frame (missing = 0);
+    ``mask (B, K)`` bool, True = landmark present."""
+
+    images: torch.Tensor
+    points: torch.Tensor
+    mask: torch.Tensor
+
+
+class FaceSet:
+    """All aligned crops of a prepared dataset, decoded at ``resolution``.
+
+    Convention: ``points`` are in the normalised ``[-1, 1]`` frame (``grid_sample``,
+    ``align_corners=False``), so they do not depend on ``resolution``.
+    """
+
+    def __init__(self, root: str | Path, resolution: int, limit: int = 0, exclude: list[str] | None = None):
+        from geostyle.data.images import load_image
+        from geostyle.data.manifest import load_manifest
+
+        manifest = load_manifest(root)
+        excluded = set(exclude or [])
+        items = [it for it in manifest.items if it.id not in excluded and _stem(it.source) not in excluded]
+        if limit > 0:
+            items = items[:limit]
+        if not items:
+            raise GeostyleError(f"{root}: the dataset has no usable items")
+        self.root = Path(root)
+        self.ids = [it.id for it in items]
+        self.resolution = resolution
+        images = np.stack([_resize(load_image(it.crop_path), resolution) for it in items])
+        self.images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # uint8 (N, 3, R, R)
+        pts = np.stack([it.landmarks for it in items]).astype(np.float64)
+        norm = pixels_to_normalized(pts, manifest.size, manifest.size)
+        mask = np.isfinite(norm).all(axis=-1)
+        self.points = torch.from_numpy(np.nan_to_num(norm, nan=0.0)).float()
+        self.mask = torch.from_numpy(mask)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def batch(self, indices: torch.Tensor, flips: torch.Tensor | None = None) -> Batch:
+        images = self.images[indices].float().div(127.5).sub(1.0)
+        points = self.points[indices].clone()
+        mask = self.mask[indices].clone()
+        if flips is not None and bool(flips.any()):
+            perm = torch.from_numpy(mirror_permutation())
+            f = flips.bool()
+            images[f] = images[f].flip(-1)
+            flipped = points[f][:, perm]
+            flipped[..., 0] = -flipped[..., 0]
+            points[f] = flipped
+            mask[f] = mask[f][:, perm]
+        points = points * mask[..., None]
+        return Batch(images, points, mask)
+
+    def mean_geometry(self) -> torch.Tensor:
+        """Mean landmarks ``(K, 2)`` over present points (normalised frame); NaN where never present."""
+        m = self.mask.float()[..., None]
+        total = (self.points * m).sum(0)
+        count = m.sum(0)
+        return torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, float("nan")))
+
+
+def _stem(source: str) -> str:
+    return Path(source).stem
+
+
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
+    t = torch.from_numpy(np.ascontiguousarray(image).copy()).permute(2, 0, 1)[None].float()
+    t = F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return t[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+
+
+def step_generator(seed: int, step: int, rank: int = 0, stream: int = 0) -> torch.Generator:
+    """A generator whose state depends only on its arguments: per-step randomness that survives resume."""
+    g = torch.Generator()
+    g.manual_seed((seed * 1_000_003 + step * 7_919 + rank * 104_729 + stream * 15_485_863) % (2**63 - 1))
+    return g
+
+
+class EpochSampler:
+    """Index stream of a dataset: one seeded permutation per epoch, consumed ``batch`` at a time.
+
+    Rank ``r`` of ``world`` takes every ``world``-th batch, so DDP ranks see disjoint samples.
+    ``indices(step)`` is stateless: it needs no saved state to resume.
+    """
+
+    def __init__(self, size: int, batch: int, seed: int, rank: int = 0, world: int = 1):
+        self.size, self.batch, self.seed, self.rank, self.world = size, batch, seed, rank, world
+        self._perms: dict[int, torch.Tensor] = {}
+
+    def _perm(self, epoch: int) -> torch.Tensor:
+        if epoch not in self._perms:
+            if len(self._perms) > 4:
+                self._perms.pop(min(self._perms))
+            g = torch.Generator().manual_seed(self.seed * 65_537 + epoch)
+            self._perms[epoch] = torch.randperm(self.size, generator=g)
+        return self._perms[epoch]
+
+    def indices(self, step: int) -> torch.Tensor:
+        start = (step * self.world + self.rank) * self.batch
+        flat = torch.arange(start, start + self.batch)
+        epochs, offsets = flat // self.size, flat % self.size
+        return torch.stack([self._perm(int(e))[int(o)] for e, o in zip(epochs, offsets)])

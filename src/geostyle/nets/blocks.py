@@ -1,0 +1,236 @@
+"""Building blocks shared by the generators and discriminators, and the grid helpers they warp with.
+
+Convention (grids)
+------------------
+A sampling grid is a *backward* map ``(B, H, W, 2)``: ``grid[b, i, j] = (x, y)`` is the source
+location read for output pixel ``(i, j)``, in the normalised frame of
+``grid_sample(..., align_corners=False)`` (``-1``/``+1`` are the outer *edges* of the border
+pixels). The frame does not depend on resolution, so one field can warp an image and every feature map
+computed from it once it is resized with :func:`resize_grid`.
+
+Every function here is export-safe (ONNX opset 17, TorchScript tracing): no data-dependent control
+flow, shapes only from static sizes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "NORMS",
+    "ACTIVATIONS",
+    "make_norm",
+    "make_act",
+    "ConvNormAct",
+    "DepthwiseSeparable",
+    "InvertedResidual",
+    "UpBlock",
+    "identity_grid",
+    "resize_grid",
+    "warp",
+    "compose_grids",
+]
+
+NORMS = ("none", "batch", "instance")
+ACTIVATIONS = ("relu", "leaky_relu", "silu")
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    """A normalisation layer by name: ``"none"`` (identity), ``"batch"`` or ``"instance"`` (affine)."""
+    if kind == "none":
+        return nn.Identity()
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    raise ValueError(f"unknown norm {kind!r}; expected one of {NORMS}")
+
+
+def make_act(kind: str) -> nn.Module:
+    """An activation by name. ``relu`` and ``leaky_relu`` fuse into the preceding conv in ONNX Runtime."""
+    if kind == "relu":
+        return nn.ReLU(inplace=True)
+    if kind == "leaky_relu":
+        return nn.LeakyReLU(0.2, inplace=True)
+    if kind == "silu":
+        return nn.SiLU(inplace=True)
+    raise ValueError(f"unknown activation {kind!r}; expected one of {ACTIVATIONS}")
+
+
+class ConvNormAct(nn.Sequential):
+    """``Conv2d -> norm -> act``. Shapes: ``(B, C_in, H, W) -> (B, C_out, ceil(H/s), ceil(W/s))``.
+
+    The conv has a bias only when no normalisation follows it. ``act=None`` leaves it linear.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        norm: str = "none",
+        act: str | None = "relu",
+    ) -> None:
+        conv = nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=(kernel_size - 1) // 2,
+            groups=groups,
+            bias=norm == "none",
+        )
+        layers: list[nn.Module] = [conv, make_norm(norm, out_channels)]
+        if act is not None:
+            layers.append(make_act(act))
+        super().__init__(*layers)
+
+
+class DepthwiseSeparable(nn.Sequential):
+    """Depthwise 3x3 (optionally strided) then pointwise 1x1, MobileNetV1 style.
+
+    Shapes: ``(B, C_in, H, W) -> (B, C_out, ceil(H/s), ceil(W/s))``. Cost per output pixel is
+    ``9*C_in + C_in*C_out`` MACs instead of ``9*C_in*C_out`` for a full 3x3 conv.
+    """
+
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int = 1, norm: str = "none", act: str = "relu"
+    ) -> None:
+        super().__init__(
+            ConvNormAct(in_channels, in_channels, 3, stride, groups=in_channels, norm=norm, act=act),
+            ConvNormAct(in_channels, out_channels, 1, norm=norm, act=act),
+        )
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block with an identity shortcut: ``x + s * project(dw3x3(expand(x)))``.
+
+    Shapes: ``(B, C, H, W) -> (B, C, H, W)``. ``residual_init`` scales the initial weights of the
+    projection so that a deep stack starts close to the identity (stable GAN training without
+    normalisation) while every parameter still receives a gradient (the weights are not zero).
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        expansion: int = 4,
+        norm: str = "none",
+        act: str = "relu",
+        residual_init: float = 0.1,
+    ) -> None:
+        super().__init__()
+        hidden = channels * expansion
+        self.expand = ConvNormAct(channels, hidden, 1, norm=norm, act=act)
+        self.depthwise = ConvNormAct(hidden, hidden, 3, groups=hidden, norm=norm, act=act)
+        self.project = ConvNormAct(hidden, channels, 1, norm=norm, act=None)
+        with torch.no_grad():
+            self.project[0].weight.mul_(residual_init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.project(self.depthwise(self.expand(x)))
+
+
+class UpBlock(nn.Module):
+    """Decoder step: project to the skip's width at low resolution, upsample bilinearly to the skip's
+    size, add the skip, refine with a depthwise-separable conv.
+
+    Shapes: ``x (B, C_in, h, w)``, ``skip (B, C_out, H, W)`` -> ``(B, C_out, H, W)``. Projecting before
+    upsampling keeps the 1x1 conv at the low resolution, where it is 4x cheaper.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, norm: str = "none", act: str = "relu") -> None:
+        super().__init__()
+        self.project = ConvNormAct(in_channels, out_channels, 1, norm=norm, act=act)
+        self.refine = DepthwiseSeparable(out_channels, out_channels, norm=norm, act=act)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(self.project(x), size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.refine(x + skip)
+
+
+# ----------------------------------------------------------------------------------------- grids
+
+
+def identity_grid(
+    batch: int,
+    height: int,
+    width: int,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """The backward map that samples every pixel centre from itself: ``(batch, height, width, 2)``.
+
+    Convention: normalised frame, ``align_corners=False``: pixel ``j`` of ``width`` sits at
+    ``x = (2j + 1) / width - 1``; columns are ``(x, y)``.
+    """
+    xs = (torch.arange(width, dtype=dtype, device=device) * 2 + 1) / width - 1
+    ys = (torch.arange(height, dtype=dtype, device=device) * 2 + 1) / height - 1
+    grid = torch.stack(
+        (xs.view(1, width).expand(height, width), ys.view(height, 1).expand(height, width)), dim=-1
+    )
+    return grid.unsqueeze(0).expand(batch, height, width, 2)
+
+
+def resize_grid(grid: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """Resample a backward map ``(B, Hg, Wg, 2)`` to ``(B, H, W, 2)`` for a map of size ``(H, W)``.
+
+    The *displacement* ``grid - identity`` is resized (bilinear, ``align_corners=False``) and the
+    identity of the new size added back. So an identity grid stays exactly the identity at every size
+    (no border clamping error when upsampling) and a smooth field keeps its meaning: the normalised
+    frame is resolution independent. Returns ``grid`` itself when the size already matches.
+    """
+    batch, hg, wg = int(grid.shape[0]), int(grid.shape[1]), int(grid.shape[2])
+    height, width = int(size[0]), int(size[1])
+    if (hg, wg) == (height, width):
+        return grid
+    displacement = grid - identity_grid(batch, hg, wg, grid.dtype, grid.device)
+    displacement = F.interpolate(
+        displacement.permute(0, 3, 1, 2), size=(height, width), mode="bilinear", align_corners=False
+    ).permute(0, 2, 3, 1)
+    return displacement + identity_grid(batch, height, width, grid.dtype, grid.device)
+
+
+def warp(features: torch.Tensor, grid: torch.Tensor, padding_mode: str = "border") -> torch.Tensor:
+    """Bilinearly resample ``features (B, C, H, W)`` with a backward map of any resolution.
+
+    The grid is resized to ``(H, W)`` first (:func:`resize_grid`); the output is ``(B, C, H, W)``.
+    ``padding_mode="border"`` repeats edge values where the field reads outside the image, which
+    suits portraits (background, hair) better than zeros.
+    """
+    grid = resize_grid(grid, features.shape[-2:])
+    return F.grid_sample(features, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
+
+
+def compose_grids(first: torch.Tensor, then: torch.Tensor) -> torch.Tensor:
+    """Backward map of "warp by ``first``, then warp the result by ``then``".
+
+    ``warp(warp(img, first), then) ~= warp(img, compose_grids(first, then))`` (equal up to the
+    resampling of the intermediate image). ``then`` sets the output size; ``first`` is read at the
+    locations ``then`` points to. Both ``(B, H*, W*, 2)`` in the normalised frame.
+    """
+    field = first.permute(0, 3, 1, 2)
+    # Outside the frame, extend the displacement (not the position) so a translation stays exact.
+    displacement = field - identity_grid(
+        int(first.shape[0]), int(first.shape[1]), int(first.shape[2]), first.dtype, first.device
+    ).permute(0, 3, 1, 2)
+    sampled = F.grid_sample(displacement, then, mode="bilinear", padding_mode="border", align_corners=False)
+    return then + sampled.permute(0, 2, 3, 1)
+
+
+def icnr_(weight: torch.Tensor, upscale: int) -> None:
+    """Initialise a conv feeding ``PixelShuffle(upscale)`` so all sub-pixels start equal (no checkerboard).
+
+    ``weight``: ``(C * upscale**2, C_in, k, k)``; each group of ``upscale**2`` consecutive output
+    channels (one output channel after the shuffle) gets one shared random kernel.
+    """
+    out_channels = weight.shape[0] // (upscale**2)
+    base = torch.empty(out_channels, *weight.shape[1:])
+    nn.init.kaiming_uniform_(base, a=math.sqrt(5))
+    with torch.no_grad():
+        weight.copy_(base.repeat_interleave(upscale**2, dim=0))

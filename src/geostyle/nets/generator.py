@@ -1,0 +1,256 @@
+"""The geometry-aware mobile generator: a small encoder-decoder that warps its skip features.
+
+Architecture (``GeoGenerator``), resolutions relative to the ``H x W`` input::
+
+    x ─stem s2─> e1 (1/2, w0) ─conv s2─> e2 (1/4, w1) ─conv s2─> e3 (1/8, w2)
+                                            │ warp                   │ warp
+                                            v                        v
+    base ─2x2 conv s2─> detail (1/2, w0) ──> up1 <────────────────── up2 <── body (N inverted residuals)
+    (x, warped)                             │
+    y = tanh(atanh(base) + r) <─ shuffle ─ head
+
+* Early downsampling: three stride-2 convs reach 1/8 resolution; at full resolution only a pixel
+  (un)shuffle and the element-wise output run (full-resolution layers dominate mobile/CPU latency).
+* Body: ``num_blocks`` MobileNetV2 inverted residual blocks at 1/8 resolution.
+* Decoder: project at low resolution, bilinear upsample, add the skip, depthwise-separable refine.
+  The 1/4 and 1/8 skips are encoder features; the 1/2-resolution skip is the *base* photo itself,
+  read by a 2x2 stride-2 conv (a pixel-unshuffle followed by a 1x1 conv): it sees every full-resolution
+  pixel and needs no feature resampling of its own when the photo is warped (resampling is the
+  most expensive operation of the warped path in ONNX Runtime, see docs/networks.md).
+* Head: a 1x1 conv predicts a 2x pixel-shuffled RGB residual ``r`` from the 1/2-resolution features.
+  Output ``y = tanh(atanh(base) + r)``: with ``r = 0`` the generator is the identity (cycle and content
+  losses start near zero), and the output stays in ``(-1, 1)`` with gradients everywhere (unlike a
+  clamp). It is computed as ``(b + tanh r) / (1 + b tanh r)``, the tanh addition theorem.
+
+Geometry (the paper's TPS-in-the-generator): ``forward(x, grid)`` takes a backward sampling field
+``grid (B, Hg, Wg, 2)`` (normalised frame, ``align_corners=False``, any resolution). With
+``feature_warp=True`` the *original* photo is encoded and the skip features ``e2, e3`` are resampled
+by the field resized to their resolution, so the decoder works in the target geometry while the
+skips still carry what the encoder saw in the unwarped photo; the photo itself is warped in pixel
+space (``base``) for the 1/2-resolution skip and the residual output. With ``feature_warp=False``
+(ablation) the photo is warped in pixel space and the warped photo is encoded. ``grid=None`` means
+no warp (ablation: TPS off).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from geostyle.nets.blocks import ConvNormAct, InvertedResidual, UpBlock, icnr_, identity_grid, warp
+from geostyle.nets.registry import register_model
+
+__all__ = [
+    "GeoGenerator",
+    "geo_mobile_s",
+    "geo_mobile",
+    "geo_mobile_l",
+    "export_generator_onnx",
+    "DEFAULT_GENERATOR",
+]
+
+# Input clamp of the residual output: keeps 1 + b*t >= 1e-3 (atanh(1 - 1e-3) ~= 3.8).
+_BASE_LIMIT = 1.0 - 1e-3
+
+
+class GeoGenerator(nn.Module):
+    """Mobile encoder-decoder generator with feature-space (skip) warping.
+
+    Args:
+        channels: image channels (input and output; the output is a residual on the input).
+        widths: feature widths ``(w0, w1, w2)`` at 1/2, 1/4 and 1/8 resolution.
+        num_blocks: inverted residual blocks at 1/8 resolution.
+        expansion: hidden-width factor of the inverted residual blocks.
+        norm: ``"none"``, ``"instance"`` or ``"batch"`` (see docs/networks.md for the trade-off).
+        act: ``"relu"``, ``"leaky_relu"`` or ``"silu"``.
+        feature_warp: warp the encoder features (True) or only the input pixels (False) when a grid
+            is given.
+        padding_mode: ``grid_sample`` padding where the field reads outside the frame.
+        residual_init: initial scale of the residual branches and of the output head.
+
+    ``forward(x, grid=None, warped=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with ``H, W``
+    multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the photo
+    already warped by ``grid`` (e.g. by the cropping step of an inference pipeline, which resamples
+    the frame anyway), used instead of warping ``x`` inside the network. Returns ``(B, C, H, W)``
+    in ``(-1, 1)``.
+    """
+
+    def __init__(
+        self,
+        channels: int = 3,
+        widths: tuple[int, int, int] | list[int] = (16, 32, 64),
+        num_blocks: int = 6,
+        expansion: int = 3,
+        norm: str = "none",
+        act: str = "relu",
+        feature_warp: bool = True,
+        padding_mode: str = "border",
+        residual_init: float = 0.1,
+    ) -> None:
+        super().__init__()
+        widths = tuple(int(w) for w in widths)
+        if len(widths) != 3:
+            raise ValueError(f"widths must have 3 entries (1/2, 1/4, 1/8 resolution), got {widths}")
+        if padding_mode not in ("border", "zeros", "reflection"):
+            raise ValueError(f"unknown padding_mode {padding_mode!r}")
+        self.config: dict[str, Any] = {
+            "channels": channels,
+            "widths": list(widths),
+            "num_blocks": num_blocks,
+            "expansion": expansion,
+            "norm": norm,
+            "act": act,
+            "feature_warp": feature_warp,
+            "padding_mode": padding_mode,
+            "residual_init": residual_init,
+        }
+        self.channels = channels
+        self.feature_warp = feature_warp
+        self.padding_mode = padding_mode
+        w0, w1, w2 = widths
+
+        self.stem = ConvNormAct(channels, w0, 3, stride=2, norm=norm, act=act)
+        self.down2 = ConvNormAct(w0, w1, 3, stride=2, norm=norm, act=act)
+        self.down3 = ConvNormAct(w1, w2, 3, stride=2, norm=norm, act=act)
+        self.body = nn.Sequential(
+            *[
+                InvertedResidual(w2, expansion, norm=norm, act=act, residual_init=residual_init)
+                for _ in range(num_blocks)
+            ]
+        )
+        self.up2 = UpBlock(w2, w1, norm=norm, act=act)
+        # A 2x2 stride-2 conv == pixel-unshuffle + 1x1 conv, exported as one Conv node.
+        self.detail = ConvNormAct(channels, w0, 2, stride=2, norm=norm, act=act)
+        self.up1 = UpBlock(w1, w0, norm=norm, act=act)
+        self.head = nn.Conv2d(w0, channels * 4, 1)
+        icnr_(self.head.weight, 2)
+        with torch.no_grad():
+            self.head.weight.mul_(residual_init)
+            self.head.bias.zero_()
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, C, H, W) -> (e2 (B, w1, H/4, W/4), e3 (B, w2, H/8, W/8))``: the skip features."""
+        e2 = self.down2(self.stem(x))
+        return e2, self.down3(e2)
+
+    def decode(self, base: torch.Tensor, e2: torch.Tensor, e3: torch.Tensor) -> torch.Tensor:
+        """Skip features and the base photo ``(B, C, H, W)``, all in the output geometry -> output."""
+        h = self.up2(self.body(e3), e2)
+        h = self.up1(h, self.detail(base))
+        t = torch.tanh(F.pixel_shuffle(self.head(h), 2))
+        # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
+        b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
+        return (b + t) / (1 + b * t)
+
+    def forward(
+        self, x: torch.Tensor, grid: torch.Tensor | None = None, warped: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        batch, channels, height, width = x.shape
+        torch._assert(x.dim() == 4 and channels == self.channels, "x must be (B, C, H, W) with C = channels")
+        torch._assert(height % 8 == 0 and width % 8 == 0, "H and W must be multiples of 8")
+        if grid is None:
+            return self.decode(x, *self.encode(x))
+        torch._assert(grid.dim() == 4 and grid.shape[-1] == 2, "grid must be (B, Hg, Wg, 2)")
+        torch._assert(grid.shape[0] == batch, "grid and x must have the same batch size")
+        base = warp(x, grid, self.padding_mode) if warped is None else warped
+        if not self.feature_warp:
+            return self.decode(base, *self.encode(base))
+        e2, e3 = self.encode(x)
+        return self.decode(base, warp(e2, grid, self.padding_mode), warp(e3, grid, self.padding_mode))
+
+
+# Sizes. MACs/latency at 512x512 are measured by benchmarks/generator_speed.py (see docs/networks.md).
+_SIZES: dict[str, dict[str, Any]] = {
+    "geo_mobile_s": {"widths": (12, 24, 48), "num_blocks": 4, "expansion": 3},
+    "geo_mobile": {"widths": (16, 32, 64), "num_blocks": 6, "expansion": 3},
+    "geo_mobile_l": {"widths": (24, 48, 96), "num_blocks": 8, "expansion": 4},
+}
+
+DEFAULT_GENERATOR = "geo_mobile"
+
+
+@register_model("geo_mobile_s", kind="generator")
+def geo_mobile_s(**kwargs: Any) -> GeoGenerator:
+    """Smallest size: for slow devices or very high frame rates."""
+    return GeoGenerator(**{**_SIZES["geo_mobile_s"], **kwargs})
+
+
+@register_model("geo_mobile", kind="generator")
+def geo_mobile(**kwargs: Any) -> GeoGenerator:
+    """Default size: meets 60 fps at 512x512 on a 2-core CPU with ONNX Runtime."""
+    return GeoGenerator(**{**_SIZES["geo_mobile"], **kwargs})
+
+
+@register_model("geo_mobile_l", kind="generator")
+def geo_mobile_l(**kwargs: Any) -> GeoGenerator:
+    """Larger size: more capacity for hard styles when speed matters less."""
+    return GeoGenerator(**{**_SIZES["geo_mobile_l"], **kwargs})
+
+
+class _ExportWrapper(nn.Module):
+    """Fixes which optional inputs the exported graph has (ONNX inputs are positional)."""
+
+    def __init__(self, generator: nn.Module, with_grid: bool, warped_input: bool) -> None:
+        super().__init__()
+        self.generator = generator
+        self.with_grid = with_grid
+        self.warped_input = warped_input
+
+    def forward(self, image: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
+        if not self.with_grid:
+            return self.generator(image)
+        if self.warped_input:
+            return self.generator(image, extra[0], extra[1])
+        return self.generator(image, extra[0])
+
+
+def export_generator_onnx(
+    generator: nn.Module,
+    path: str | Path,
+    height: int = 512,
+    width: int = 512,
+    grid_size: tuple[int, int] | None = None,
+    with_grid: bool = True,
+    warped_input: bool = False,
+    opset_version: int = 17,
+) -> Path:
+    """Export a generator to ONNX (TorchScript path) with fixed input sizes; returns ``path``.
+
+    Inputs: ``image (1, C, height, width)``; with ``with_grid``, ``grid (1, Hg, Wg, 2)`` (``grid_size``
+    defaults to the image size; a coarser field is resized inside the graph); with ``warped_input``
+    also ``warped (1, C, height, width)``, the photo already resampled by the grid outside the
+    network (saves the full-resolution GridSample, the most expensive node of the warped graph).
+    Output: ``stylized (1, C, height, width)``. Exported in eval mode; the module's mode is restored.
+    """
+    path = Path(path)
+    was_training = generator.training
+    generator.eval()
+    channels = int(getattr(generator, "channels", 3))
+    image = torch.zeros(1, channels, height, width)
+    args: tuple[torch.Tensor, ...] = (image,)
+    names = ["image"]
+    if with_grid:
+        hg, wg = grid_size or (height, width)
+        args += (identity_grid(1, hg, wg).contiguous(),)
+        names.append("grid")
+        if warped_input:
+            args += (torch.zeros(1, channels, height, width),)
+            names.append("warped")
+    try:
+        with torch.no_grad():
+            torch.onnx.export(
+                _ExportWrapper(generator, with_grid, warped_input),
+                args,
+                str(path),
+                dynamo=False,
+                opset_version=opset_version,
+                input_names=names,
+                output_names=["stylized"],
+            )
+    finally:
+        generator.train(was_training)
+    return path

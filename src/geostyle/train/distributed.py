@@ -1,0 +1,83 @@
+"""Multi-process training through PyTorch's own engine: ``torchrun`` + DistributedDataParallel.
+
+One code path: a plain ``geostyle train`` is a world of size 1; under ``torchrun`` the environment
+variables it sets (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT) start a process group. CPU runs use
+the gloo backend, CUDA runs NCCL.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+
+def init_distributed() -> DistInfo:
+    """Start the process group if launched by torchrun; otherwise a single-process world."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    return DistInfo(rank, world, local_rank)
+
+
+def device_for(info: DistInfo) -> torch.device:
+    if torch.cuda.is_available():
+        torch.cuda.set_device(info.local_rank)
+        return torch.device("cuda", info.local_rank)
+    return torch.device("cpu")
+
+
+def wrap(module: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
+    """DDP-wrap a module in a multi-process world; identity otherwise."""
+    if not info.enabled:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    device_ids = [info.local_rank] if torch.cuda.is_available() else None
+    return DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=False)
+
+
+def unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    return module.module if hasattr(module, "module") else module
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()
+
+
+def average_scalars(values: dict[str, float], info: DistInfo) -> dict[str, float]:
+    """Mean of logged scalars over ranks (for logs only; gradients are reduced by DDP)."""
+    if not info.enabled or not values:
+        return values
+    keys = sorted(values)
+    t = torch.tensor([values[k] for k in keys], dtype=torch.float64)
+    dist.all_reduce(t)
+    return {k: float(v) / info.world for k, v in zip(keys, t)}
+
+
+def shutdown(info: DistInfo) -> None:
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,289 @@
+"""Alignment, its inverse, and paste-back, on real selfies with landmarks from a real detector."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from geostyle.data.images import load_image
+from geostyle.faces.align import (
+    Alignment,
+    apply_affine,
+    compose_affine,
+    estimate_alignment,
+    feather_mask,
+    invert_affine,
+    paste_back,
+    warp_to_crop,
+)
+from geostyle.faces.backends.base import get_backend
+from geostyle.faces.landmarks import INDEX, empty_landmarks
+
+FRONTAL = ("female_13582.jpg", "female_10911.jpg")  # looked at: frontal, eyes open, neutral
+OTHERS = ("female_10057.jpg", "female_10150.jpg", "female_10633.jpg")
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return get_backend("mediapipe")
+
+
+@pytest.fixture(scope="module")
+def faces(shared_data, detector):
+    """name -> (image, landmarks) for a few real selfies."""
+    out = {}
+    for name in FRONTAL + OTHERS:
+        image = load_image(shared_data / "photos" / "selfie" / name)
+        found = detector.detect(image)
+        assert found, f"the detector found no face in {name}"
+        out[name] = (image, found[0].landmarks)
+    return out
+
+
+def _random_similarity(rng: np.random.Generator) -> np.ndarray:
+    angle = rng.uniform(-np.pi / 4, np.pi / 4)
+    scale = rng.uniform(0.4, 2.5)
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    return np.array([[c, -s, rng.uniform(-300, 300)], [s, c, rng.uniform(-300, 300)]])
+
+
+def _blob_centroid(image: np.ndarray, x: float, y: float, radius: int) -> np.ndarray:
+    x0, y0 = int(round(x)) - radius, int(round(y)) - radius
+    win = image[y0 : y0 + 2 * radius + 1, x0 : x0 + 2 * radius + 1].astype(np.float64)
+    yy, xx = np.mgrid[y0 : y0 + win.shape[0], x0 : x0 + win.shape[1]]
+    return np.array([(win * xx).sum() / win.sum(), (win * yy).sum() / win.sum()])
+
+
+# --- geometry ---------------------------------------------------------------------------------------
+
+
+def test_round_trip_real_landmarks(faces):
+    for image, landmarks in faces.values():
+        al = estimate_alignment(landmarks, size=256)
+        crop_pts = apply_affine(al.matrix, landmarks)
+        back = apply_affine(al.inverse, crop_pts)
+        assert np.abs(back - landmarks).max() < 0.5
+        assert np.abs(back - landmarks).max() < 1e-6  # in fact exact to rounding
+        # the crop really contains the face: every landmark lies inside it at zoom 1
+        assert crop_pts.min() > 0 and crop_pts.max() < 255, image.shape
+
+
+def test_alignment_is_invariant_to_similarities(faces):
+    """Moving, rotating and scaling the face does not move it in the crop, and inverse(M) round-trips."""
+    rng = np.random.default_rng(0)
+    for _, landmarks in faces.values():
+        reference = apply_affine(estimate_alignment(landmarks, 256).matrix, landmarks)
+        for _ in range(20):
+            sim = _random_similarity(rng)
+            moved = apply_affine(sim, landmarks)
+            al = estimate_alignment(moved, 256, zoom=1.0)
+            crop_pts = apply_affine(al.matrix, moved)
+            assert np.abs(crop_pts - reference).max() < 1e-6
+            assert np.abs(apply_affine(al.inverse, crop_pts) - moved).max() < 0.5
+            # source -> crop scale follows the similarity's
+            assert al.scale == pytest.approx(
+                estimate_alignment(landmarks, 256).scale / np.sqrt(np.linalg.det(sim[:, :2]))
+            )
+
+
+def test_missing_points_stay_missing_and_alignment_needs_eyes_and_mouth(faces):
+    _, landmarks = faces[FRONTAL[0]]
+    pts = landmarks.copy()
+    pts[INDEX["chin"]] = np.nan
+    out = apply_affine(estimate_alignment(pts, 128).matrix, pts)
+    assert np.isnan(out[INDEX["chin"]]).all() and np.isfinite(np.delete(out, INDEX["chin"], 0)).all()
+    # the mouth corners replace a missing mouth centre
+    no_center = landmarks.copy()
+    no_center[INDEX["mouth_center"]] = np.nan
+    estimate_alignment(no_center, 128)
+    for name in ("right_eye_center", "left_eye_center"):
+        broken = landmarks.copy()
+        broken[INDEX[name]] = np.nan
+        with pytest.raises(ValueError, match="eye"):
+            estimate_alignment(broken, 128)
+    broken = landmarks.copy()
+    broken[[INDEX["mouth_center"], INDEX["mouth_left"]]] = np.nan
+    with pytest.raises(ValueError):
+        estimate_alignment(broken, 128)
+    with pytest.raises(ValueError):
+        estimate_alignment(empty_landmarks(), 128)
+
+
+def test_symmetric_face_lands_on_canonical_eye_positions():
+    """For a mirror-symmetric face the eyes land level, symmetric about the crop's vertical centre
+    line, ``size / 4 / ... `` apart exactly as the FFHQ framing prescribes, whatever the similarity."""
+    size, d, m = 256, 30.0, 36.0  # half eye distance, eye-line to mouth distance (eye-dominated framing)
+    pts = empty_landmarks()
+    pts[INDEX["right_eye_center"]] = [-d, 0]
+    pts[INDEX["left_eye_center"]] = [d, 0]
+    pts[INDEX["mouth_center"]] = [0, m]
+    rng = np.random.default_rng(1)
+    for zoom in (1.0, 1.5):
+        for _ in range(10):
+            moved = apply_affine(_random_similarity(rng), pts)
+            out = apply_affine(estimate_alignment(moved, size, zoom).matrix, moved)
+            k = size * zoom / (2 * max(4 * d, 1.8 * m))
+            centre = size / 2 - 0.5
+            np.testing.assert_allclose(
+                out[INDEX["right_eye_center"]], [centre - k * d, centre - 0.1 * m * k], atol=1e-6
+            )
+            np.testing.assert_allclose(
+                out[INDEX["left_eye_center"]], [centre + k * d, centre - 0.1 * m * k], atol=1e-6
+            )
+            np.testing.assert_allclose(out[INDEX["mouth_center"]], [centre, centre + 0.9 * m * k], atol=1e-6)
+
+
+def test_frontal_crop_puts_eyes_at_canonical_positions(faces, detector):
+    """Real frontal selfies: in the crop, re-detected eyes are level, symmetric about the vertical
+    centre line, and where the alignment says they are."""
+    size = 256
+    for name in FRONTAL:
+        image, landmarks = faces[name]
+        al = estimate_alignment(landmarks, size)
+        crop = warp_to_crop(image, al)
+        assert crop.shape == (size, size, 3) and crop.dtype == np.uint8
+        predicted = apply_affine(al.matrix, landmarks)
+        redetected = detector.detect(crop)[0].landmarks
+        for eye in ("right_eye_center", "left_eye_center"):
+            assert np.linalg.norm(redetected[INDEX[eye]] - predicted[INDEX[eye]]) < 2.0, (name, eye)
+        right, left = redetected[INDEX["right_eye_center"]], redetected[INDEX["left_eye_center"]]
+        assert right[0] < size / 2 - 0.5 < left[0]  # subject's right eye on the image's left
+        assert abs((right[0] + left[0]) / 2 - (size / 2 - 0.5)) < 3.0, name
+        assert abs(right[1] - left[1]) < 3.0, name
+        # FFHQ framing with zoom 1: eyes about a quarter of the crop apart, a little above the centre
+        assert 0.2 * size < left[0] - right[0] < 0.3 * size, name
+        assert 0.35 * size < (right[1] + left[1]) / 2 < 0.5 * size, name
+
+
+# --- resampling matches the point convention ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("zoom, sigma", [(3.0, 2.0), (1.0, 2.5), (0.25, 8.0)])
+def test_warp_to_crop_moves_pixels_like_apply_affine(faces, zoom, sigma):
+    """Blobs drawn at landmark positions appear in the crop where ``apply_affine`` puts the landmarks
+    (pixel-centre convention), in the upsampling, plain and area-prefiltered downsampling paths."""
+    _, landmarks = faces[OTHERS[0]]
+    names = ("right_eye_center", "left_eye_center", "nose_tip", "mouth_center")
+    rng = np.random.default_rng(2)
+    pts = np.stack([landmarks[INDEX[n]] for n in names]) * 2 + 300 + rng.uniform(0, 1, (len(names), 2))
+    h, w = 1000, 1100
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    image = np.zeros((h, w), np.float32)
+    for x, y in pts:
+        image += np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
+    lm = empty_landmarks()
+    for n, p in zip(names, pts, strict=True):
+        lm[INDEX[n]] = p
+    al = estimate_alignment(lm, 256, zoom=zoom)
+    if zoom < 0.5:
+        assert al.scale < 0.5  # the area-prefiltered path
+    crop = warp_to_crop(image, al, border="constant")
+    radius = int(np.ceil(4 * max(sigma * al.scale, 1.0)))
+    checked = 0
+    for p, q in zip(pts, apply_affine(al.matrix, pts), strict=True):
+        if not (radius <= q).all() or not (q < 255 - radius).all():
+            continue  # a tight zoom leaves the mouth out of the crop
+        checked += 1
+        found = _blob_centroid(crop, q[0], q[1], radius)
+        assert np.linalg.norm(found - q) < 0.25, (p, q, found, al.scale)
+    assert checked >= 2
+
+
+def test_affine_helpers():
+    rng = np.random.default_rng(3)
+    a, b = _random_similarity(rng), _random_similarity(rng)
+    pts = rng.uniform(0, 500, (10, 2))
+    np.testing.assert_allclose(apply_affine(compose_affine(a, b), pts), apply_affine(a, apply_affine(b, pts)))
+    np.testing.assert_allclose(apply_affine(invert_affine(a), apply_affine(a, pts)), pts, atol=1e-9)
+    al = Alignment(a, 64)
+    np.testing.assert_allclose(al.inverse, invert_affine(a))
+    assert apply_affine(a, np.zeros((0, 2))).shape == (0, 2)
+
+
+def test_feather_mask():
+    m = feather_mask(100, 0.1)
+    assert m.shape == (100, 100) and m.dtype == np.float32
+    assert m.max() == 1.0 and m[50, 50] == 1.0 and 0 < m[0, 0] < 0.01
+    np.testing.assert_array_equal(m, m[::-1]) and np.testing.assert_array_equal(m, m.T)
+    assert (np.diff(m[50, :50]) >= 0).all()
+
+
+# --- paste-back ---------------------------------------------------------------------------------------
+
+
+def _framed(image: np.ndarray, landmarks: np.ndarray, pad: int = 160):
+    """A larger real frame around the selfie (mirrored border), so part of it lies outside the crop."""
+    frame = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+    return frame, landmarks + pad
+
+
+def _outside_crop(alignment: Alignment, shape, margin: float = 2.0) -> np.ndarray:
+    """Pixels of a frame of ``shape`` farther than ``margin`` from the crop square mapped back."""
+    s = alignment.size
+    corners = np.array([[-0.5, -0.5], [s - 0.5, -0.5], [s - 0.5, s - 0.5], [-0.5, s - 0.5]])
+    quad = apply_affine(alignment.inverse, corners).astype(np.float32)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    dist = np.array(
+        [
+            cv2.pointPolygonTest(quad, (float(x), float(y)), True)
+            for x, y in zip(xx.ravel(), yy.ravel(), strict=True)
+        ]
+    ).reshape(shape[:2])
+    return dist < -margin
+
+
+def test_paste_back_changes_only_the_face_region(faces):
+    image, landmarks = faces[OTHERS[1]]
+    frame, pts = _framed(image, landmarks)
+    al = estimate_alignment(pts, 256, zoom=1.3)
+    crop = warp_to_crop(frame, al)
+    out = paste_back(frame, 255 - crop, al)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    outside = _outside_crop(al, frame.shape)
+    assert outside.mean() > 0.3  # the test means something
+    np.testing.assert_array_equal(out[outside], frame[outside])
+    # the face itself is replaced (by the inverted crop)
+    for name in ("nose_tip", "right_eye_center", "mouth_center"):
+        x, y = np.round(pts[INDEX[name]]).astype(int)
+        np.testing.assert_allclose(out[y, x].astype(int), 255 - frame[y, x].astype(int), atol=40)
+    changed = np.abs(out.astype(int) - frame.astype(int)).max(axis=2) > 0
+    assert changed[~outside].mean() > 0.5
+
+
+def test_paste_back_of_unmodified_crop_reproduces_the_frame(faces):
+    for name in (FRONTAL[0], OTHERS[2]):
+        image, landmarks = faces[name]
+        frame, pts = _framed(image, landmarks)
+        al = estimate_alignment(pts, 512, zoom=1.0)  # crop finer than the source: little resampling loss
+        out = paste_back(frame, warp_to_crop(frame, al), al)
+        inner = cv2.warpAffine(
+            (feather_mask(512) >= 1.0).astype(np.uint8),
+            al.inverse,
+            frame.shape[1::-1],
+            flags=cv2.INTER_NEAREST,
+        ).astype(bool)
+        assert inner.sum() > 10_000
+        err = np.abs(out.astype(int) - frame.astype(int))[inner]
+        assert err.mean() < 1.5 and np.percentile(err, 99) < 12, (name, err.mean(), np.percentile(err, 99))
+        # and the region the crop does not reach is untouched
+        outside = _outside_crop(al, frame.shape)
+        np.testing.assert_array_equal(out[outside], frame[outside])
+
+
+def test_paste_back_custom_mask_and_gray_frames(faces):
+    image, landmarks = faces[OTHERS[0]]
+    al = estimate_alignment(landmarks, 128)
+    gray = image.mean(axis=2).astype(np.uint8)
+    crop = warp_to_crop(gray, al)
+    assert crop.shape == (128, 128)
+    mask = np.zeros((128, 128), np.float32)
+    mask[40:90, 40:90] = 1.0
+    out = paste_back(gray, np.full_like(crop, 255), al, mask=mask)
+    centre = np.round(apply_affine(al.inverse, np.array([64.0, 64.0]))).astype(int)
+    assert out[centre[1], centre[0]] == 255
+    corner = np.round(apply_affine(al.inverse, np.array([5.0, 5.0]))).astype(int)
+    if 0 <= corner[0] < gray.shape[1] and 0 <= corner[1] < gray.shape[0]:
+        assert out[corner[1], corner[0]] == gray[corner[1], corner[0]]
+    with pytest.raises(ValueError, match="crop"):
+        paste_back(gray, np.zeros((64, 64), np.uint8), al)

@@ -1,0 +1,96 @@
+"""Grid helpers and building blocks of geostyle.nets.blocks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from geostyle.nets.blocks import (
+    ConvNormAct,
+    DepthwiseSeparable,
+    InvertedResidual,
+    UpBlock,
+    compose_grids,
+    icnr_,
+    identity_grid,
+    resize_grid,
+    warp,
+)
+
+
+def _translation(batch: int, height: int, width: int, dx_px: float, dy_px: float) -> torch.Tensor:
+    """Backward map that moves content by (+dx, +dy) output pixels (reads at p - d)."""
+    grid = identity_grid(batch, height, width).clone()
+    grid[..., 0] -= 2 * dx_px / width
+    grid[..., 1] -= 2 * dy_px / height
+    return grid
+
+
+def test_identity_grid_matches_affine_grid_and_hand_values():
+    grid = identity_grid(2, 3, 4)
+    assert grid.shape == (2, 3, 4, 2)
+    theta = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(2, 2, 3)
+    torch.testing.assert_close(grid, F.affine_grid(theta, (2, 1, 3, 4), align_corners=False))
+    # pixel j of W=4 sits at (2j+1)/4 - 1; row i of H=3 at (2i+1)/3 - 1
+    assert grid[0, 0, 0].tolist() == pytest.approx([-0.75, -2 / 3])
+    assert grid[0, 2, 3].tolist() == pytest.approx([0.75, 2 / 3])
+
+
+def test_warp_with_identity_returns_input():
+    x = torch.randn(2, 5, 16, 12)
+    torch.testing.assert_close(warp(x, identity_grid(2, 16, 12)), x, atol=1e-6, rtol=0)
+    # a coarser identity field is still the identity after resizing
+    torch.testing.assert_close(warp(x, identity_grid(2, 4, 3)), x, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("size", [(4, 4), (32, 24), (64, 64)])
+def test_resize_grid_keeps_identity_exactly(size):
+    out = resize_grid(identity_grid(1, 16, 16), size)
+    assert torch.equal(out, identity_grid(1, *size))
+
+
+def test_resize_grid_keeps_affine_field_in_the_interior():
+    theta = torch.tensor([[[0.9, 0.1, 0.05], [-0.05, 1.1, -0.1]]])
+    fine = F.affine_grid(theta, (1, 1, 64, 64), align_corners=False)
+    coarse = F.affine_grid(theta, (1, 1, 16, 16), align_corners=False)
+    up = resize_grid(coarse, (64, 64))
+    # bilinear interpolation of an affine displacement is exact away from the half-pixel border
+    torch.testing.assert_close(up[:, 4:-4, 4:-4], fine[:, 4:-4, 4:-4], atol=1e-5, rtol=0)
+
+
+def test_warp_by_integer_translation_shifts_content():
+    x = torch.randn(1, 3, 16, 16)
+    out = warp(x, _translation(1, 16, 16, dx_px=3, dy_px=-2))
+    torch.testing.assert_close(out[..., 0:14, 3:16], x[..., 2:16, 0:13], atol=1e-5, rtol=0)
+
+
+def test_compose_grids_of_translations_adds_them():
+    a = _translation(1, 16, 16, 2, 1)
+    b = _translation(1, 16, 16, 3, -2)
+    torch.testing.assert_close(compose_grids(a, b), _translation(1, 16, 16, 5, -1), atol=1e-6, rtol=0)
+    x = torch.randn(1, 2, 16, 16)
+    two_step = warp(warp(x, a), b)
+    one_step = warp(x, compose_grids(a, b))
+    torch.testing.assert_close(one_step[..., 4:12, 6:14], two_step[..., 4:12, 6:14], atol=1e-5, rtol=0)
+
+
+def test_blocks_shapes():
+    x = torch.randn(2, 8, 16, 16)
+    assert ConvNormAct(8, 12, 3, stride=2)(x).shape == (2, 12, 8, 8)
+    assert ConvNormAct(8, 12, 2, stride=2)(x).shape == (2, 12, 8, 8)
+    assert DepthwiseSeparable(8, 4, stride=2, norm="instance")(x).shape == (2, 4, 8, 8)
+    assert InvertedResidual(8, 3, norm="batch")(x).shape == x.shape
+    assert UpBlock(8, 6)(torch.randn(2, 8, 8, 8), torch.randn(2, 6, 16, 16)).shape == (2, 6, 16, 16)
+    with pytest.raises(ValueError):
+        ConvNormAct(8, 8, norm="group")
+    with pytest.raises(ValueError):
+        ConvNormAct(8, 8, act="gelu")
+
+
+def test_icnr_makes_pixel_shuffle_output_blockwise_constant():
+    conv = torch.nn.Conv2d(5, 3 * 4, 1, bias=False)
+    icnr_(conv.weight, 2)
+    out = F.pixel_shuffle(conv(torch.randn(1, 5, 6, 6)), 2)
+    blocks = out.unfold(2, 2, 2).unfold(3, 2, 2)  # (1, 3, 6, 6, 2, 2)
+    torch.testing.assert_close(blocks, blocks[..., :1, :1].expand_as(blocks))

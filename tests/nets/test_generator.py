@@ -1,0 +1,213 @@
+"""GeoGenerator: every registered size, warp paths, budget, ONNX export parity."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from geostyle.nets.blocks import identity_grid, warp
+from geostyle.nets.flops import count_flops
+from geostyle.nets.generator import DEFAULT_GENERATOR, GeoGenerator, export_generator_onnx
+from geostyle.nets.registry import create_model, list_models, model_spec
+
+GENERATORS = list_models("generator")
+
+
+def _randomize(model: torch.nn.Module, seed: int = 0, gain: float = 1.5) -> torch.nn.Module:
+    """Replace the near-identity initialisation by large random weights, so the output depends on
+    every branch (a test that passes because the residuals are ~0 would prove nothing)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            fan_in = p[0].numel() if p.dim() > 1 else 1
+            p.copy_(torch.randn(p.shape, generator=g) * (gain / math.sqrt(fan_in)))
+    return model
+
+
+def _smooth_grid(batch: int, height: int, width: int, strength: float = 0.08, seed: int = 0) -> torch.Tensor:
+    """A smooth non-trivial backward map: identity plus a low-frequency sinusoidal displacement."""
+    g = torch.Generator().manual_seed(seed)
+    base = identity_grid(batch, height, width).clone()
+    phase = torch.rand(batch, 1, 1, 2, generator=g) * 6.28
+    x, y = base[..., :1], base[..., 1:]
+    return base + strength * torch.sin(2.5 * torch.cat([y, x], dim=-1) + phase)
+
+
+def test_registry_lists_the_sizes_and_default():
+    assert {"geo_mobile_s", "geo_mobile", "geo_mobile_l"} <= set(GENERATORS)
+    assert DEFAULT_GENERATOR in GENERATORS
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+@pytest.mark.parametrize("mode", ["no_grid", "feature_warp", "pixel_warp"])
+def test_forward_backward_reaches_every_parameter(name, mode):
+    torch.manual_seed(0)
+    model = create_model(name, feature_warp=mode != "pixel_warp")
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    grid = None if mode == "no_grid" else _smooth_grid(2, 32, 32)
+    y = model(x, grid)
+    assert y.shape == x.shape
+    assert torch.isfinite(y).all() and y.abs().max() < 1
+    (y * torch.randn_like(y)).sum().backward()
+    for pname, p in model.named_parameters():
+        assert p.grad is not None, f"{pname} got no gradient"
+        assert torch.isfinite(p.grad).all(), pname
+        assert p.grad.abs().sum() > 0, f"{pname} has an all-zero gradient"
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_identity_grid_equals_no_warp(name):
+    model = _randomize(create_model(name, feature_warp=True)).eval()
+    x = torch.rand(2, 3, 128, 64) * 2 - 1
+    with torch.no_grad():
+        plain = model(x)
+        assert (plain - x).abs().max() > 0.1  # the randomised network really transforms the image
+        full = model(x, identity_grid(2, 128, 64))
+        coarse = model(x, identity_grid(2, 32, 16))  # resized inside: still exactly the identity
+    torch.testing.assert_close(full, plain, atol=1e-5, rtol=0)
+    torch.testing.assert_close(coarse, plain, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_identity_grid_equals_no_warp_at_odd_sizes(name):
+    """At sizes that are not powers of two, grid_sample's un-normalisation ((x + 1) W - 1) / 2 rounds
+    (~1e-6 px); with the default initialisation the output still agrees to 1e-5."""
+    torch.manual_seed(0)
+    model = create_model(name, feature_warp=True).eval()
+    x = torch.rand(2, 3, 40, 56) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, identity_grid(2, 40, 56)), model(x), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("feature_warp", [True, False])
+def test_warp_is_geometrically_exact_for_translations(feature_warp):
+    """A translation by 8 px (1 px at 1/8 resolution) commutes with the network away from the borders:
+    G(x, T) == T(G(x)). This checks that the field is resized and applied correctly at every level."""
+    model = _randomize(create_model("geo_mobile_s", num_blocks=1, feature_warp=feature_warp)).eval()
+    x = torch.rand(1, 3, 128, 128) * 2 - 1
+    shift = identity_grid(1, 128, 128).clone()
+    shift[..., 0] -= 2 * 8 / 128  # content moves 8 px right
+    shift[..., 1] -= 2 * 16 / 128  # and 16 px down
+    with torch.no_grad():
+        warped_inside = model(x, shift)
+        warped_after = warp(model(x), shift)
+    inner = (slice(None), slice(None), slice(48, 96), slice(48, 96))
+    torch.testing.assert_close(warped_inside[inner], warped_after[inner], atol=1e-4, rtol=0)
+    # and the warp really moved things (the comparison is not trivially between equal images)
+    assert (warped_inside[inner] - model(x)[inner]).abs().max() > 0.05
+
+
+def test_warped_input_replaces_the_internal_pixel_warp():
+    model = _randomize(create_model(DEFAULT_GENERATOR)).eval()
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    grid = _smooth_grid(1, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, grid, warp(x, grid)), model(x, grid), atol=1e-6, rtol=0)
+
+
+def test_zero_residual_is_identity():
+    model = create_model(DEFAULT_GENERATOR).eval()
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+        x = torch.rand(1, 3, 16, 16) * 1.9 - 0.95
+        torch.testing.assert_close(model(x), x, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", GENERATORS)
+def test_parameter_budget(name):
+    model = create_model(name)
+    assert sum(p.numel() for p in model.parameters()) <= 2_000_000
+
+
+def test_default_flops_budget_at_512():
+    model = create_model(DEFAULT_GENERATOR).eval().to("meta")  # shapes only: no arithmetic runs
+    report = count_flops(
+        model, torch.zeros(1, 3, 512, 512, device="meta"), identity_grid(1, 512, 512, device="meta")
+    )
+    assert report.flops <= 2.0e9, f"{report.gflops:.2f} GFLOPs"
+
+
+def test_spec_roundtrip_rebuilds_identical_model():
+    model = create_model("geo_mobile_s", norm="instance", feature_warp=False)
+    spec = model_spec(model)
+    spec = json.loads(json.dumps(spec))  # what a checkpoint stores
+    rebuilt = create_model(spec["arch"], **spec["config"])
+    rebuilt.load_state_dict(model.state_dict())
+    assert rebuilt.config == model.config and not rebuilt.feature_warp
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    model.eval(), rebuilt.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), model(x))
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch"])
+def test_norm_options(norm):
+    model = create_model("geo_mobile_s", norm=norm)
+    assert model(torch.rand(2, 3, 16, 16) * 2 - 1, identity_grid(2, 16, 16)).shape == (2, 3, 16, 16)
+
+
+def test_bad_inputs_raise():
+    model = create_model("geo_mobile_s")
+    with pytest.raises(AssertionError):
+        model(torch.zeros(1, 4, 16, 16))
+    with pytest.raises(AssertionError):
+        model(torch.zeros(1, 3, 20, 16))
+    with pytest.raises(AssertionError):
+        model(torch.zeros(1, 3, 16, 16), torch.zeros(1, 16, 16, 3))
+    with pytest.raises(AssertionError):
+        model(torch.zeros(2, 3, 16, 16), torch.zeros(1, 16, 16, 2))
+    with pytest.raises(ValueError):
+        GeoGenerator(widths=(8, 16))
+
+
+def _ort_session(path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("variant", ["grid", "coarse_grid", "warped_input", "no_grid"])
+def test_onnx_export_matches_pytorch(tmp_path, variant):
+    import onnx
+
+    # gain 1: activations stay O(10) like a trained network's (gain 1.5 reaches O(1000) and float32
+    # rounding differences between the two runtimes then exceed 1e-4)
+    model = _randomize(create_model(DEFAULT_GENERATOR), gain=1.0).eval()
+    size = 64
+    grid_size = (16, 16) if variant == "coarse_grid" else (size, size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = export_generator_onnx(
+            model,
+            tmp_path / "g.onnx",
+            size,
+            size,
+            grid_size=grid_size,
+            with_grid=variant != "no_grid",
+            warped_input=variant == "warped_input",
+        )
+    onnx.checker.check_model(onnx.load(str(path)))
+    session = _ort_session(path)
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    grid = _smooth_grid(1, *grid_size)
+    with torch.no_grad():
+        if variant == "no_grid":
+            expected, feeds = model(x), {"image": x.numpy()}
+        elif variant == "warped_input":
+            warped = warp(x, grid)
+            expected = model(x, grid, warped)
+            feeds = {"image": x.numpy(), "grid": grid.numpy(), "warped": warped.numpy()}
+        else:
+            expected, feeds = model(x, grid), {"image": x.numpy(), "grid": grid.numpy()}
+    assert [i.name for i in session.get_inputs()] == list(feeds)
+    (out,) = session.run(["stylized"], feeds)
+    assert np.abs(out - expected.numpy()).max() < 1e-4
+    assert model.training is False

@@ -1,0 +1,238 @@
+"""Geometry model: target map invariants, per-part formula, missing points, JSON, datasets."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from geostyle.errors import GeostyleError
+from geostyle.faces.landmarks import INDEX, NUM_LANDMARKS, PARTS
+from geostyle.warp.geometry import FORMAT, GeometryModel, preview_strengths
+
+SIZE = 256
+
+
+def _template() -> np.ndarray:
+    """A plausible frontal face in the pixel frame of a 256 crop."""
+    pts = {
+        "right_eye_outer": (83, 120), "right_eye_inner": (110, 122), "left_eye_inner": (145, 122),
+        "left_eye_outer": (172, 120), "right_eye_center": (96, 121), "left_eye_center": (159, 121),
+        "right_eye_top": (95, 115), "right_eye_bottom": (97, 125), "left_eye_top": (160, 115),
+        "left_eye_bottom": (158, 125), "right_brow_outer": (75, 106), "right_brow_center": (87, 96),
+        "right_brow_inner": (113, 100), "left_brow_inner": (143, 100), "left_brow_center": (169, 96),
+        "left_brow_outer": (179, 107), "nose_bridge": (128, 118), "nose_tip": (128, 158),
+        "nose_base": (128, 169), "nose_right": (111, 165), "nose_left": (144, 165),
+        "mouth_right": (102, 184), "mouth_left": (153, 184), "mouth_top": (128, 181),
+        "mouth_bottom": (128, 199), "mouth_center": (128, 188), "chin": (127, 224),
+        "jaw_right": (62, 131), "jaw_left": (190, 131), "cheek_right": (65, 159), "cheek_left": (187, 159),
+        "jaw_right_lower": (76, 188), "jaw_left_lower": (177, 188),
+    }
+    out = np.zeros((NUM_LANDMARKS, 2))
+    for name, xy in pts.items():
+        out[INDEX[name]] = xy
+    return out
+
+
+def _anime_like(base: np.ndarray) -> np.ndarray:
+    s = base.copy()
+    for side in ("right", "left"):
+        s[INDEX[f"{side}_eye_top"], 1] -= 6
+        s[INDEX[f"{side}_eye_bottom"], 1] += 12
+    for name in ("mouth_right", "mouth_left", "mouth_top", "mouth_bottom", "mouth_center", "chin", "nose_tip"):
+        s[INDEX[name], 1] -= 18
+    s[INDEX["mouth_right"], 0] += 12
+    s[INDEX["mouth_left"], 0] -= 12
+    return s
+
+
+def _datasets(seed=0, n=40, style_missing=("right_brow_outer", "nose_base", "jaw_left_lower")):
+    rng = np.random.default_rng(seed)
+    base = _template()
+    photos = base + rng.normal(0, 3, (n, NUM_LANDMARKS, 2))
+    styles = _anime_like(base) + rng.normal(0, 3, (n, NUM_LANDMARKS, 2))
+    for name in style_missing:
+        styles[:, INDEX[name]] = np.nan
+    photos[rng.random((n, NUM_LANDMARKS)) < 0.05] = np.nan  # some photo points occluded
+    return photos, styles
+
+
+@pytest.fixture(scope="module")
+def model() -> GeometryModel:
+    photos, styles = _datasets()
+    return GeometryModel.fit(photos, styles, size=SIZE)
+
+
+def _px(norm):
+    return (norm + 1) * SIZE / 2 - 0.5
+
+
+@pytest.mark.parametrize("per_part", [False, True])
+def test_alpha_zero_is_identity(model, per_part):
+    photos, _ = _datasets(seed=1, n=5)
+    t = model.target(photos, 0.0, size=SIZE, per_part=per_part)
+    np.testing.assert_allclose(t, photos, atol=1e-10)  # NaN stays NaN in the same places
+
+
+@pytest.mark.parametrize("per_part", [False, True])
+def test_alpha_one_on_mean_photo_gives_mean_style(model, per_part):
+    t = model.target(_px(model.photo_mean), 1.0, size=SIZE, per_part=per_part)
+    np.testing.assert_allclose(t, _px(model.style_mean), atol=1e-9)
+    back = model.target_inverse(_px(model.style_mean), 1.0, size=SIZE, per_part=per_part)
+    np.testing.assert_allclose(back, _px(model.photo_mean), atol=1e-9)
+
+
+def test_means_are_nan_means_of_visible_points(model):
+    photos, styles = _datasets()
+    np.testing.assert_allclose(_px(model.photo.mean), np.nanmean(photos, axis=0), atol=1e-9)
+    assert np.isnan(model.style.mean[INDEX["nose_base"]]).all()
+    assert model.style.count[INDEX["nose_base"]] == 0
+    assert model.photo.count.max() == 40 and model.photo.count.min() < 40
+
+
+def test_global_mode_formula_and_inverse(model):
+    photos, _ = _datasets(seed=2, n=3)
+    t = model.target(photos, 0.7, size=SIZE, per_part=False)
+    np.testing.assert_allclose(t, photos + 0.7 * model.offset * SIZE / 2, atol=1e-9)
+    back = model.target_inverse(t, 0.7, size=SIZE, per_part=False)
+    np.testing.assert_allclose(back, photos, atol=1e-9)
+
+
+def test_per_part_keeps_own_position_and_scales_by_style_ratio(model):
+    rng = np.random.default_rng(3)
+    p = _template() + rng.normal(0, 2, (NUM_LANDMARKS, 2))
+    p[[INDEX[n] for n in PARTS["mouth"]]] += [6.0, -4.0]  # this person's mouth sits elsewhere
+    for alpha in (0.5, 1.0, 1.5):
+        t = model.target(p, alpha, size=SIZE)
+        for part, names in PARTS.items():
+            idx = [INDEX[n] for n in names]
+            a, b = _px(model.photo_mean)[idx], _px(model.style_mean)[idx]
+            shift = alpha * (b.mean(0) - a.mean(0))
+            np.testing.assert_allclose(t[idx].mean(0), p[idx].mean(0) + shift, atol=1e-9, err_msg=part)
+
+            def rms(x):
+                return np.sqrt(((x - x.mean(0)) ** 2).sum(1).mean())
+
+            ratio = (rms(b) / rms(a)) ** alpha
+            q = (p[idx] - p[idx].mean(0)) / rms(p[idx])
+            dq = (b - b.mean(0)) / rms(b) - (a - a.mean(0)) / rms(a)
+            np.testing.assert_allclose(rms(t[idx]), rms(p[idx]) * ratio * rms(q + alpha * dq), rtol=1e-9)
+
+
+def test_anime_like_geometry_enlarges_eyes_and_lifts_mouth(model):
+    p = _template()
+    t = model.target(p, 1.0, size=SIZE)
+    eye_h = t[INDEX["right_eye_bottom"], 1] - t[INDEX["right_eye_top"], 1]
+    assert eye_h > 1.8 * (p[INDEX["right_eye_bottom"], 1] - p[INDEX["right_eye_top"], 1])
+    assert t[INDEX["mouth_center"], 1] < p[INDEX["mouth_center"], 1] - 10
+    mouth_w = t[INDEX["mouth_left"], 0] - t[INDEX["mouth_right"], 0]
+    assert mouth_w < p[INDEX["mouth_left"], 0] - p[INDEX["mouth_right"], 0] - 15
+
+
+def test_missing_style_points_zero_vs_interpolate():
+    photos, styles = _datasets()
+    zero = GeometryModel.fit(photos, styles, size=SIZE, missing="zero")
+    interp = GeometryModel.fit(photos, styles, size=SIZE, missing="interpolate")
+    p = _template()
+    tz = zero.target(p, 1.0, size=SIZE, per_part=False)
+    ti = interp.target(p, 1.0, size=SIZE, per_part=False)
+    nb, tip, top = INDEX["nose_base"], INDEX["nose_tip"], INDEX["mouth_top"]
+    np.testing.assert_allclose(tz[nb], p[nb])  # pinned: no style deformation
+    assert tz[nb, 1] > tz[top, 1]  # ... which puts the nostrils below the raised mouth (a fold)
+    assert ti[tip, 1] < ti[nb, 1] < ti[top, 1]  # interpolated: order kept
+    assert ti[nb, 1] < p[nb, 1] - 5  # and it follows its neighbours up
+    brow = INDEX["right_brow_outer"]  # far from any moving point: barely moves
+    assert np.abs(ti[brow] - p[brow]).max() < 4
+
+
+def test_nan_input_points_stay_nan_and_partial_parts_work(model):
+    p = _template()
+    p[INDEX["left_eye_top"]] = np.nan
+    p[INDEX["nose_bridge"]] = np.nan
+    t = model.target(p, 1.0, size=SIZE)
+    assert np.isnan(t[INDEX["left_eye_top"]]).all() and np.isnan(t[INDEX["nose_bridge"]]).all()
+    assert np.isfinite(np.delete(t, [INDEX["left_eye_top"], INDEX["nose_bridge"]], axis=0)).all()
+
+
+def test_frames_and_torch_input(model):
+    p = _template()
+    t_px = model.target(p, 0.8, size=SIZE)
+    p_norm = (p + 0.5) * 2 / SIZE - 1
+    t_norm = model.target(p_norm, 0.8)
+    np.testing.assert_allclose(_px(t_norm), t_px, atol=1e-9)
+    tt = model.target(torch.from_numpy(p_norm).float()[None], 0.8)
+    assert isinstance(tt, torch.Tensor) and tt.dtype == torch.float32 and tt.shape == (1, NUM_LANDMARKS, 2)
+    np.testing.assert_allclose(tt[0].numpy(), t_norm, atol=1e-5)
+
+
+def test_json_round_trip(tmp_path, model):
+    path = model.save(tmp_path / "geometry.json")
+    raw = json.loads(path.read_text())
+    assert raw["format"] == FORMAT and raw["version"] == 1 and raw["frame"] == "normalized"
+    assert raw["style"]["mean"][INDEX["nose_base"]] is None
+    loaded = GeometryModel.load(path)
+    photos, _ = _datasets(seed=4, n=4)
+    for per_part in (True, False):
+        np.testing.assert_array_equal(
+            loaded.target(photos, 0.6, size=SIZE, per_part=per_part), model.target(photos, 0.6, size=SIZE, per_part=per_part)
+        )
+    assert loaded.style.parts["mouth"].count == model.style.parts["mouth"].count
+    np.testing.assert_array_equal(loaded.photo.parts["right_eye"].shape, model.photo.parts["right_eye"].shape)
+    assert GeometryModel.from_dict(model.to_dict()).to_dict() == model.to_dict()
+
+
+def test_bad_files_and_inputs_raise(tmp_path, model):
+    d = model.to_dict()
+    with pytest.raises(GeostyleError, match="version"):
+        GeometryModel.from_dict({**d, "version": 99})
+    with pytest.raises(GeostyleError, match="format"):
+        GeometryModel.from_dict({**d, "format": "other"})
+    with pytest.raises(GeostyleError):
+        GeometryModel.from_dict({**d, "photo": {"mean": []}})
+    with pytest.raises(GeostyleError):
+        GeometryModel.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(GeostyleError):
+        GeometryModel.load(tmp_path / "bad.json")
+    with pytest.raises(GeostyleError):
+        GeometryModel.fit(np.zeros((0, NUM_LANDMARKS, 2)), np.zeros((3, NUM_LANDMARKS, 2)))
+    with pytest.raises(GeostyleError):
+        GeometryModel.fit(np.zeros((3, 5, 2)), np.zeros((3, NUM_LANDMARKS, 2)))
+    with pytest.raises(GeostyleError):
+        model.target(np.zeros((NUM_LANDMARKS, 3)))
+
+
+def test_part_statistics(model):
+    stats = model.photo.parts["right_eye"]
+    assert stats.count > 20
+    np.testing.assert_allclose(stats.shape.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(np.sqrt((stats.shape**2).sum(1).mean()), 1.0)
+    assert np.all(stats.shape_std > 0)
+    assert model.style.parts["nose"].count == 0  # nose_base never seen in the style
+
+
+def test_from_datasets(tmp_path):
+    manifest = pytest.importorskip("geostyle.data.manifest")
+    photos, styles = _datasets(n=6)
+    for name, pts, domain in (("photos", photos, "photo"), ("styles", styles, "style")):
+        items = [
+            manifest.ManifestItem(
+                id=f"{i}", crop=f"crops/{i}.png", source=f"{i}.jpg", backend="test", score=1.0, faces_found=1,
+                landmarks=pts[i], matrix=np.eye(2, 3),
+            )
+            for i in range(len(pts))
+        ]
+        manifest.save_manifest(manifest.Manifest(domain=domain, size=SIZE, zoom=1.0, root=tmp_path / name, items=items))
+    model = GeometryModel.from_datasets(tmp_path / "photos", tmp_path / "styles")
+    direct = GeometryModel.fit(photos, styles, size=SIZE)
+    np.testing.assert_allclose(model.style_mean, direct.style_mean, atol=1e-4)  # manifests round to 1e-3 px
+    assert model.meta["zoom"] == 1.0
+
+
+def test_preview_row_shape(model):
+    crop = np.full((64, 64, 3), 128, np.uint8)
+    p = _template() / 4
+    row = preview_strengths(crop, p, model, (0.0, 1.0))
+    assert row.shape == (64, 2 * 64 + 4, 3) and row.dtype == np.uint8
