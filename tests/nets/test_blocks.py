@@ -12,7 +12,6 @@ from geostyle.nets.blocks import (
     InvertedResidual,
     UpBlock,
     compose_grids,
-    icnr_,
     identity_grid,
     resize_grid,
     warp,
@@ -86,11 +85,3 @@ def test_blocks_shapes():
         ConvNormAct(8, 8, norm="group")
     with pytest.raises(ValueError):
         ConvNormAct(8, 8, act="gelu")
-
-
-def test_icnr_makes_pixel_shuffle_output_blockwise_constant():
-    conv = torch.nn.Conv2d(5, 3 * 4, 1, bias=False)
-    icnr_(conv.weight, 2)
-    out = F.pixel_shuffle(conv(torch.randn(1, 5, 6, 6)), 2)
-    blocks = out.unfold(2, 2, 2).unfold(3, 2, 2)  # (1, 3, 6, 6, 2, 2)
-    torch.testing.assert_close(blocks, blocks[..., :1, :1].expand_as(blocks))

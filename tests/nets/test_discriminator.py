@@ -26,6 +26,16 @@ def test_registry_has_both_discriminators():
     assert model_spec(d) == {"arch": "patch_local", "config": d.config}
 
 
+@pytest.mark.parametrize("name", list_models("discriminator"))
+def test_every_registered_discriminator_trains(name):
+    d = create_model(name, base_channels=8)
+    x = torch.rand(4, 3, 64, 64) * 2 - 1
+    outs = d(x, torch.tensor([0, 1, 2, 3])) if name == "patch_local" else d(x)
+    assert all(o.dim() == 4 and o.shape[:2] == (4, 1) and torch.isfinite(o).all() for o in outs)
+    sum(o.pow(2).mean() for o in outs).backward()
+    _assert_grads_reach_every_parameter(d)
+
+
 @pytest.mark.parametrize("spectral_norm", [True, False])
 @pytest.mark.parametrize("num_scales", [2, 3])
 def test_multiscale_shapes_and_gradients(num_scales, spectral_norm):

@@ -44,10 +44,12 @@ def test_registry_lists_the_sizes_and_default():
 
 
 @pytest.mark.parametrize("name", GENERATORS)
-@pytest.mark.parametrize("mode", ["no_grid", "feature_warp", "pixel_warp"])
+@pytest.mark.parametrize("mode", ["no_grid", "feature_warp", "feature_warp_level3", "pixel_warp"])
 def test_forward_backward_reaches_every_parameter(name, mode):
     torch.manual_seed(0)
-    model = create_model(name, feature_warp=mode != "pixel_warp")
+    model = create_model(
+        name, feature_warp=mode != "pixel_warp", warp_level=3 if mode.endswith("level3") else 2
+    )
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     grid = None if mode == "no_grid" else _smooth_grid(2, 32, 32)
     y = model(x, grid)
@@ -61,14 +63,15 @@ def test_forward_backward_reaches_every_parameter(name, mode):
 
 
 @pytest.mark.parametrize("name", GENERATORS)
-def test_identity_grid_equals_no_warp(name):
-    model = _randomize(create_model(name, feature_warp=True)).eval()
-    x = torch.rand(2, 3, 128, 64) * 2 - 1
+@pytest.mark.parametrize("warp_level", [2, 3])
+def test_identity_grid_equals_no_warp(name, warp_level):
+    model = _randomize(create_model(name, feature_warp=True, warp_level=warp_level)).eval()
+    x = torch.rand(1, 3, 64, 32) * 2 - 1
     with torch.no_grad():
         plain = model(x)
         assert (plain - x).abs().max() > 0.1  # the randomised network really transforms the image
-        full = model(x, identity_grid(2, 128, 64))
-        coarse = model(x, identity_grid(2, 32, 16))  # resized inside: still exactly the identity
+        full = model(x, identity_grid(1, 64, 32))
+        coarse = model(x, identity_grid(1, 16, 8))  # resized inside: still exactly the identity
     torch.testing.assert_close(full, plain, atol=1e-5, rtol=0)
     torch.testing.assert_close(coarse, plain, atol=1e-5, rtol=0)
 
@@ -84,11 +87,12 @@ def test_identity_grid_equals_no_warp_at_odd_sizes(name):
         torch.testing.assert_close(model(x, identity_grid(2, 40, 56)), model(x), atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("feature_warp", [True, False])
-def test_warp_is_geometrically_exact_for_translations(feature_warp):
+@pytest.mark.parametrize(("feature_warp", "warp_level"), [(True, 2), (True, 3), (False, 2)])
+def test_warp_is_geometrically_exact_for_translations(feature_warp, warp_level):
     """A translation by 8 px (1 px at 1/8 resolution) commutes with the network away from the borders:
     G(x, T) == T(G(x)). This checks that the field is resized and applied correctly at every level."""
-    model = _randomize(create_model("geo_mobile_s", num_blocks=1, feature_warp=feature_warp)).eval()
+    model = create_model("geo_mobile_s", num_blocks=1, feature_warp=feature_warp, warp_level=warp_level)
+    model = _randomize(model).eval()
     x = torch.rand(1, 3, 128, 128) * 2 - 1
     shift = identity_grid(1, 128, 128).clone()
     shift[..., 0] -= 2 * 8 / 128  # content moves 8 px right
@@ -108,6 +112,12 @@ def test_warped_input_replaces_the_internal_pixel_warp():
     grid = _smooth_grid(1, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(model(x, grid, warp(x, grid)), model(x, grid), atol=1e-6, rtol=0)
+
+
+def test_initial_residual_has_no_checkerboard():
+    model = create_model(DEFAULT_GENERATOR)
+    kernel = model.head.weight  # (w0, C, 2, 2): one kernel per sub-pixel position
+    assert torch.equal(kernel, kernel[:, :, :1, :1].expand_as(kernel))
 
 
 def test_zero_residual_is_identity():
@@ -155,6 +165,8 @@ def test_norm_options(norm):
 def test_bad_inputs_raise():
     model = create_model("geo_mobile_s")
     with pytest.raises(AssertionError):
+        model(torch.zeros(3, 16, 16))
+    with pytest.raises(AssertionError):
         model(torch.zeros(1, 4, 16, 16))
     with pytest.raises(AssertionError):
         model(torch.zeros(1, 3, 20, 16))
@@ -164,6 +176,8 @@ def test_bad_inputs_raise():
         model(torch.zeros(2, 3, 16, 16), torch.zeros(1, 16, 16, 2))
     with pytest.raises(ValueError):
         GeoGenerator(widths=(8, 16))
+    with pytest.raises(ValueError):
+        GeoGenerator(warp_level=1)
 
 
 def _ort_session(path):

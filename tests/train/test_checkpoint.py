@@ -15,7 +15,9 @@ def generator():
 def test_release_round_trip_rebuilds_without_flags(tmp_path, generator):
     path = tmp_path / "m.safetensors"
     geometry = {"format": "demo", "values": [1.0, 2.0]}
-    ckpt.save_release(path, generator, "geo_mobile_s", dict(generator.config), geometry, 128, {"name": "x"}, {"zoom": 1.2})
+    ckpt.save_release(
+        path, generator, "geo_mobile_s", dict(generator.config), geometry, 128, {"name": "x"}, {"zoom": 1.2}
+    )
     loaded = ckpt.load_release(path)
     assert loaded.arch == "geo_mobile_s" and loaded.resolution == 128
     assert loaded.geometry == geometry and loaded.metadata["extra"]["zoom"] == 1.2

@@ -52,7 +52,9 @@ def test_tiny_run_learns_and_writes_everything(tiny_datasets, tmp_path):
     # generator leaves the identity it starts from (its output residual is near 0 at initialisation).
     assert mean("d/style", stats[-5:]) < mean("d/style", stats[:5]) - 0.02
     assert mean("g/change", stats[-5:]) > 1.5 * mean("g/change", stats[:5])
-    assert all(k in stats[-1] for k in ("g/adv", "g/adv_local", "g/content", "g/deform_inv", "d/style", "d/local"))
+    assert all(
+        k in stats[-1] for k in ("g/adv", "g/adv_local", "g/content", "g/deform_inv", "d/style", "d/local")
+    )
     assert (tmp_path / "samples" / "step-000040.png").is_file()
     assert (tmp_path / "config.yaml").is_file() and (tmp_path / "resume.pt").is_file()
     model = ckpt.load_release(final)
@@ -77,7 +79,11 @@ def test_resume_matches_uninterrupted_run(tiny_datasets, tmp_path):
 
 def test_ablation_switches_change_the_computation(tiny_datasets, tmp_path):
     cfg = tiny_config(
-        tiny_datasets, "train.steps=2", "geometry.tps_alignment=false", "loss.local_adversarial=0", "loss.reverse_adversarial=0"
+        tiny_datasets,
+        "train.steps=2",
+        "geometry.tps_alignment=false",
+        "loss.local_adversarial=0",
+        "loss.reverse_adversarial=0",
     )
     train(cfg, tmp_path, progress=False)
     stats = read_stats(tmp_path / "stats.jsonl")
@@ -96,9 +102,21 @@ def test_resume_without_checkpoint_is_a_clear_error(tiny_datasets, tmp_path):
 def test_two_process_ddp_with_gloo(tiny_datasets, tmp_path):
     overrides = TINY + ["train.steps=3"]
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
-        "-m", "geostyle.cli.main", "train", "--photos", str(tiny_datasets["photo"]), "--styles",
-        str(tiny_datasets["style"]), "--run-dir", str(tmp_path), "--no-progress",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29533",
+        "-m",
+        "geostyle.cli.main",
+        "train",
+        "--photos",
+        str(tiny_datasets["photo"]),
+        "--styles",
+        str(tiny_datasets["style"]),
+        "--run-dir",
+        str(tmp_path),
+        "--no-progress",
     ]
     for o in overrides:
         cmd += ["--set", o]

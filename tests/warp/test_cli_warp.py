@@ -41,13 +41,40 @@ def test_warp_cli_writes_a_row(tmp_path, astronaut_path, geometry_file, monkeypa
 
     monkeypatch.setattr(base, "get_backend", lambda name, **kw: _FixedBackend(landmarks))
     out = tmp_path / "row.png"
-    code = main(["warp", str(astronaut_path), "--geometry", str(geometry_file), "--alphas", "0,1", "--out", str(out), "--size", "128"])
+    code = main(
+        [
+            "warp",
+            str(astronaut_path),
+            "--geometry",
+            str(geometry_file),
+            "--alphas",
+            "0,1",
+            "--out",
+            str(out),
+            "--size",
+            "128",
+        ]
+    )
     assert code == 0
     row = load_image(out)
     assert row.shape == (128, 2 * 128 + 4, 3)
     assert image.shape[0] > 0 and "2 panels" in capsys.readouterr().out
     out_local = tmp_path / "local.png"
-    assert main(["warp", str(astronaut_path), "--geometry", str(geometry_file), "--local", "--no-grid", "--out", str(out_local)]) == 0
+    assert (
+        main(
+            [
+                "warp",
+                str(astronaut_path),
+                "--geometry",
+                str(geometry_file),
+                "--local",
+                "--no-grid",
+                "--out",
+                str(out_local),
+            ]
+        )
+        == 0
+    )
     assert load_image(out_local).shape == (256, 3 * 256 + 8, 3)
 
 
@@ -56,6 +83,9 @@ def test_warp_cli_user_errors(tmp_path, astronaut_path, geometry_file, capsys):
     assert main(["warp", str(astronaut_path), "--out", out]) == 1
     assert "need --geometry" in capsys.readouterr().err
     assert main(["warp", str(astronaut_path), "--geometry", str(tmp_path / "none.json"), "--out", out]) == 1
-    assert main(["warp", str(astronaut_path), "--geometry", str(geometry_file), "--styles", "x", "--out", out]) == 1
+    assert (
+        main(["warp", str(astronaut_path), "--geometry", str(geometry_file), "--styles", "x", "--out", out])
+        == 1
+    )
     with pytest.raises(SystemExit):
         main(["warp", str(astronaut_path), "--geometry", str(geometry_file), "--alphas", "a,b", "--out", out])

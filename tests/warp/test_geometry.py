@@ -18,17 +18,39 @@ SIZE = 256
 def _template() -> np.ndarray:
     """A plausible frontal face in the pixel frame of a 256 crop."""
     pts = {
-        "right_eye_outer": (83, 120), "right_eye_inner": (110, 122), "left_eye_inner": (145, 122),
-        "left_eye_outer": (172, 120), "right_eye_center": (96, 121), "left_eye_center": (159, 121),
-        "right_eye_top": (95, 115), "right_eye_bottom": (97, 125), "left_eye_top": (160, 115),
-        "left_eye_bottom": (158, 125), "right_brow_outer": (75, 106), "right_brow_center": (87, 96),
-        "right_brow_inner": (113, 100), "left_brow_inner": (143, 100), "left_brow_center": (169, 96),
-        "left_brow_outer": (179, 107), "nose_bridge": (128, 118), "nose_tip": (128, 158),
-        "nose_base": (128, 169), "nose_right": (111, 165), "nose_left": (144, 165),
-        "mouth_right": (102, 184), "mouth_left": (153, 184), "mouth_top": (128, 181),
-        "mouth_bottom": (128, 199), "mouth_center": (128, 188), "chin": (127, 224),
-        "jaw_right": (62, 131), "jaw_left": (190, 131), "cheek_right": (65, 159), "cheek_left": (187, 159),
-        "jaw_right_lower": (76, 188), "jaw_left_lower": (177, 188),
+        "right_eye_outer": (83, 120),
+        "right_eye_inner": (110, 122),
+        "left_eye_inner": (145, 122),
+        "left_eye_outer": (172, 120),
+        "right_eye_center": (96, 121),
+        "left_eye_center": (159, 121),
+        "right_eye_top": (95, 115),
+        "right_eye_bottom": (97, 125),
+        "left_eye_top": (160, 115),
+        "left_eye_bottom": (158, 125),
+        "right_brow_outer": (75, 106),
+        "right_brow_center": (87, 96),
+        "right_brow_inner": (113, 100),
+        "left_brow_inner": (143, 100),
+        "left_brow_center": (169, 96),
+        "left_brow_outer": (179, 107),
+        "nose_bridge": (128, 118),
+        "nose_tip": (128, 158),
+        "nose_base": (128, 169),
+        "nose_right": (111, 165),
+        "nose_left": (144, 165),
+        "mouth_right": (102, 184),
+        "mouth_left": (153, 184),
+        "mouth_top": (128, 181),
+        "mouth_bottom": (128, 199),
+        "mouth_center": (128, 188),
+        "chin": (127, 224),
+        "jaw_right": (62, 131),
+        "jaw_left": (190, 131),
+        "cheek_right": (65, 159),
+        "cheek_left": (187, 159),
+        "jaw_right_lower": (76, 188),
+        "jaw_left_lower": (177, 188),
     }
     out = np.zeros((NUM_LANDMARKS, 2))
     for name, xy in pts.items():
@@ -41,7 +63,15 @@ def _anime_like(base: np.ndarray) -> np.ndarray:
     for side in ("right", "left"):
         s[INDEX[f"{side}_eye_top"], 1] -= 6
         s[INDEX[f"{side}_eye_bottom"], 1] += 12
-    for name in ("mouth_right", "mouth_left", "mouth_top", "mouth_bottom", "mouth_center", "chin", "nose_tip"):
+    for name in (
+        "mouth_right",
+        "mouth_left",
+        "mouth_top",
+        "mouth_bottom",
+        "mouth_center",
+        "chin",
+        "nose_tip",
+    ):
         s[INDEX[name], 1] -= 18
     s[INDEX["mouth_right"], 0] += 12
     s[INDEX["mouth_left"], 0] -= 12
@@ -176,7 +206,8 @@ def test_json_round_trip(tmp_path, model):
     photos, _ = _datasets(seed=4, n=4)
     for per_part in (True, False):
         np.testing.assert_array_equal(
-            loaded.target(photos, 0.6, size=SIZE, per_part=per_part), model.target(photos, 0.6, size=SIZE, per_part=per_part)
+            loaded.target(photos, 0.6, size=SIZE, per_part=per_part),
+            model.target(photos, 0.6, size=SIZE, per_part=per_part),
         )
     assert loaded.style.parts["mouth"].count == model.style.parts["mouth"].count
     np.testing.assert_array_equal(loaded.photo.parts["right_eye"].shape, model.photo.parts["right_eye"].shape)
@@ -219,12 +250,20 @@ def test_from_datasets(tmp_path):
     for name, pts, domain in (("photos", photos, "photo"), ("styles", styles, "style")):
         items = [
             manifest.ManifestItem(
-                id=f"{i}", crop=f"crops/{i}.png", source=f"{i}.jpg", backend="test", score=1.0, faces_found=1,
-                landmarks=pts[i], matrix=np.eye(2, 3),
+                id=f"{i}",
+                crop=f"crops/{i}.png",
+                source=f"{i}.jpg",
+                backend="test",
+                score=1.0,
+                faces_found=1,
+                landmarks=pts[i],
+                matrix=np.eye(2, 3),
             )
             for i in range(len(pts))
         ]
-        manifest.save_manifest(manifest.Manifest(domain=domain, size=SIZE, zoom=1.0, root=tmp_path / name, items=items))
+        manifest.save_manifest(
+            manifest.Manifest(domain=domain, size=SIZE, zoom=1.0, root=tmp_path / name, items=items)
+        )
     model = GeometryModel.from_datasets(tmp_path / "photos", tmp_path / "styles")
     direct = GeometryModel.fit(photos, styles, size=SIZE)
     np.testing.assert_allclose(model.style_mean, direct.style_mean, atol=1e-4)  # manifests round to 1e-3 px

@@ -9,6 +9,7 @@ from geostyle.errors import GeostyleError
 from geostyle.faces.landmarks import normalized_to_pixels, pixels_to_normalized
 from geostyle.warp.grid import (
     ForwardMap,
+    fold_fraction,
     identity_grid,
     landmark_warp_grid,
     random_tps_grid,
@@ -34,7 +35,9 @@ def _face_like(seed=0, strength=0.06, dtype=torch.float64):
 
 def _dot_image(points_px, size, sigma=1.5):
     """One Gaussian dot per point (pixel frame), each in its own channel."""
-    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij")
+    yy, xx = torch.meshgrid(
+        torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij"
+    )
     chans = [torch.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2)) for x, y in points_px]
     return torch.stack(chans)[None]
 
@@ -52,13 +55,17 @@ def test_identity_grid_values_and_exact_resampling():
     torch.testing.assert_close(g[0, 0, :, 0], torch.tensor([-0.75, -0.25, 0.25, 0.75], dtype=torch.float64))
     torch.testing.assert_close(g[0, :, 0, 1], torch.tensor([-2 / 3, 0.0, 2 / 3], dtype=torch.float64))
     img = torch.rand(2, 3, 17, 23, dtype=torch.float64)
-    torch.testing.assert_close(warp_image(img, identity_grid(2, 17, 23, torch.float64)), img, atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        warp_image(img, identity_grid(2, 17, 23, torch.float64)), img, atol=1e-12, rtol=0
+    )
 
 
 def test_identity_spline_gives_identity_grid():
     p, _ = _face_like()
     spline = ThinPlateSpline.fit(p, p)
-    torch.testing.assert_close(tps_grid(spline, 20, 30), identity_grid(1, 20, 30, torch.float64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        tps_grid(spline, 20, 30), identity_grid(1, 20, 30, torch.float64), atol=1e-12, rtol=0
+    )
 
 
 def test_fast_grid_close_to_dense():
@@ -77,11 +84,15 @@ def test_fast_grid_close_to_dense():
 
 
 def test_resize_grid_keeps_identity_and_affine_fields():
-    torch.testing.assert_close(resize_grid(identity_grid(1, 16, 16), 40, 24), identity_grid(1, 40, 24), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        resize_grid(identity_grid(1, 16, 16), 40, 24), identity_grid(1, 40, 24), atol=1e-6, rtol=0
+    )
     a = torch.tensor([[0.9, 0.1], [-0.05, 1.1]], dtype=torch.float64)
     big = identity_grid(1, 64, 64, torch.float64) @ a.T + 0.02
     small = resize_grid(big, 16, 16)
-    torch.testing.assert_close(small, identity_grid(1, 16, 16, torch.float64) @ a.T + 0.02, atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        small, identity_grid(1, 16, 16, torch.float64) @ a.T + 0.02, atol=1e-12, rtol=0
+    )
     with pytest.raises(GeostyleError):
         resize_grid(torch.zeros(1, 4, 4), 8, 8)
 
@@ -90,7 +101,11 @@ def test_same_field_on_feature_maps():
     """Warping then pooling ~ pooling then warping with the resized field (smooth image)."""
     p, t = _face_like(strength=0.04)
     grid = landmark_warp_grid(p, t, 64, frame="normalized", lowres=None)
-    yy, xx = torch.meshgrid(torch.linspace(0, 3, 64, dtype=torch.float64), torch.linspace(0, 3, 64, dtype=torch.float64), indexing="ij")
+    yy, xx = torch.meshgrid(
+        torch.linspace(0, 3, 64, dtype=torch.float64),
+        torch.linspace(0, 3, 64, dtype=torch.float64),
+        indexing="ij",
+    )
     img = torch.stack([torch.sin(xx) * torch.cos(yy), torch.cos(xx + yy)])[None]
     pooled_after = torch.nn.functional.avg_pool2d(warp_image(img, grid), 4)
     pooled_before = warp_image(torch.nn.functional.avg_pool2d(img, 4), resize_grid(grid, 16, 16))
@@ -99,10 +114,14 @@ def test_same_field_on_feature_maps():
 
 def test_landmark_warp_moves_dots_to_targets():
     size = 96
-    p = torch.tensor([[[30.0, 35.0], [66.0, 35.0], [48.0, 55.0], [36.0, 70.0], [60.0, 70.0]]], dtype=torch.float64)
-    t = p + torch.tensor([[[-3.0, 2.0], [3.0, 2.0], [0.0, -4.0], [3.0, -2.0], [-3.0, -2.0]]], dtype=torch.float64)
+    p = torch.tensor(
+        [[[30.0, 35.0], [66.0, 35.0], [48.0, 55.0], [36.0, 70.0], [60.0, 70.0]]], dtype=torch.float64
+    )
+    t = p + torch.tensor(
+        [[[-3.0, 2.0], [3.0, 2.0], [0.0, -4.0], [3.0, -2.0], [-3.0, -2.0]]], dtype=torch.float64
+    )
     img = _dot_image(p[0].tolist(), size)
-    grid = landmark_warp_grid(p, t, size, lowres=None)
+    grid = landmark_warp_grid(p, t, size, regularization=0.0, lowres=None)
     out = warp_image(img, grid)
     # a wrong direction (forward map used as grid) would miss by ~2x the 4-5 px displacement
     torch.testing.assert_close(_centroids(out), t[0], atol=0.25, rtol=0)
@@ -128,6 +147,22 @@ def test_landmark_warp_mask_drops_points():
     torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
 
 
+def test_fold_fraction():
+    ident = identity_grid(2, 16, 16)
+    assert fold_fraction(ident).tolist() == [0.0, 0.0]
+    mirrored = ident.clone()
+    mirrored[1, ..., 0] = -mirrored[1, ..., 0]  # x reversed: every cell folds
+    assert fold_fraction(mirrored).tolist() == [0.0, 1.0]
+    # pulling one control point across its neighbour folds a smooth warp; regularisation undoes it
+    src = torch.tensor([[[-0.2, 0.0], [0.2, 0.0], [0.0, 0.3], [0.0, -0.3]]], dtype=torch.float64)
+    dst = src.clone()
+    dst[0, 0, 0] = 0.35
+    exact = landmark_warp_grid(dst, src, 64, frame="normalized", regularization=0.0, lowres=None)
+    smooth = landmark_warp_grid(dst, src, 64, frame="normalized", regularization=1.0, lowres=None)
+    assert fold_fraction(exact)[0] > 0.01
+    assert fold_fraction(smooth)[0] == 0
+
+
 def test_warp_landmarks_forward_inverts_the_grid_map():
     p, t = _face_like(strength=0.04)
     spline = ThinPlateSpline.fit(t, p)  # backward: output t reads source p
@@ -144,7 +179,9 @@ def test_random_tps_grid():
     grid, forward = random_tps_grid(3, 48, 40, strength=0.05, n_ctrl=4, generator=gen, dtype=torch.float64)
     assert grid.shape == (3, 48, 40, 2)
     assert isinstance(forward, ForwardMap)
-    again, _ = random_tps_grid(3, 48, 40, strength=0.05, n_ctrl=4, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    again, _ = random_tps_grid(
+        3, 48, 40, strength=0.05, n_ctrl=4, generator=torch.Generator().manual_seed(3), dtype=torch.float64
+    )
     torch.testing.assert_close(grid, again)
     ident = identity_grid(3, 48, 40, torch.float64)
     assert 0.01 < (grid - ident).abs().max() < 0.2
@@ -160,7 +197,9 @@ def test_random_tps_grid():
 def test_random_warp_moves_a_dot_where_forward_says():
     gen = torch.Generator().manual_seed(5)
     size = 80
-    grid, forward = random_tps_grid(1, size, size, strength=0.06, generator=gen, lowres=None, dtype=torch.float64)
+    grid, forward = random_tps_grid(
+        1, size, size, strength=0.06, generator=gen, lowres=None, dtype=torch.float64
+    )
     src_px = torch.tensor([[[30.0, 40.0]]], dtype=torch.float64)
     out = warp_image(_dot_image(src_px[0].tolist(), size), grid)
     expect = normalized_to_pixels(forward(pixels_to_normalized(src_px, size, size)), size, size)

@@ -30,7 +30,7 @@ def _face(batch=2, seed=0) -> torch.Tensor:
     offsets = [(-0.1, 0.0), (0.1, 0.0), (0.0, 0.0), (0.0, -0.04), (0.0, 0.04)]
     for part, names in PARTS.items():
         cx, cy = centres[part]
-        for name, (dx, dy) in zip(names, offsets):
+        for name, (dx, dy) in zip(names, offsets, strict=True):
             base[INDEX[name]] = torch.tensor([cx + dx, cy + dy], dtype=torch.float64)
     return base[None] + 0.03 * torch.rand(batch, 1, 2, generator=g, dtype=torch.float64)
 
@@ -63,7 +63,9 @@ def test_part_boxes_missing_parts_are_invalid():
 def test_crop_parts_dot_lands_at_crop_centre():
     lm = _face(2)
     centres_px = normalized_to_pixels(lm, SIZE, SIZE)
-    yy, xx = torch.meshgrid(torch.arange(SIZE, dtype=torch.float64), torch.arange(SIZE, dtype=torch.float64), indexing="ij")
+    yy, xx = torch.meshgrid(
+        torch.arange(SIZE, dtype=torch.float64), torch.arange(SIZE, dtype=torch.float64), indexing="ij"
+    )
     images = torch.zeros(2, 1, SIZE, SIZE, dtype=torch.float64)
     for b in range(2):
         x, y = centres_px[b, INDEX["right_eye_center"]]
@@ -147,13 +149,17 @@ def test_local_warp_moves_part_points_to_targets():
     lm = _face(1)
     t = lm.clone()
     mouth = [INDEX[n] for n in PARTS["mouth"]]
-    t[0, mouth] = lm[0, mouth] * torch.tensor([0.7, 1.0], dtype=torch.float64) + torch.tensor([0.0, -0.05], dtype=torch.float64)
+    t[0, mouth] = lm[0, mouth] * torch.tensor([0.7, 1.0], dtype=torch.float64) + torch.tensor(
+        [0.0, -0.05], dtype=torch.float64
+    )
     in_parts = torch.zeros(1, NUM_LANDMARKS, dtype=torch.bool)
     in_parts[0, [INDEX[n] for names in PARTS.values() for n in names]] = True
     base = landmark_warp_grid(lm, t, 256, mask=in_parts, frame="normalized", lowres=None)
 
     def at_targets(grid):
-        return torch.nn.functional.grid_sample(grid.permute(0, 3, 1, 2), t[:, None, mouth], align_corners=False)[0, :, 0].T
+        return torch.nn.functional.grid_sample(
+            grid.permute(0, 3, 1, 2), t[:, None, mouth], align_corners=False
+        )[0, :, 0].T
 
     # on its own (identity base) the part window brings the mouth points home to within ~0.7 px ...
     torch.testing.assert_close(at_targets(local_warp_grid(lm, t, 256, 256)), lm[0, mouth], atol=6e-3, rtol=0)

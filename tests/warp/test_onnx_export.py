@@ -57,7 +57,10 @@ def test_solve_numpy_matches_torch_fit():
         for lam in (0.0, 0.01):
             coeffs = solve_tps_numpy(src, dst, lam, m)
             spline = ThinPlateSpline.fit(
-                torch.from_numpy(src)[None], torch.from_numpy(dst)[None], lam, None if m is None else torch.from_numpy(m)[None]
+                torch.from_numpy(src)[None],
+                torch.from_numpy(dst)[None],
+                lam,
+                None if m is None else torch.from_numpy(m)[None],
             )
             np.testing.assert_allclose(coeffs, spline.coefficients[0].numpy(), atol=1e-9)
     batched = solve_tps_numpy(np.stack([src, src]), np.stack([dst, src]))
@@ -91,7 +94,9 @@ def test_onnx_runtime_parity_256(tmp_path, lowres):
     centres = np.stack([src, src][:batch]).astype(np.float32)
     image = _smooth_image(batch, 256)
     got = sess.run(None, {"image": image, "coefficients": coeffs, "centres": centres})[0]
-    ref = TPSWarp(256, lowres)(torch.from_numpy(image), torch.from_numpy(coeffs), torch.from_numpy(centres)).numpy()
+    ref = TPSWarp(256, lowres)(
+        torch.from_numpy(image), torch.from_numpy(coeffs), torch.from_numpy(centres)
+    ).numpy()
     assert got.shape == (batch, 3, 256, 256)
     assert np.abs(got - ref).max() < 1e-4
     if lowres is None:
@@ -101,7 +106,9 @@ def test_onnx_runtime_parity_256(tmp_path, lowres):
     c2 = solve_tps_numpy(src2, dst2)[None].astype(np.float32)
     img2 = _smooth_image(1, 200)
     got2 = sess.run(None, {"image": img2, "coefficients": c2, "centres": src2[None].astype(np.float32)})[0]
-    ref2 = TPSWarp(256, lowres)(torch.from_numpy(img2), torch.from_numpy(c2), torch.from_numpy(src2[None]).float()).numpy()
+    ref2 = TPSWarp(256, lowres)(
+        torch.from_numpy(img2), torch.from_numpy(c2), torch.from_numpy(src2[None]).float()
+    ).numpy()
     assert np.abs(got2 - ref2).max() < 1e-4
 
 

@@ -66,7 +66,9 @@ def test_reproduces_affine_maps_exactly():
     shift = torch.tensor([[0.1, -0.2], [0.0, 0.3]], dtype=torch.float64)
     dst = src @ a.transpose(1, 2) + shift[:, None]
     spline = ThinPlateSpline.fit(src, dst, regularization=0.3)  # any λ: affine maps are not penalised
-    torch.testing.assert_close(spline.transform(query), query @ a.transpose(1, 2) + shift[:, None], atol=1e-11, rtol=0)
+    torch.testing.assert_close(
+        spline.transform(query), query @ a.transpose(1, 2) + shift[:, None], atol=1e-11, rtol=0
+    )
     assert spline.weights.abs().max() < 1e-11
 
 
@@ -75,7 +77,9 @@ def test_batched_equals_per_sample_loop():
     lam = torch.tensor([0.0, 0.01, 0.1, 1.0], dtype=torch.float64)
     batched = ThinPlateSpline.fit(src, dst, lam).transform(query)
     for b in range(4):
-        single = ThinPlateSpline.fit(src[b : b + 1], dst[b : b + 1], float(lam[b])).transform(query[b : b + 1])
+        single = ThinPlateSpline.fit(src[b : b + 1], dst[b : b + 1], float(lam[b])).transform(
+            query[b : b + 1]
+        )
         torch.testing.assert_close(batched[b : b + 1], single, atol=1e-12, rtol=0)
 
 
@@ -94,7 +98,9 @@ def test_masked_points_are_ignored():
         assert (spline.weights[~mask] == 0).all()
         for b in range(3):
             keep = mask[b]
-            ref = ThinPlateSpline.fit(src[b : b + 1, keep], dst[b : b + 1, keep], lam).transform(query[b : b + 1])
+            ref = ThinPlateSpline.fit(src[b : b + 1, keep], dst[b : b + 1, keep], lam).transform(
+                query[b : b + 1]
+            )
             torch.testing.assert_close(out[b : b + 1], ref, atol=1e-11, rtol=0)
 
 
@@ -142,13 +148,17 @@ def test_kernel_is_half_r2_log_r2_and_zero_at_zero():
     d2 = torch.tensor([0.0, 0.25, 1.0, 4.0], dtype=torch.float64, requires_grad=True)
     u = tps_kernel(d2)
     r = d2.detach().sqrt()
-    expect = torch.where(r > 0, r**2 * torch.log(torch.where(r > 0, r, torch.ones_like(r))), torch.zeros_like(r))
+    expect = torch.where(
+        r > 0, r**2 * torch.log(torch.where(r > 0, r, torch.ones_like(r))), torch.zeros_like(r)
+    )
     torch.testing.assert_close(u.detach(), expect)
     u.sum().backward()
     assert torch.isfinite(d2.grad).all()
     x, _, c = _points(1, 8, seed=11)
     diff = x[:, :, None] - c[:, None]
-    torch.testing.assert_close(pairwise_kernel(x, c[:, :8]), tps_kernel((diff[:, :, :8] ** 2).sum(-1)), atol=1e-13, rtol=0)
+    torch.testing.assert_close(
+        pairwise_kernel(x, c[:, :8]), tps_kernel((diff[:, :, :8] ** 2).sum(-1)), atol=1e-13, rtol=0
+    )
 
 
 def test_gradcheck_points():
@@ -180,7 +190,9 @@ def test_jacobian_matches_autograd_and_inverse_roundtrips():
     jac = spline.jacobian(q)
     for b in range(2):
         for n in range(4):
-            ref = torch.autograd.functional.jacobian(lambda x: spline.transform(x[None, None].expand(2, 1, 2))[b, 0], q[b, n])
+            ref = torch.autograd.functional.jacobian(
+                lambda x, b=b: spline.transform(x[None, None].expand(2, 1, 2))[b, 0], q[b, n]
+            )
             torch.testing.assert_close(jac[b, n], ref, atol=1e-10, rtol=0)
     inside = query.clamp(-0.8, 0.8)
     back = spline.inverse_transform(spline.transform(inside))

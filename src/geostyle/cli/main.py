@@ -22,13 +22,17 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="geostyle", description="Real-time portrait stylization by geometric alignment.")
+    parser = argparse.ArgumentParser(
+        prog="geostyle", description="Real-time portrait stylization by geometric alignment."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in SUBCOMMANDS.items():
         if only is not None and name != only:
             sub.add_parser(name, help=help_text, add_help=False)
             continue
-        importlib.import_module(module).add_parser(sub.add_parser(name, help=help_text, description=help_text))
+        importlib.import_module(module).add_parser(
+            sub.add_parser(name, help=help_text, description=help_text)
+        )
     return parser
 
 

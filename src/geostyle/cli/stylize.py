@@ -7,10 +7,21 @@ import argparse
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", help="input images")
-    p.add_argument("--model", default="anime", help="bundled model name (e.g. anime, sketch) or a .safetensors path")
+    p.add_argument(
+        "--model", default="anime", help="bundled model name (e.g. anime, sketch) or a .safetensors path"
+    )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--crop", action="store_true", help="write the aligned stylized face crop (default: paste back into the image)")
-    p.add_argument("--strength", type=float, default=None, help="geometry strength alpha (0 = keep the photo's shape, 1 = the style's)")
+    p.add_argument(
+        "--crop",
+        action="store_true",
+        help="write the aligned stylized face crop (default: paste back into the image)",
+    )
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=None,
+        help="geometry strength alpha (0 = keep the photo's shape, 1 = the style's)",
+    )
     p.add_argument("--side-by-side", action="store_true", help="write input and output next to each other")
     p.add_argument("--backend", default="mediapipe,dlib", help="landmark backend(s), tried in order")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")

@@ -11,8 +11,14 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML config file (defaults apply to anything it leaves out)")
     p.add_argument("--run-dir", default=None, help="output folder (default: runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir from resume.pt")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.steps=2000 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.steps=2000 (repeatable)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

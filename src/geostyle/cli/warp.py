@@ -20,17 +20,38 @@ def _alphas(text: str) -> list[float]:
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE", help="a face photo")
-    parser.add_argument("--styles", type=Path, metavar="DATASET_DIR", help="prepared style dataset (geostyle prepare)")
-    parser.add_argument("--photos", type=Path, metavar="DATASET_DIR", help="prepared photo dataset (geostyle prepare)")
-    parser.add_argument("--geometry", type=Path, metavar="FILE.json", help="a saved geometry model instead of datasets")
-    parser.add_argument("--save-geometry", type=Path, metavar="FILE.json", help="save the fitted geometry model")
-    parser.add_argument("--alphas", type=_alphas, default=[0.0, 0.5, 1.0], help="geometry strengths (default 0,0.5,1)")
-    parser.add_argument("--out", type=Path, required=True, metavar="PNG", help="output image (one row of panels)")
+    parser.add_argument(
+        "--styles", type=Path, metavar="DATASET_DIR", help="prepared style dataset (geostyle prepare)"
+    )
+    parser.add_argument(
+        "--photos", type=Path, metavar="DATASET_DIR", help="prepared photo dataset (geostyle prepare)"
+    )
+    parser.add_argument(
+        "--geometry", type=Path, metavar="FILE.json", help="a saved geometry model instead of datasets"
+    )
+    parser.add_argument(
+        "--save-geometry", type=Path, metavar="FILE.json", help="save the fitted geometry model"
+    )
+    parser.add_argument(
+        "--alphas", type=_alphas, default=[0.0, 0.5, 1.0], help="geometry strengths (default 0,0.5,1)"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="PNG", help="output image (one row of panels)"
+    )
     parser.add_argument("--size", type=int, default=256, help="crop size in pixels (default 256)")
     parser.add_argument("--zoom", type=float, help="crop zoom (default: the datasets' zoom, else 1.0)")
-    parser.add_argument("--backend", default="mediapipe", help="landmark backend for IMAGE (default mediapipe)")
-    parser.add_argument("--global-only", action="store_true", help="one offset for all points (no per-part shapes)")
+    parser.add_argument(
+        "--backend", default="mediapipe", help="landmark backend for IMAGE (default mediapipe)"
+    )
+    parser.add_argument(
+        "--global-only", action="store_true", help="one offset for all points (no per-part shapes)"
+    )
     parser.add_argument("--local", action="store_true", help="blend per-part affine alignment into the warp")
+    parser.add_argument(
+        "--regularization",
+        type=float,
+        help="TPS smoothing λ (normalised units²; default 1e-3; 0 = exact, larger = fewer folds)",
+    )
     parser.add_argument("--no-grid", action="store_true", help="do not draw the warped grid lines")
     parser.add_argument("--no-arrows", action="store_true", help="do not draw landmark arrows")
 
@@ -66,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         local=args.local,
         show_grid=not args.no_grid,
         show_arrows=not args.no_arrows,
+        regularization=args.regularization,
     )
     save_image(args.out, row)
     print(f"{args.out}: {len(args.alphas)} panels, {model}")

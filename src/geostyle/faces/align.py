@@ -19,7 +19,11 @@ import numpy as np
 
 from geostyle.faces.landmarks import INDEX
 
-_BORDER_MODES = {"replicate": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT101, "constant": cv2.BORDER_CONSTANT}
+_BORDER_MODES = {
+    "replicate": cv2.BORDER_REPLICATE,
+    "reflect": cv2.BORDER_REFLECT101,
+    "constant": cv2.BORDER_CONSTANT,
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,11 @@ def warp_to_crop(image: np.ndarray, alignment: Alignment, border: str = "replica
         up = np.array([[fx, 0, (fx - 1) / 2], [0, fy, (fy - 1) / 2]])
         matrix = compose_affine(matrix, up)
     return cv2.warpAffine(
-        src, matrix, (alignment.size, alignment.size), flags=cv2.INTER_LINEAR, borderMode=_BORDER_MODES[border]
+        src,
+        matrix,
+        (alignment.size, alignment.size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=_BORDER_MODES[border],
     )
 
 
@@ -145,7 +153,11 @@ def feather_mask(size: int, feather: float = 0.1) -> np.ndarray:
 
 
 def paste_back(
-    frame: np.ndarray, crop: np.ndarray, alignment: Alignment, feather: float = 0.1, mask: np.ndarray | None = None
+    frame: np.ndarray,
+    crop: np.ndarray,
+    alignment: Alignment,
+    feather: float = 0.1,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Blend a processed ``crop`` back into ``frame`` (uint8, same channels) through the inverse similarity.
 
@@ -157,7 +169,9 @@ def paste_back(
     inv = alignment.inverse
     weight = feather_mask(alignment.size, feather) if mask is None else mask.astype(np.float32)
     back = cv2.warpAffine(crop, inv, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(weight, inv, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    alpha = cv2.warpAffine(
+        weight, inv, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     out = frame.copy()
     touched = alpha > 0
     if frame.ndim == 3:

@@ -66,7 +66,13 @@ INDEX: dict[str, int] = {name: i for i, name in enumerate(CANONICAL_NAMES)}
 
 # Facial parts used by local warps and local discriminators.
 PARTS: dict[str, tuple[str, ...]] = {
-    "right_eye": ("right_eye_outer", "right_eye_inner", "right_eye_center", "right_eye_top", "right_eye_bottom"),
+    "right_eye": (
+        "right_eye_outer",
+        "right_eye_inner",
+        "right_eye_center",
+        "right_eye_top",
+        "right_eye_bottom",
+    ),
     "left_eye": ("left_eye_inner", "left_eye_outer", "left_eye_center", "left_eye_top", "left_eye_bottom"),
     "nose": ("nose_bridge", "nose_tip", "nose_base", "nose_right", "nose_left"),
     "mouth": ("mouth_right", "mouth_left", "mouth_top", "mouth_bottom", "mouth_center"),
@@ -123,7 +129,9 @@ def to_dict(points: np.ndarray) -> dict[str, list[float] | None]:
     """``{name: [x, y] or None}`` in canonical order (the JSON form of a landmark set)."""
     pts = np.asarray(points, dtype=np.float64)
     return {
-        name: ([round(float(pts[i, 0]), 3), round(float(pts[i, 1]), 3)] if np.isfinite(pts[i]).all() else None)
+        name: (
+            [round(float(pts[i, 0]), 3), round(float(pts[i, 1]), 3)] if np.isfinite(pts[i]).all() else None
+        )
         for i, name in enumerate(CANONICAL_NAMES)
     }
 

@@ -23,8 +23,12 @@ from geostyle.warp.grid import warp_image
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "astronaut.png"
 
 
-def run_demo(out_dir: str | Path, model: str = "anime", image_path: str | Path | None = None,
-             strengths: tuple[float, ...] = (0.0, 0.5, 1.0)) -> dict[str, Path]:
+def run_demo(
+    out_dir: str | Path,
+    model: str = "anime",
+    image_path: str | Path | None = None,
+    strengths: tuple[float, ...] = (0.0, 0.5, 1.0),
+) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     src = Path(image_path) if image_path else EXAMPLE
@@ -73,6 +77,8 @@ def run_demo(out_dir: str | Path, model: str = "anime", image_path: str | Path |
     save_image(written["stylized"], frame)
     written["before_after"] = out / "before_after.png"
     save_image(written["before_after"], np.concatenate([image, frame], axis=1))
-    print(f"model {stylizer.path.name}: landmarks {t_detect * 1000:.0f} ms (incl. model load), "
-          f"generator {t_style * 1000:.0f} ms at {size}x{size}")
+    print(
+        f"model {stylizer.path.name}: landmarks {t_detect * 1000:.0f} ms (incl. model load), "
+        f"generator {t_style * 1000:.0f} ms at {size}x{size}"
+    )
     return written

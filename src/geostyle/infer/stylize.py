@@ -38,7 +38,9 @@ def resolve_model(name_or_path: str | Path) -> Path:
     if bundled.is_file():
         return bundled
     names = ", ".join(available_models()) or "none bundled"
-    raise CheckpointError(f"unknown model {name_or_path!r}; bundled models: {names}; or pass a .safetensors path")
+    raise CheckpointError(
+        f"unknown model {name_or_path!r}; bundled models: {names}; or pass a .safetensors path"
+    )
 
 
 @dataclass
@@ -52,7 +54,9 @@ class Stylized:
 class Stylizer:
     """Holds one loaded model; turns RGB images into stylized crops or full frames."""
 
-    def __init__(self, model: str | Path, strength: float | None = None, backend: str = "mediapipe", threads: int = 0):
+    def __init__(
+        self, model: str | Path, strength: float | None = None, backend: str = "mediapipe", threads: int = 0
+    ):
         if threads > 0:
             torch.set_num_threads(threads)
         self.path = resolve_model(model)

@@ -14,8 +14,6 @@ flow, shapes only from static sizes.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -221,16 +219,3 @@ def compose_grids(first: torch.Tensor, then: torch.Tensor) -> torch.Tensor:
     ).permute(0, 3, 1, 2)
     sampled = F.grid_sample(displacement, then, mode="bilinear", padding_mode="border", align_corners=False)
     return then + sampled.permute(0, 2, 3, 1)
-
-
-def icnr_(weight: torch.Tensor, upscale: int) -> None:
-    """Initialise a conv feeding ``PixelShuffle(upscale)`` so all sub-pixels start equal (no checkerboard).
-
-    ``weight``: ``(C * upscale**2, C_in, k, k)``; each group of ``upscale**2`` consecutive output
-    channels (one output channel after the shuffle) gets one shared random kernel.
-    """
-    out_channels = weight.shape[0] // (upscale**2)
-    base = torch.empty(out_channels, *weight.shape[1:])
-    nn.init.kaiming_uniform_(base, a=math.sqrt(5))
-    with torch.no_grad():
-        weight.copy_(base.repeat_interleave(upscale**2, dim=0))

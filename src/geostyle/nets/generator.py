@@ -1,35 +1,45 @@
-"""The geometry-aware mobile generator: a small encoder-decoder that warps its skip features.
+"""The geometry-aware mobile generator: a small encoder-decoder that warps its features.
 
-Architecture (``GeoGenerator``), resolutions relative to the ``H x W`` input::
+Architecture (``GeoGenerator``), resolutions relative to the ``H x W`` input, default
+``warp_level=2``::
 
-    x ─stem s2─> e1 (1/2, w0) ─conv s2─> e2 (1/4, w1) ─conv s2─> e3 (1/8, w2)
-                                            │ warp                   │ warp
-                                            v                        v
-    base ─2x2 conv s2─> detail (1/2, w0) ──> up1 <────────────────── up2 <── body (N inverted residuals)
-    (x, warped)                             │
-    y = tanh(atanh(base) + r) <─ shuffle ─ head
+    x ─stem s2─> (1/2, w0) ─conv s2─> e2 (1/4, w1) ──warp──> e2' ─conv s2─> (1/8, w2) ─ body (N IR blocks)
+                                                              │ skip                         │
+    base ─2x2 conv s2─> detail (1/2, w0) ─ skip ─> up1 <─────── up2 <────────────────────────┘
+    (warped photo)                                  │
+    y = tanh(atanh(base) + r) <── r ── 2x2 transposed conv (head)
 
-* Early downsampling: three stride-2 convs reach 1/8 resolution; at full resolution only a pixel
-  (un)shuffle and the element-wise output run (full-resolution layers dominate mobile/CPU latency).
+* Early downsampling: three stride-2 convs reach 1/8 resolution. At full resolution only the 2x2
+  stride-2 input conv, the 2x2 transposed output conv and the element-wise output run: full-resolution
+  layers dominate mobile/CPU latency.
 * Body: ``num_blocks`` MobileNetV2 inverted residual blocks at 1/8 resolution.
 * Decoder: project at low resolution, bilinear upsample, add the skip, depthwise-separable refine.
-  The 1/4 and 1/8 skips are encoder features; the 1/2-resolution skip is the *base* photo itself,
-  read by a 2x2 stride-2 conv (a pixel-unshuffle followed by a 1x1 conv): it sees every full-resolution
-  pixel and needs no feature resampling of its own when the photo is warped (resampling is the
-  most expensive operation of the warped path in ONNX Runtime, see docs/networks.md).
-* Head: a 1x1 conv predicts a 2x pixel-shuffled RGB residual ``r`` from the 1/2-resolution features.
-  Output ``y = tanh(atanh(base) + r)``: with ``r = 0`` the generator is the identity (cycle and content
+  The 1/4 skip is the (warped) encoder feature map; the 1/2 skip is the *base* photo itself read by a
+  2x2 stride-2 conv (a pixel-unshuffle followed by a 1x1 conv): it sees every full-resolution pixel
+  and, the photo being warped in pixel space anyway, needs no resampling of its own.
+* Head: a 2x2 stride-2 transposed conv (== 1x1 conv + pixel shuffle, but one fast ONNX node)
+  predicts an RGB residual ``r`` from the 1/2-resolution features. Output
+  ``y = tanh(atanh(base) + r)``: with ``r = 0`` the generator is the identity (cycle and content
   losses start near zero), and the output stays in ``(-1, 1)`` with gradients everywhere (unlike a
-  clamp). It is computed as ``(b + tanh r) / (1 + b tanh r)``, the tanh addition theorem.
+  clamp). Computed as ``(b + tanh r) / (1 + b tanh r)``, the tanh addition theorem.
 
 Geometry (the paper's TPS-in-the-generator): ``forward(x, grid)`` takes a backward sampling field
-``grid (B, Hg, Wg, 2)`` (normalised frame, ``align_corners=False``, any resolution). With
-``feature_warp=True`` the *original* photo is encoded and the skip features ``e2, e3`` are resampled
-by the field resized to their resolution, so the decoder works in the target geometry while the
-skips still carry what the encoder saw in the unwarped photo; the photo itself is warped in pixel
-space (``base``) for the 1/2-resolution skip and the residual output. With ``feature_warp=False``
-(ablation) the photo is warped in pixel space and the warped photo is encoded. ``grid=None`` means
-no warp (ablation: TPS off).
+``grid (B, Hg, Wg, 2)`` (normalised frame, ``align_corners=False``, any resolution), resized to each
+map's resolution (:func:`geostyle.nets.blocks.resize_grid`).
+
+* ``feature_warp=True``: the *original* photo is encoded, so the first convolutions see it without
+  resampling blur; the encoder features are resampled in feature space by the field and the rest
+  of the network works in the target geometry. ``warp_level=2`` warps the 1/4-resolution features
+  (the 1/8 features are computed from them); ``warp_level=3`` encodes down to 1/8 and warps both the
+  1/4 skip and the 1/8 features (about twice the resampling work). The photo itself is warped in
+  pixel space (``base``) for the 1/2 skip and the residual output.
+* ``feature_warp=False`` (ablation: pixel-space warp only): the warped photo is encoded.
+* ``grid=None`` (ablation: TPS off): no warp.
+
+Resampling is the costliest operation of the warped path in ONNX Runtime (its GridSample runs at
+~20 ns per output value and thread, see docs/networks.md), hence the thin warp level and the
+optional ``warped`` input that lets an inference pipeline supply the pixel-space warp it gets for
+free when it resamples the aligned crop.
 """
 
 from __future__ import annotations
@@ -38,27 +48,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from geostyle.nets.blocks import ConvNormAct, InvertedResidual, UpBlock, icnr_, identity_grid, warp
+from geostyle.nets.blocks import ConvNormAct, InvertedResidual, UpBlock, identity_grid, warp
 from geostyle.nets.registry import register_model
 
-__all__ = [
-    "GeoGenerator",
-    "geo_mobile_s",
-    "geo_mobile",
-    "geo_mobile_l",
-    "export_generator_onnx",
-    "DEFAULT_GENERATOR",
-]
+__all__ = ["GeoGenerator", "geo_mobile_s", "geo_mobile", "geo_mobile_l", "export_generator_onnx", "DEFAULT_GENERATOR"]
 
 # Input clamp of the residual output: keeps 1 + b*t >= 1e-3 (atanh(1 - 1e-3) ~= 3.8).
 _BASE_LIMIT = 1.0 - 1e-3
 
 
 class GeoGenerator(nn.Module):
-    """Mobile encoder-decoder generator with feature-space (skip) warping.
+    """Mobile encoder-decoder generator with feature-space warping.
 
     Args:
         channels: image channels (input and output; the output is a residual on the input).
@@ -69,6 +71,7 @@ class GeoGenerator(nn.Module):
         act: ``"relu"``, ``"leaky_relu"`` or ``"silu"``.
         feature_warp: warp the encoder features (True) or only the input pixels (False) when a grid
             is given.
+        warp_level: 2 = warp the 1/4-resolution features; 3 = warp the 1/4 skip and the 1/8 features.
         padding_mode: ``grid_sample`` padding where the field reads outside the frame.
         residual_init: initial scale of the residual branches and of the output head.
 
@@ -82,12 +85,13 @@ class GeoGenerator(nn.Module):
     def __init__(
         self,
         channels: int = 3,
-        widths: tuple[int, int, int] | list[int] = (16, 32, 64),
+        widths: tuple[int, int, int] | list[int] = (16, 16, 64),
         num_blocks: int = 6,
-        expansion: int = 3,
+        expansion: int = 2,
         norm: str = "none",
         act: str = "relu",
         feature_warp: bool = True,
+        warp_level: int = 2,
         padding_mode: str = "border",
         residual_init: float = 0.1,
     ) -> None:
@@ -95,6 +99,8 @@ class GeoGenerator(nn.Module):
         widths = tuple(int(w) for w in widths)
         if len(widths) != 3:
             raise ValueError(f"widths must have 3 entries (1/2, 1/4, 1/8 resolution), got {widths}")
+        if warp_level not in (2, 3):
+            raise ValueError(f"warp_level must be 2 or 3, got {warp_level}")
         if padding_mode not in ("border", "zeros", "reflection"):
             raise ValueError(f"unknown padding_mode {padding_mode!r}")
         self.config: dict[str, Any] = {
@@ -105,11 +111,13 @@ class GeoGenerator(nn.Module):
             "norm": norm,
             "act": act,
             "feature_warp": feature_warp,
+            "warp_level": warp_level,
             "padding_mode": padding_mode,
             "residual_init": residual_init,
         }
         self.channels = channels
         self.feature_warp = feature_warp
+        self.warp_level = warp_level
         self.padding_mode = padding_mode
         w0, w1, w2 = widths
 
@@ -117,31 +125,24 @@ class GeoGenerator(nn.Module):
         self.down2 = ConvNormAct(w0, w1, 3, stride=2, norm=norm, act=act)
         self.down3 = ConvNormAct(w1, w2, 3, stride=2, norm=norm, act=act)
         self.body = nn.Sequential(
-            *[
-                InvertedResidual(w2, expansion, norm=norm, act=act, residual_init=residual_init)
-                for _ in range(num_blocks)
-            ]
+            *[InvertedResidual(w2, expansion, norm=norm, act=act, residual_init=residual_init) for _ in range(num_blocks)]
         )
         self.up2 = UpBlock(w2, w1, norm=norm, act=act)
         # A 2x2 stride-2 conv == pixel-unshuffle + 1x1 conv, exported as one Conv node.
         self.detail = ConvNormAct(channels, w0, 2, stride=2, norm=norm, act=act)
         self.up1 = UpBlock(w1, w0, norm=norm, act=act)
-        self.head = nn.Conv2d(w0, channels * 4, 1)
-        icnr_(self.head.weight, 2)
+        self.head = nn.ConvTranspose2d(w0, channels, 2, stride=2)
         with torch.no_grad():
-            self.head.weight.mul_(residual_init)
+            # Same kernel for the four sub-pixels: the initial residual has no 2x2 checkerboard.
+            self.head.weight.copy_(self.head.weight[:, :, :1, :1].expand_as(self.head.weight) * residual_init)
             self.head.bias.zero_()
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(B, C, H, W) -> (e2 (B, w1, H/4, W/4), e3 (B, w2, H/8, W/8))``: the skip features."""
-        e2 = self.down2(self.stem(x))
-        return e2, self.down3(e2)
-
     def decode(self, base: torch.Tensor, e2: torch.Tensor, e3: torch.Tensor) -> torch.Tensor:
-        """Skip features and the base photo ``(B, C, H, W)``, all in the output geometry -> output."""
+        """Skip ``e2 (B, w1, H/4, W/4)``, deep features ``e3 (B, w2, H/8, W/8)`` and the base photo
+        ``(B, C, H, W)``, all already in the output geometry -> ``(B, C, H, W)``."""
         h = self.up2(self.body(e3), e2)
         h = self.up1(h, self.detail(base))
-        t = torch.tanh(F.pixel_shuffle(self.head(h), 2))
+        t = torch.tanh(self.head(h))
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
         return (b + t) / (1 + b * t)
@@ -149,25 +150,32 @@ class GeoGenerator(nn.Module):
     def forward(
         self, x: torch.Tensor, grid: torch.Tensor | None = None, warped: torch.Tensor | None = None
     ) -> torch.Tensor:
+        torch._assert(x.dim() == 4, "x must be (B, C, H, W)")
         batch, channels, height, width = x.shape
-        torch._assert(x.dim() == 4 and channels == self.channels, "x must be (B, C, H, W) with C = channels")
+        torch._assert(channels == self.channels, "x must have `channels` channels")
         torch._assert(height % 8 == 0 and width % 8 == 0, "H and W must be multiples of 8")
         if grid is None:
-            return self.decode(x, *self.encode(x))
+            e2 = self.down2(self.stem(x))
+            return self.decode(x, e2, self.down3(e2))
         torch._assert(grid.dim() == 4 and grid.shape[-1] == 2, "grid must be (B, Hg, Wg, 2)")
         torch._assert(grid.shape[0] == batch, "grid and x must have the same batch size")
         base = warp(x, grid, self.padding_mode) if warped is None else warped
         if not self.feature_warp:
-            return self.decode(base, *self.encode(base))
-        e2, e3 = self.encode(x)
+            e2 = self.down2(self.stem(base))
+            return self.decode(base, e2, self.down3(e2))
+        e2 = self.down2(self.stem(x))
+        if self.warp_level == 2:
+            e2 = warp(e2, grid, self.padding_mode)
+            return self.decode(base, e2, self.down3(e2))
+        e3 = self.down3(e2)
         return self.decode(base, warp(e2, grid, self.padding_mode), warp(e3, grid, self.padding_mode))
 
 
 # Sizes. MACs/latency at 512x512 are measured by benchmarks/generator_speed.py (see docs/networks.md).
 _SIZES: dict[str, dict[str, Any]] = {
-    "geo_mobile_s": {"widths": (12, 24, 48), "num_blocks": 4, "expansion": 3},
-    "geo_mobile": {"widths": (16, 32, 64), "num_blocks": 6, "expansion": 3},
-    "geo_mobile_l": {"widths": (24, 48, 96), "num_blocks": 8, "expansion": 4},
+    "geo_mobile_s": {"widths": (16, 16, 48), "num_blocks": 4, "expansion": 2},
+    "geo_mobile": {"widths": (16, 16, 64), "num_blocks": 6, "expansion": 2},
+    "geo_mobile_l": {"widths": (24, 24, 96), "num_blocks": 4, "expansion": 2},
 }
 
 DEFAULT_GENERATOR = "geo_mobile"

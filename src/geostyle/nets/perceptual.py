@@ -247,10 +247,15 @@ class PerceptualLoss(nn.Module):
         return [_unit_normalize(feats[i]) for i in self.indices]
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        both = self.features(torch.cat([x, y], dim=0))
+        if y.requires_grad:
+            pairs = [f.chunk(2, dim=0) for f in self.features(torch.cat([x, y], dim=0))]
+        else:
+            # A fixed target (the usual case) needs no backward pass: ~1/3 less work per step.
+            with torch.no_grad():
+                targets = self.features(y)
+            pairs = list(zip(self.features(x), targets, strict=True))
         total = x.new_zeros(())
-        for feat, weight in zip(both, self.layer_weights, strict=True):
-            fx, fy = feat.chunk(2, dim=0)
+        for (fx, fy), weight in zip(pairs, self.layer_weights, strict=True):
             diff = (fx - fy).abs() if self.distance == "l1" else (fx - fy).pow(2)
             # Sum over channels (unit-normalised vectors), mean over positions and batch.
             total = total + weight * diff.sum(dim=1).mean()

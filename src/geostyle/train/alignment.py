@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from geostyle.warp.geometry import GeometryModel
-from geostyle.warp.grid import identity_grid, tps_grid
+from geostyle.warp.grid import identity_grid, resize_grid, tps_grid
 from geostyle.warp.tps import ThinPlateSpline, border_anchors
 
 
@@ -58,14 +58,18 @@ class BatchAligner:
         self.enabled = enabled
 
     # ---------------------------------------------------------------- targets
-    def photo_target(self, points: torch.Tensor, mask: torch.Tensor, strength: float | None = None) -> torch.Tensor:
+    def photo_target(
+        self, points: torch.Tensor, mask: torch.Tensor, strength: float | None = None
+    ) -> torch.Tensor:
         """t = p + alpha * (style - photo) geometry change, per sample (missing points stay 0)."""
         alpha = self.strength if strength is None else strength
         p = _nan_where_missing(points, mask)
         t = self.geometry.target(p, alpha, per_part=self.per_part)
         return torch.from_numpy(np.nan_to_num(np.asarray(t), nan=0.0)).to(points) * mask[..., None]
 
-    def style_target(self, points: torch.Tensor, mask: torch.Tensor, strength: float | None = None) -> torch.Tensor:
+    def style_target(
+        self, points: torch.Tensor, mask: torch.Tensor, strength: float | None = None
+    ) -> torch.Tensor:
         alpha = self.strength if strength is None else strength
         s = _nan_where_missing(points, mask)
         t = self.geometry.target_inverse(s, alpha, per_part=self.per_part)
@@ -78,15 +82,17 @@ class BatchAligner:
         anchors = self.anchors.to(out_points).expand(b, -1, -1)
         src = torch.cat([out_points, anchors], dim=1)
         dst = torch.cat([in_points, anchors], dim=1)
-        full_mask = torch.cat([mask, torch.ones(b, anchors.shape[1], dtype=torch.bool, device=mask.device)], dim=1)
+        full_mask = torch.cat(
+            [mask, torch.ones(b, anchors.shape[1], dtype=torch.bool, device=mask.device)], dim=1
+        )
         spline = ThinPlateSpline.fit(src, dst, regularization=self.regularization, mask=full_mask)
         g = tps_grid(spline, self.grid_resolution, self.grid_resolution)
-        if self.grid_resolution != self.resolution:
-            g = F.interpolate(g.permute(0, 3, 1, 2), size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
-            g = g.permute(0, 2, 3, 1)
-        return g
+        # Upsample the displacement, not the grid: the identity stays exact up to the border.
+        return resize_grid(g, self.resolution, self.resolution)
 
-    def pair(self, photo_points, photo_mask, style_points, style_mask, align_exemplars: bool = True) -> PairGeometry:
+    def pair(
+        self, photo_points, photo_mask, style_points, style_mask, align_exemplars: bool = True
+    ) -> PairGeometry:
         t = self.photo_target(photo_points, photo_mask)
         t_inv = self.style_target(style_points, style_mask)
         if not self.enabled:
@@ -115,5 +121,7 @@ def compose_fields(outer: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:
     If ``img2 = warp(img1, inner)`` and ``img3 = warp(img2, outer)``, then
     ``img3 ≈ warp(img1, compose_fields(outer, inner))``.
     """
-    sampled = F.grid_sample(inner.permute(0, 3, 1, 2), outer, mode="bilinear", padding_mode="border", align_corners=False)
+    sampled = F.grid_sample(
+        inner.permute(0, 3, 1, 2), outer, mode="bilinear", padding_mode="border", align_corners=False
+    )
     return sampled.permute(0, 2, 3, 1)

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
-from safetensors import safe_open
 
 from geostyle.errors import CheckpointError
 
@@ -96,7 +95,9 @@ def read_release_metadata(path: str | Path) -> dict[str, Any]:
     if raw.get("format") != RELEASE_FORMAT:
         raise CheckpointError(f"{path}: not a geostyle model (format {raw.get('format')!r})")
     if int(raw.get("version", "0")) > FORMAT_VERSION:
-        raise CheckpointError(f"{path}: model format v{raw['version']} is newer than this geostyle (v{FORMAT_VERSION})")
+        raise CheckpointError(
+            f"{path}: model format v{raw['version']} is newer than this geostyle (v{FORMAT_VERSION})"
+        )
     try:
         return {
             "arch": raw["arch"],
@@ -126,7 +127,9 @@ def load_release(path: str | Path) -> ReleaseModel:
     except (KeyError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{path}: weights do not fit architecture {meta['arch']!r} ({exc})") from exc
     generator.eval()
-    return ReleaseModel(generator, meta["arch"], meta["arch_kwargs"], meta["geometry"], meta["resolution"], meta)
+    return ReleaseModel(
+        generator, meta["arch"], meta["arch_kwargs"], meta["geometry"], meta["resolution"], meta
+    )
 
 
 def save_resume(path: str | Path, state: dict[str, Any]) -> None:
@@ -143,7 +146,9 @@ def load_resume(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated / foreign files
-        raise CheckpointError(f"{path}: corrupt or unreadable resume checkpoint ({exc.__class__.__name__})") from exc
+        raise CheckpointError(
+            f"{path}: corrupt or unreadable resume checkpoint ({exc.__class__.__name__})"
+        ) from exc
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
         raise CheckpointError(f"{path}: not a geostyle resume checkpoint")
     return state

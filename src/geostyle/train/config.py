@@ -24,7 +24,9 @@ class DataConfig:
     resolution: int = 256  # training crop size; datasets are resized to it
     max_styles: int = 0  # use only the first N style exemplars (0 = all): the data-efficiency knob
     max_photos: int = 0  # 0 = all
-    holdout: list[str] = field(default_factory=list)  # item ids never used for training (e.g. paired test set)
+    holdout: list[str] = field(
+        default_factory=list
+    )  # item ids never used for training (e.g. paired test set)
     hflip: bool = True  # mirror augmentation (landmarks are mirrored with their names)
 
 
@@ -115,7 +117,9 @@ def _build(cls, data: dict[str, Any], where: str):
     kwargs = {}
     for key, value in data.items():
         if key not in known:
-            raise ConfigError(f"{where + '.' if where else ''}{key}: unknown option; known: {', '.join(known)}")
+            raise ConfigError(
+                f"{where + '.' if where else ''}{key}: unknown option; known: {', '.join(known)}"
+            )
         f = known[key]
         sub = f.default_factory if dataclasses.is_dataclass(f.default_factory) else None  # type: ignore[misc]
         path = f"{where}.{key}" if where else key

@@ -20,13 +20,17 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             state = ckpt.load_resume(run_dir / "resume.pt")
             saved = config_from_dict(__import__("json").loads(state["config"]))
             # A resumed run continues the saved configuration; only its length may be extended.
-            saved.train.steps = max(saved.train.steps, config.train.steps) if config.train.steps else saved.train.steps
+            saved.train.steps = (
+                max(saved.train.steps, config.train.steps) if config.train.steps else saved.train.steps
+            )
             config = saved
         trainer = build_trainer(config, run_dir, info, progress=progress)
         if resume:
             trainer.load_state_dict(state)
             if trainer.step >= config.train.steps:
-                raise CheckpointError(f"{run_dir}: run already finished at step {trainer.step} (raise train.steps)")
+                raise CheckpointError(
+                    f"{run_dir}: run already finished at step {trainer.step} (raise train.steps)"
+                )
         return trainer.run()
     finally:
         shutdown(info)

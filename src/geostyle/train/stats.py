@@ -24,7 +24,11 @@ class StatsWriter:
                 self._tb = None
 
     def write(self, step: int, values: dict[str, float]) -> None:
-        record = {"step": step, "time": round(time.time(), 3), **{k: round(float(v), 6) for k, v in values.items()}}
+        record = {
+            "step": step,
+            "time": round(time.time(), 3),
+            **{k: round(float(v), 6) for k, v in values.items()},
+        }
         self._fh.write(json.dumps(record) + "\n")
         if self._tb is not None:
             for key, value in values.items():

@@ -87,10 +87,16 @@ class Trainer:
         policy = [p.strip() for p in config.augment.policy.split(",") if p.strip()]
         self.augment = DiffAugment(policy=policy, probability=config.augment.probability)
         # Part crops are cut at landmarks: translating them would teach the local critics nothing.
-        self.augment_parts = DiffAugment(policy=[p for p in policy if p != "translation"], probability=config.augment.probability)
+        self.augment_parts = DiffAugment(
+            policy=[p for p in policy if p != "translation"], probability=config.augment.probability
+        )
         self.adversarial = L.AdversarialLoss(config.loss.gan_type)
-        self.photo_sampler = EpochSampler(len(photos), tc.batch_size, tc.seed, self.dist.rank, self.dist.world)
-        self.style_sampler = EpochSampler(len(styles), tc.batch_size, tc.seed + 1, self.dist.rank, self.dist.world)
+        self.photo_sampler = EpochSampler(
+            len(photos), tc.batch_size, tc.seed, self.dist.rank, self.dist.world
+        )
+        self.style_sampler = EpochSampler(
+            len(styles), tc.batch_size, tc.seed + 1, self.dist.rank, self.dist.world
+        )
         self.step = 0
         self.part_crop = max(16, int(round(PART_CROP * photos.resolution / 256)))
 
@@ -105,7 +111,13 @@ class Trainer:
 
     def train_step(self, step: int) -> dict[str, float]:
         cfg, lc = self.cfg, self.cfg.loss
-        G, Fr, Dy, Dx, Dl = (self.nets.generator, self.nets.reverse, self.nets.disc_style, self.nets.disc_photo, self.nets.disc_local)
+        G, Fr, Dy, Dx, Dl = (
+            self.nets.generator,
+            self.nets.reverse,
+            self.nets.disc_style,
+            self.nets.disc_photo,
+            self.nets.disc_local,
+        )
         x, y = self._batches(step)
         geo = self.aligner.pair(x.points, x.mask, y.points, y.mask, cfg.geometry.align_exemplars)
         rng = step_generator(cfg.train.seed, step, self.dist.rank, stream=1)
@@ -138,7 +150,9 @@ class Trainer:
         cyc = F.l1_loss(rec_x, x.images)
         loss_g = loss_g + lc.cycle * cyc
         stats["g/cycle"] = cyc.item()
-        warped_x = warp_image(x.images, geo.target_from_photo) if geo.target_from_photo is not None else x.images
+        warped_x = (
+            warp_image(x.images, geo.target_from_photo) if geo.target_from_photo is not None else x.images
+        )
         # How far the output has moved from the (warped) photo: 0 at initialisation, grows as texture is learnt.
         stats["g/change"] = F.l1_loss(fake_y.detach(), warped_x).item()
         if self.perceptual is not None and lc.content > 0:
@@ -152,9 +166,17 @@ class Trainer:
             stats["g/color"] = color.item()
         if lc.deformation_invariance > 0:
             w_grid = random_tps_grid(
-                x.images.shape[0], fake_y.shape[-2], fake_y.shape[-1], strength=lc.deformation_strength, generator=rng
+                x.images.shape[0],
+                fake_y.shape[-2],
+                fake_y.shape[-1],
+                strength=lc.deformation_strength,
+                generator=rng,
             ).grid
-            inner = geo.target_from_photo if geo.target_from_photo is not None else self.aligner.identity(x.images.shape[0])
+            inner = (
+                geo.target_from_photo
+                if geo.target_from_photo is not None
+                else self.aligner.identity(x.images.shape[0])
+            )
             fake_w = G(x.images, compose_fields(w_grid, inner))  # stylize with the deformation folded in
             inv = F.l1_loss(fake_w, warp_image(fake_y, w_grid))
             loss_g = loss_g + lc.deformation_invariance * inv
@@ -185,7 +207,9 @@ class Trainer:
             stats["d/r1"] = r1.item()
         if Dl is not None and lc.local_adversarial > 0:
             real_crops, real_ids = crop_parts(y_real.detach(), y_real_pts, y_real_mask, self.part_crop)
-            fake_crops, fake_ids = crop_parts(fake_y_d, geo.photo_target, geo.photo_target_mask, self.part_crop)
+            fake_crops, fake_ids = crop_parts(
+                fake_y_d, geo.photo_target, geo.photo_target_mask, self.part_crop
+            )
             d_local = self.adversarial.d_loss(
                 Dl(self.augment_parts(real_crops, generator=rng), real_ids),
                 Dl(self.augment_parts(fake_crops, generator=rng), fake_ids),
@@ -203,7 +227,9 @@ class Trainer:
         self.ema.update(unwrap(G), step)
         for k, v in stats.items():
             if not math.isfinite(v):
-                raise FloatingPointError(f"step {step}: {k} is {v}; lower the learning rates or check the data")
+                raise FloatingPointError(
+                    f"step {step}: {k} is {v}; lower the learning rates or check the data"
+                )
         return stats
 
     # ------------------------------------------------------------------ state
@@ -255,7 +281,11 @@ class Trainer:
                 geometry=self.aligner.geometry.to_dict(),
                 resolution=self.photos.resolution,
                 config=self.cfg.to_dict(),
-                extra={"step": self.step, "zoom": getattr(self.photos, "zoom", 1.0), "strength": self.aligner.strength},
+                extra={
+                    "step": self.step,
+                    "zoom": getattr(self.photos, "zoom", 1.0),
+                    "strength": self.aligner.strength,
+                },
             )
         return path
 
@@ -268,8 +298,12 @@ class Trainer:
         geo = self.aligner.pair(x.points, x.mask, ys.points, ys.mask, True)
         g = self.ema.model
         fake = g(x.images, geo.target_from_photo)
-        warped = warp_image(x.images, geo.target_from_photo) if geo.target_from_photo is not None else x.images
-        aligned = warp_image(ys.images, geo.exemplar_on_target) if geo.exemplar_on_target is not None else ys.images
+        warped = (
+            warp_image(x.images, geo.target_from_photo) if geo.target_from_photo is not None else x.images
+        )
+        aligned = (
+            warp_image(ys.images, geo.exemplar_on_target) if geo.exemplar_on_target is not None else ys.images
+        )
         rec = unwrap(self.nets.reverse).eval()(fake, geo.photo_from_target)
         unwrap(self.nets.reverse).train()
         cols = [to_uint8(t) for t in (x.images, warped, fake, rec, ys.images, aligned)]
@@ -280,7 +314,11 @@ class Trainer:
             row[1] = draw_points(row[1], geo.photo_target[i].numpy(), x.mask[i].numpy(), (255, 64, 64))
             row[4] = draw_points(row[4], ys.points[i].numpy(), ys.mask[i].numpy(), (64, 128, 255))
             rows.append(row)
-        save_grid(path, rows, ["photo p", "photo warped to t", "G_ema(photo)", "F(G) cycle", "exemplar s", "exemplar on t"])
+        save_grid(
+            path,
+            rows,
+            ["photo p", "photo warped to t", "G_ema(photo)", "F(G) cycle", "exemplar s", "exemplar on t"],
+        )
 
     # ------------------------------------------------------------------ loop
     def run(self) -> Path | None:
@@ -289,7 +327,11 @@ class Trainer:
             save_config(self.cfg, self.run_dir / "config.yaml")
         writer = StatsWriter(self.run_dir) if self.dist.is_main else None
         bar = tqdm(
-            total=tc.steps, initial=self.step, disable=not (self.progress and self.dist.is_main), unit="step", dynamic_ncols=True
+            total=tc.steps,
+            initial=self.step,
+            disable=not (self.progress and self.dist.is_main),
+            unit="step",
+            dynamic_ncols=True,
         )
         release = None
         t0, s0 = time.time(), self.step
@@ -328,7 +370,9 @@ def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
-def build_trainer(config: Config, run_dir: str | Path, dist_info: DistInfo | None = None, progress: bool = True) -> Trainer:
+def build_trainer(
+    config: Config, run_dir: str | Path, dist_info: DistInfo | None = None, progress: bool = True
+) -> Trainer:
     """Build datasets, geometry, networks and losses from a config."""
     from geostyle.nets.discriminator import LocalPatchDiscriminator, MultiScalePatchDiscriminator
     from geostyle.nets.registry import create_model
@@ -345,6 +389,8 @@ def build_trainer(config: Config, run_dir: str | Path, dist_info: DistInfo | Non
     styles = FaceSet(dc.styles, dc.resolution, limit=dc.max_styles, exclude=dc.holdout)
     photos.zoom = _dataset_zoom(dc.photos)
     geometry = GeometryModel.fit(_nan_points(photos), _nan_points(styles))
+    # Inference must crop photos the way the training sets were cropped.
+    geometry.meta.update({"zoom": photos.zoom, "photo_dir": str(dc.photos), "style_dir": str(dc.styles)})
     aligner = BatchAligner(
         geometry,
         dc.resolution,
@@ -358,10 +404,16 @@ def build_trainer(config: Config, run_dir: str | Path, dist_info: DistInfo | Non
     g_kwargs = {"feature_warp": gc.feature_warp, **mc.generator_kwargs}
     nets = Networks(
         generator=create_model(mc.generator, **g_kwargs),
-        reverse=create_model(mc.reverse_generator, **{"feature_warp": gc.feature_warp, **mc.reverse_generator_kwargs}),
+        reverse=create_model(
+            mc.reverse_generator, **{"feature_warp": gc.feature_warp, **mc.reverse_generator_kwargs}
+        ),
         disc_style=MultiScalePatchDiscriminator(**mc.discriminator_kwargs),
-        disc_photo=MultiScalePatchDiscriminator(**mc.discriminator_kwargs) if config.loss.reverse_adversarial > 0 else None,
-        disc_local=LocalPatchDiscriminator(**mc.local_discriminator_kwargs) if config.loss.local_adversarial > 0 else None,
+        disc_photo=MultiScalePatchDiscriminator(**mc.discriminator_kwargs)
+        if config.loss.reverse_adversarial > 0
+        else None,
+        disc_local=LocalPatchDiscriminator(**mc.local_discriminator_kwargs)
+        if config.loss.local_adversarial > 0
+        else None,
     )
     perceptual = None
     if config.loss.content > 0:

@@ -269,7 +269,9 @@ class GeometryModel:
     save with :meth:`save` / :meth:`to_dict` (plain JSON numbers, format version ``VERSION``).
     """
 
-    def __init__(self, photo: DomainGeometry, style: DomainGeometry, missing: str = "interpolate", meta=None) -> None:
+    def __init__(
+        self, photo: DomainGeometry, style: DomainGeometry, missing: str = "interpolate", meta=None
+    ) -> None:
         if missing not in MISSING_MODES:
             raise GeostyleError(f"missing must be one of {MISSING_MODES}, got {missing!r}")
         self.photo = photo
@@ -318,7 +320,9 @@ class GeometryModel:
         return cls(DomainGeometry.from_landmarks(photo), DomainGeometry.from_landmarks(style), missing, meta)
 
     @classmethod
-    def from_datasets(cls, photo_dir: str | Path, style_dir: str | Path, missing: str = "interpolate") -> GeometryModel:
+    def from_datasets(
+        cls, photo_dir: str | Path, style_dir: str | Path, missing: str = "interpolate"
+    ) -> GeometryModel:
         """Fit from two prepared dataset folders (``geostyle prepare`` output)."""
         from geostyle.data.manifest import landmarks_array, load_manifest
 
@@ -334,7 +338,9 @@ class GeometryModel:
             size=None,
             missing=missing,
         )
-        model.meta.update({"photo_dir": str(photo_dir), "style_dir": str(style_dir), "zoom": float(photos.zoom)})
+        model.meta.update(
+            {"photo_dir": str(photo_dir), "style_dir": str(style_dir), "zoom": float(photos.zoom)}
+        )
         return model
 
     # ------------------------------------------------------------------ targets
@@ -352,11 +358,15 @@ class GeometryModel:
         """
         return self._move(points, alpha, size, per_part, self.photo_mean, self.style_mean)
 
-    def target_inverse(self, points: np.ndarray, alpha: float = 1.0, size: int | None = None, per_part: bool = True):
+    def target_inverse(
+        self, points: np.ndarray, alpha: float = 1.0, size: int | None = None, per_part: bool = True
+    ):
         """Style -> photo: the same map with the domains swapped (``s + α (P̄ - S̄)`` globally)."""
         return self._move(points, alpha, size, per_part, self.style_mean, self.photo_mean)
 
-    def _move(self, points, alpha: float, size: int | None, per_part: bool, a_mean: np.ndarray, b_mean: np.ndarray):
+    def _move(
+        self, points, alpha: float, size: int | None, per_part: bool, a_mean: np.ndarray, b_mean: np.ndarray
+    ):
         torch_like = None
         if not isinstance(points, np.ndarray) and hasattr(points, "detach"):
             torch_like = points
@@ -379,7 +389,9 @@ class GeometryModel:
         return t
 
     @staticmethod
-    def _move_part(p: np.ndarray, t: np.ndarray, idx: np.ndarray, alpha: float, a: np.ndarray, b: np.ndarray) -> None:
+    def _move_part(
+        p: np.ndarray, t: np.ndarray, idx: np.ndarray, alpha: float, a: np.ndarray, b: np.ndarray
+    ) -> None:
         """In-place per-part update of ``t`` (N, K, 2) for one part's indices ``idx``."""
         part = p[:, idx]  # (N, n, 2)
         known = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
@@ -415,7 +427,9 @@ class GeometryModel:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise GeostyleError(f"not a geometry model (format must be {FORMAT!r})")
         if d.get("version") != VERSION:
-            raise GeostyleError(f"geometry model version {d.get('version')!r} is not supported (expected {VERSION})")
+            raise GeostyleError(
+                f"geometry model version {d.get('version')!r} is not supported (expected {VERSION})"
+            )
         if list(d.get("landmark_names", [])) != list(CANONICAL_NAMES):
             raise GeostyleError("geometry model was built for a different landmark set")
         try:
@@ -461,19 +475,23 @@ def warp_crop_to_target(
     crop: np.ndarray,
     landmarks: np.ndarray,
     target: np.ndarray,
-    regularization: float = 0.0,
+    regularization: float | None = None,
     local: bool = False,
 ) -> np.ndarray:
     """Backward grid ``(S, S, 2)`` (float32 NumPy) moving ``landmarks`` of an ``S x S`` ``crop`` to ``target``.
 
-    Both point sets ``(K, 2)`` in the crop pixel frame (NaN = missing). ``local=True`` blends the
+    Both point sets ``(K, 2)`` in the crop pixel frame (NaN = missing). ``regularization=None`` uses
+    :data:`geostyle.warp.grid.DEFAULT_REGULARIZATION`. ``local=True`` blends the
     per-part affine alignment of :func:`geostyle.warp.local.local_warp_grid` into the global TPS.
     """
     import torch
 
     from geostyle.faces.landmarks import pixels_to_normalized
-    from geostyle.warp.grid import landmark_warp_grid
+    from geostyle.warp.grid import DEFAULT_REGULARIZATION, landmark_warp_grid
     from geostyle.warp.local import local_warp_grid
+
+    if regularization is None:
+        regularization = DEFAULT_REGULARIZATION
 
     size = crop.shape[0]
     p = torch.from_numpy(np.asarray(landmarks, dtype=np.float64))[None]
@@ -507,7 +525,7 @@ def render_warp_panel(
     show_arrows: bool = True,
 ) -> np.ndarray:
     """Warp ``crop`` with ``grid`` and draw the deformation: warped grid lines (cyan), arrows from the
-    photo's landmarks to the target (yellow) and the target points (green). Pixel frame of the crop."""
+    photo's landmarks to the target (magenta) and the target points (green). Pixel frame of the crop."""
     import cv2
     import torch
 
@@ -528,11 +546,11 @@ def render_warp_panel(
         return int(round(pt[0] * scale)), int(round(pt[1] * scale))
 
     r = max(1, size // 160)
-    for a, b in zip(np.asarray(landmarks), np.asarray(target)):
+    for a, b in zip(np.asarray(landmarks), np.asarray(target), strict=True):
         if not (np.isfinite(a).all() and np.isfinite(b).all()):
             continue
         if show_arrows and np.hypot(*(b - a)) > 0.75:
-            cv2.arrowedLine(out, fx(a), fx(b), (255, 220, 0), 1, cv2.LINE_AA, shift, tipLength=0.25)
+            cv2.arrowedLine(out, fx(a), fx(b), (255, 40, 220), 1, cv2.LINE_AA, shift, tipLength=0.3)
         cv2.circle(out, fx(b), r * scale, (40, 230, 40), -1, cv2.LINE_AA, shift)
     if label:
         cv2.putText(out, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
@@ -550,6 +568,7 @@ def preview_strengths(
     show_grid: bool = True,
     show_arrows: bool = True,
     pad: int = 4,
+    regularization: float | None = None,
 ) -> np.ndarray:
     """One row: ``crop`` ((S, S, 3) uint8, aligned) warped to ``model.target(landmarks, α)`` per ``α``.
 
@@ -561,7 +580,7 @@ def preview_strengths(
     panels = []
     for alpha in alphas:
         t = model.target(landmarks, alpha, size=size, per_part=per_part)
-        grid = warp_crop_to_target(crop, landmarks, t, local=local)
+        grid = warp_crop_to_target(crop, landmarks, t, regularization=regularization, local=local)
         panels.append(render_warp_panel(crop, landmarks, t, grid, f"a={alpha:g}", show_grid, show_arrows))
     sep = np.full((size, pad, 3), 255, np.uint8)
     row = [panels[0]]

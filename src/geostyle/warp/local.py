@@ -71,7 +71,9 @@ def _visible(landmarks: Tensor, mask: Tensor | None) -> Tensor:
 
 def _check(landmarks: Tensor) -> None:
     if landmarks.ndim != 3 or landmarks.shape[1:] != (NUM_LANDMARKS, 2):
-        raise GeostyleError(f"landmarks must have shape (B, {NUM_LANDMARKS}, 2), got {tuple(landmarks.shape)}")
+        raise GeostyleError(
+            f"landmarks must have shape (B, {NUM_LANDMARKS}, 2), got {tuple(landmarks.shape)}"
+        )
 
 
 def part_boxes(
@@ -291,7 +293,9 @@ def local_warp_grid(
     base = base_grid.to(dtype)
     vis = _visible(src, mask) & torch.isfinite(dst).all(-1)
     mats, valid = fit_part_transforms(dst, src, vis, kind)  # backward: target -> source
-    boxes, box_ok = part_boxes(torch.where(vis.unsqueeze(-1), dst, torch.zeros_like(dst)), vis, scale=box_scale, min_side=min_side)
+    boxes, box_ok = part_boxes(
+        torch.where(vis.unsqueeze(-1), dst, torch.zeros_like(dst)), vis, scale=box_scale, min_side=min_side
+    )
     valid = valid & box_ok
     x = identity_grid(1, height, width, dtype, src.device).reshape(1, 1, -1, 2)  # (1, 1, N, 2)
     centre = ((boxes[..., :2] + boxes[..., 2:]) / 2).unsqueeze(2)  # (B, P, 1, 2)

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from geostyle.errors import GeostyleError
 from geostyle.warp.grid import identity_grid
-from geostyle.warp.tps import MIN_POINTS, pairwise_kernel
+from geostyle.warp.tps import MIN_POINTS, kernel_apply
 
 __all__ = ["TPSWarp", "GridWarp", "solve_tps_numpy", "export_tps_warp", "export_grid_warp", "DEFAULT_OPSET"]
 
@@ -60,7 +60,9 @@ def solve_tps_numpy(
     if mask is not None:
         keep &= np.asarray(mask, dtype=bool)
     if (keep.sum(-1) < MIN_POINTS).any():
-        raise GeostyleError(f"a thin-plate spline needs at least {MIN_POINTS} visible control points per sample")
+        raise GeostyleError(
+            f"a thin-plate spline needs at least {MIN_POINTS} visible control points per sample"
+        )
     src = np.where(keep[..., None], src, 0.0)
     dst = np.where(keep[..., None], dst, 0.0)
     b, k, _ = src.shape
@@ -106,6 +108,10 @@ class TPSWarp(nn.Module):
     ``forward(image (B, C, H_in, W_in), coefficients (B, K+3, 2), centres (B, K, 2)) -> (B, C, H, W)``.
     """
 
+    points: Tensor  # (1, h*w, 2) evaluation points (normalised pixel centres)
+    identity_low: Tensor  # (1, 2, h, w)
+    identity_out: Tensor  # (1, H, W, 2)
+
     def __init__(
         self,
         out_size: int | tuple[int, int],
@@ -125,7 +131,9 @@ class TPSWarp(nn.Module):
             self.eval_size = self.out_size
         eh, ew = self.eval_size
         self.register_buffer("points", identity_grid(1, eh, ew).reshape(1, eh * ew, 2), persistent=False)
-        self.register_buffer("identity_low", identity_grid(1, eh, ew).permute(0, 3, 1, 2).contiguous(), persistent=False)
+        self.register_buffer(
+            "identity_low", identity_grid(1, eh, ew).permute(0, 3, 1, 2).contiguous(), persistent=False
+        )
         self.register_buffer("identity_out", identity_grid(1, h, w).contiguous(), persistent=False)
 
     def field(self, coefficients: Tensor, centres: Tensor) -> Tensor:
@@ -136,20 +144,23 @@ class TPSWarp(nn.Module):
         b = centres.shape[0]
         k = centres.shape[1]
         pts = self.points.to(self.field_dtype).expand(b, -1, -1)
-        kern = pairwise_kernel(pts, centres)
         weights = coefficients[:, :k]
         affine = coefficients[:, k:]
-        grid = kern @ weights + affine[:, 0:1] + pts @ affine[:, 1:]
+        grid = kernel_apply(pts, centres, weights) + affine[:, 0:1] + pts @ affine[:, 1:]
         eh, ew = self.eval_size
         if self.eval_size == self.out_size:
             return grid.reshape(b, eh, ew, 2).to(out_dtype)
-        disp = (grid.reshape(b, eh, ew, 2).permute(0, 3, 1, 2) - self.identity_low.to(self.field_dtype)).to(out_dtype)
+        disp = (grid.reshape(b, eh, ew, 2).permute(0, 3, 1, 2) - self.identity_low.to(self.field_dtype)).to(
+            out_dtype
+        )
         disp = F.interpolate(disp, size=self.out_size, mode="bilinear", align_corners=False)
         return disp.permute(0, 2, 3, 1) + self.identity_out
 
     def forward(self, image: Tensor, coefficients: Tensor, centres: Tensor) -> Tensor:
         grid = self.field(coefficients.to(image.dtype), centres.to(image.dtype)).to(image.dtype)
-        return F.grid_sample(image, grid, mode="bilinear", padding_mode=self.padding_mode, align_corners=False)
+        return F.grid_sample(
+            image, grid, mode="bilinear", padding_mode=self.padding_mode, align_corners=False
+        )
 
 
 class GridWarp(nn.Module):
@@ -160,10 +171,12 @@ class GridWarp(nn.Module):
         self.padding_mode = padding_mode
 
     def forward(self, image: Tensor, grid: Tensor) -> Tensor:
-        return F.grid_sample(image, grid, mode="bilinear", padding_mode=self.padding_mode, align_corners=False)
+        return F.grid_sample(
+            image, grid, mode="bilinear", padding_mode=self.padding_mode, align_corners=False
+        )
 
 
-def _export(module: nn.Module, args: tuple, path: Path, names_in, dynamic, opset: int) -> Path:
+def _export(module: nn.Module, args: tuple, path: str | Path, names_in, dynamic, opset: int) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module.eval()
@@ -199,7 +212,9 @@ def export_tps_warp(
     size are dynamic axes of the exported graph.
     """
     module = TPSWarp(out_size, lowres)
-    h, w = module.out_size if in_size is None else ((in_size, in_size) if isinstance(in_size, int) else in_size)
+    h, w = (
+        module.out_size if in_size is None else ((in_size, in_size) if isinstance(in_size, int) else in_size)
+    )
     gen = torch.Generator().manual_seed(0)
     centres = torch.rand(1, num_points, 2, generator=gen) * 2 - 1
     coeffs = torch.zeros(1, num_points + 3, 2)
@@ -212,10 +227,14 @@ def export_tps_warp(
         "centres": {0: "batch", 1: "points"},
         "warped": {0: "batch"},
     }
-    return _export(module, (image, coeffs, centres), path, ("image", "coefficients", "centres"), dynamic, opset)
+    return _export(
+        module, (image, coeffs, centres), path, ("image", "coefficients", "centres"), dynamic, opset
+    )
 
 
-def export_grid_warp(path: str | Path, size: int = 256, channels: int = 3, opset: int = DEFAULT_OPSET) -> Path:
+def export_grid_warp(
+    path: str | Path, size: int = 256, channels: int = 3, opset: int = DEFAULT_OPSET
+) -> Path:
     """Export :class:`GridWarp` (image and grid as inputs, all sizes dynamic)."""
     image = torch.zeros(1, channels, size, size)
     grid = identity_grid(1, size, size).contiguous()

@@ -36,6 +36,8 @@ __all__ = [
     "TemplateSolver",
     "tps_kernel",
     "pairwise_kernel",
+    "pairwise_sqdist",
+    "kernel_apply",
     "border_anchors",
     "append_anchors",
     "system_matrix",
@@ -48,33 +50,44 @@ MIN_POINTS = 3
 def tps_kernel(d2: Tensor) -> Tensor:
     """``U = ½ d² log d²`` from squared distances ``d2`` (any shape), with ``U(0) = 0``.
 
-    ``d2`` is clamped to the dtype's smallest normal number first, so ``U(0)`` is a negligible ``-5e-37`` (float32)
-    rather than 0 (far below round-off of anything it is added to) and value and gradient stay
-    finite; the gradient at ``d2 = 0`` is 0, as is the true derivative of ``r² log r`` with respect to
-    the points. Three elementwise ops: this is the inner loop of dense grids and of the ONNX graph.
+    ``d2`` is clamped to the dtype's smallest normal number first, so ``U(0)`` is ``-1e-36``
+    (float32) / ``-2e-305`` (float64) instead of 0 (far below the round-off of anything it is added
+    to) and value and gradient stay finite; the gradient at ``d2 = 0`` is 0, as is the true
+    derivative of ``r² log r`` with respect to the points. Three elementwise ops: this is the inner
+    loop of dense grids and of the ONNX graph.
     """
     d2 = d2.clamp_min(torch.finfo(d2.dtype).tiny)
     return 0.5 * d2 * torch.log(d2)
 
 
-def pairwise_kernel(points: Tensor, centres: Tensor) -> Tensor:
-    """Kernel matrix ``U(|points_n - centres_k|)`` of shape ``(B, N, K)``.
+def pairwise_sqdist(points: Tensor, centres: Tensor) -> Tensor:
+    """Squared distances ``(B, N, K)`` as one matmul: ``[x, y, |p|², 1] · [-2cx, -2cy, 1, |c|²]``.
 
-    Uses ``|x|² + |c|² - 2 x·c`` (one matmul; no ``(B, N, K, 2)`` temporary, so it stays cheap for
-    dense 512x512 grids). The cancellation error is ~1e-7 (float32) / 1e-16 (float64) in the
-    normalised frame; negative round-off is clamped away by :func:`tps_kernel`.
+    No ``(B, N, K, 2)`` temporary and one pass over the ``N x K`` output, so it stays cheap for dense
+    512x512 grids (memory-bound here). The cancellation error is ~1e-7 (float32) / 1e-16 (float64)
+    in the normalised frame; negative round-off is clamped away by :func:`tps_kernel`.
     """
-    d2 = (
-        points @ (-2.0 * centres).transpose(-1, -2)
-        + (points * points).sum(-1, keepdim=True)
-        + (centres * centres).sum(-1).unsqueeze(-2)
-    )
-    return tps_kernel(d2)
+    ones_p = torch.ones_like(points[..., :1])
+    ones_c = torch.ones_like(centres[..., :1])
+    p_aug = torch.cat([points, (points * points).sum(-1, keepdim=True), ones_p], -1)
+    c_aug = torch.cat([-2.0 * centres, ones_c, (centres * centres).sum(-1, keepdim=True)], -1)
+    return p_aug @ c_aug.transpose(-1, -2)
+
+
+def pairwise_kernel(points: Tensor, centres: Tensor) -> Tensor:
+    """Kernel matrix ``U(|points_n - centres_k|)`` of shape ``(B, N, K)`` (see :func:`pairwise_sqdist`)."""
+    return tps_kernel(pairwise_sqdist(points, centres))
+
+
+def kernel_apply(points: Tensor, centres: Tensor, weights: Tensor) -> Tensor:
+    """``U(points, centres) @ weights`` -> ``(B, N, 2)``, the ½ folded into the small weight matrix."""
+    d2 = pairwise_sqdist(points, centres).clamp_min(torch.finfo(points.dtype).tiny)
+    return (d2 * torch.log(d2)) @ (0.5 * weights)
 
 
 def _exact_pairwise_kernel(a: Tensor, b: Tensor) -> Tensor:
-    """Like :func:`pairwise_kernel` but from explicit differences: exact zeros on coincident points.
-    Used for the small ``K x K`` system matrix."""
+    """Like :func:`pairwise_kernel` but from explicit differences (no cancellation: coincident points
+    give ``d2 = 0`` exactly). Used for the small ``K x K`` system matrix."""
     diff = a.unsqueeze(-2) - b.unsqueeze(-3)
     return tps_kernel((diff * diff).sum(-1))
 
@@ -104,7 +117,9 @@ def _regularization_tensor(regularization: float | Tensor, batch: int, like: Ten
     return lam
 
 
-def system_matrix(centres: Tensor, regularization: float | Tensor = 0.0, mask: Tensor | None = None) -> Tensor:
+def system_matrix(
+    centres: Tensor, regularization: float | Tensor = 0.0, mask: Tensor | None = None
+) -> Tensor:
     """The ``(B, K+3, K+3)`` TPS system ``L = [[K + λI, P], [Pᵀ, 0]]`` for ``centres (B, K, 2)``.
 
     Masked points (``mask`` False) get an identity row and column (``L_ii = 1``, zeros elsewhere),
@@ -185,9 +200,13 @@ class ThinPlateSpline:
         _check_points("src", src)
         _check_points("dst", dst)
         if src.shape != dst.shape:
-            raise GeostyleError(f"src and dst must have the same shape, got {tuple(src.shape)} and {tuple(dst.shape)}")
+            raise GeostyleError(
+                f"src and dst must have the same shape, got {tuple(src.shape)} and {tuple(dst.shape)}"
+            )
         if src.shape[1] < MIN_POINTS:
-            raise GeostyleError(f"a thin-plate spline needs at least {MIN_POINTS} control points, got {src.shape[1]}")
+            raise GeostyleError(
+                f"a thin-plate spline needs at least {MIN_POINTS} control points, got {src.shape[1]}"
+            )
         dst = dst.to(src.dtype)
         mask = _prepare_mask(mask, src, dst)
         if mask is not None:
@@ -199,7 +218,9 @@ class ThinPlateSpline:
         try:
             sol = torch.linalg.solve(lmat, rhs)
         except RuntimeError as exc:  # singular: e.g. all visible points collinear
-            raise GeostyleError(f"thin-plate spline system is singular (collinear or repeated points?): {exc}") from exc
+            raise GeostyleError(
+                f"thin-plate spline system is singular (collinear or repeated points?): {exc}"
+            ) from exc
         k = src.shape[1]
         return cls(src, sol[:, :k], sol[:, k:])
 
@@ -226,10 +247,12 @@ class ThinPlateSpline:
         """
         _check_points("points", points)
         if points.shape[0] != self.batch_size and points.shape[0] != 1:
-            raise GeostyleError(f"points batch {points.shape[0]} does not match spline batch {self.batch_size}")
+            raise GeostyleError(
+                f"points batch {points.shape[0]} does not match spline batch {self.batch_size}"
+            )
         points = points.to(self.centres.dtype)
-        kern = pairwise_kernel(points, self.centres)
-        return kern @ self.weights + _affine_basis(points) @ self.affine
+        affine = self.affine[:, :1] + points @ self.affine[:, 1:]
+        return kernel_apply(points, self.centres, self.weights) + affine
 
     __call__ = transform
 
@@ -242,7 +265,9 @@ class ThinPlateSpline:
         diff = points.unsqueeze(-2) - self.centres.unsqueeze(-3)  # (B, N, K, 2)
         d2 = (diff * diff).sum(-1)
         positive = d2 > 0
-        g = torch.where(positive, torch.log(torch.where(positive, d2, torch.ones_like(d2))) + 1.0, torch.zeros_like(d2))
+        g = torch.where(
+            positive, torch.log(torch.where(positive, d2, torch.ones_like(d2))) + 1.0, torch.zeros_like(d2)
+        )
         grad_u = g.unsqueeze(-1) * diff  # (B, N, K, 2): dU_k/dx_j
         jac = torch.einsum("bnkj,bki->bnij", grad_u, self.weights)
         return jac + self.affine[:, 1:].transpose(-1, -2).unsqueeze(1)
@@ -265,7 +290,9 @@ class ThinPlateSpline:
 
     def to(self, *args, **kwargs) -> ThinPlateSpline:
         return ThinPlateSpline(
-            self.centres.to(*args, **kwargs), self.weights.to(*args, **kwargs), self.affine.to(*args, **kwargs)
+            self.centres.to(*args, **kwargs),
+            self.weights.to(*args, **kwargs),
+            self.affine.to(*args, **kwargs),
         )
 
     def __repr__(self) -> str:
@@ -361,4 +388,8 @@ def append_anchors(
     if mask is None:
         mask = torch.ones(src.shape[:2], dtype=torch.bool, device=src.device)
     ones = torch.ones(batch, a.shape[1], dtype=torch.bool, device=src.device)
-    return torch.cat([src, a], 1), torch.cat([dst.to(src.dtype), a], 1), torch.cat([mask.to(torch.bool), ones], 1)
+    return (
+        torch.cat([src, a], 1),
+        torch.cat([dst.to(src.dtype), a], 1),
+        torch.cat([mask.to(torch.bool), ones], 1),
+    )
