@@ -175,6 +175,10 @@ def test_bad_inputs_raise():
     with pytest.raises(AssertionError):
         model(torch.zeros(2, 3, 16, 16), torch.zeros(1, 16, 16, 2))
     with pytest.raises(ValueError):
+        model(torch.zeros(1, 3, 16, 16), warped=torch.zeros(1, 3, 16, 16))
+    with pytest.raises(AssertionError):
+        model(torch.zeros(1, 3, 16, 16), identity_grid(1, 16, 16), torch.zeros(1, 3, 8, 8))
+    with pytest.raises(ValueError):
         GeoGenerator(widths=(8, 16))
     with pytest.raises(ValueError):
         GeoGenerator(warp_level=1)
@@ -188,8 +192,11 @@ def _ort_session(path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize("variant", ["grid", "coarse_grid", "warped_input", "no_grid"])
-def test_onnx_export_matches_pytorch(tmp_path, variant):
+@pytest.mark.parametrize(
+    ("variant", "gather_warp"),
+    [("grid", True), ("grid", False), ("coarse_grid", True), ("warped_input", True), ("no_grid", True)],
+)
+def test_onnx_export_matches_pytorch(tmp_path, variant, gather_warp):
     import onnx
 
     # gain 1: activations stay O(10) like a trained network's (gain 1.5 reaches O(1000) and float32
@@ -207,6 +214,7 @@ def test_onnx_export_matches_pytorch(tmp_path, variant):
             grid_size=grid_size,
             with_grid=variant != "no_grid",
             warped_input=variant == "warped_input",
+            gather_warp=gather_warp,
         )
     onnx.checker.check_model(onnx.load(str(path)))
     session = _ort_session(path)
@@ -224,4 +232,6 @@ def test_onnx_export_matches_pytorch(tmp_path, variant):
     assert [i.name for i in session.get_inputs()] == list(feeds)
     (out,) = session.run(["stylized"], feeds)
     assert np.abs(out - expected.numpy()).max() < 1e-4
-    assert model.training is False
+    assert model.training is False and not model.gather_feature_warp and not model.gather_pixel_warp
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert ("GridSample" in ops) == (variant != "no_grid" and not gather_warp)

@@ -1,0 +1,128 @@
+"""Galleries of a trained model on photos it never saw, and (for paired data) a distance to the
+artist's drawing.
+
+    python benchmarks/gallery.py --model anime --photos ../shared/data/photos/celebahq --n 8 \
+        --out docs/img/gallery_anime.png
+    python benchmarks/gallery.py --model sketch --paired ../shared/data/styles/sketch_cuhk \
+        --out docs/img/gallery_sketch.png
+
+Columns: aligned photo | stylized at strength 0.5 | stylized at 1.0 (| artist's sketch when paired).
+With ``--paired`` the held-out pairs recorded in the model's training config are used, and the
+ST-LPIPS distance (lower = closer) between stylized output and the artist's sketch is printed next to
+two references: the photo itself and the photo in grayscale. Numbers go to
+``benchmarks/results/gallery_<model>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from geostyle.data.images import list_images, load_image, save_image
+from geostyle.errors import GeostyleError
+from geostyle.faces.align import estimate_alignment, warp_to_crop
+from geostyle.infer.stylize import Stylizer
+from geostyle.train.samples import image_grid
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _sketch_name(photo_stem: str) -> str:
+    # CUHK: photo f-005-01 <-> sketch F2-005-01-sz1 (m -> M2)
+    return ("F2" if photo_stem[0] == "f" else "M2") + photo_stem[1:] + "-sz1"
+
+
+def _tensor(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(img).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--photos", help="folder of unseen photos")
+    ap.add_argument("--paired", help="CUHK-style folder with photo/ and sketch/ (uses the model's held-out pairs)")
+    ap.add_argument("--n", type=int, default=8)
+    ap.add_argument("--strengths", default="0.5,1.0")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    strengths = [float(s) for s in args.strengths.split(",")]
+    stylizer = Stylizer(args.model)
+    rows, lpips_rows, times = [], [], []
+    if args.paired:
+        holdout = stylizer.release.metadata["config"]["data"]["holdout"]
+        stems = [h for h in holdout if h[0] in "fm"][: args.n] if args.n else [h for h in holdout if h[0] in "fm"]
+        photos = [Path(args.paired) / "photo" / f"{s}.jpg" for s in stems]
+    else:
+        photos = list_images(args.photos)[: args.n]
+    if not photos:
+        print("no photos", file=sys.stderr)
+        return 1
+    from geostyle.nets.perceptual import lpips_distance
+
+    for path in photos:
+        try:
+            image = load_image(path)
+            face = stylizer.detect(image, path)
+        except GeostyleError as exc:
+            print(f"{path}: {exc}", file=sys.stderr)
+            continue
+        alignment = estimate_alignment(face.landmarks, stylizer.size, stylizer.zoom)
+        crop = warp_to_crop(image, alignment)
+        from geostyle.faces.align import apply_affine
+
+        pts = apply_affine(alignment.matrix, face.landmarks)
+        row = [crop]
+        for s in strengths:
+            stylizer.aligner.strength = s
+            t0 = time.perf_counter()
+            row.append(stylizer.stylize_crop(crop, pts))
+            times.append(time.perf_counter() - t0)
+        stylizer.aligner.strength = stylizer.strength
+        if args.paired:
+            sketch_path = Path(args.paired) / "sketch" / f"{_sketch_name(path.stem)}.jpg"
+            sketch_img = load_image(sketch_path)
+            # The artist traced the photo: crop the sketch with the photo's alignment.
+            sketch = warp_to_crop(sketch_img, alignment)
+            row.append(sketch)
+            gray = np.repeat(crop.mean(-1, keepdims=True), 3, -1).round().astype(np.uint8)
+            ref = _tensor(sketch)
+            with torch.no_grad():
+                lpips_rows.append(
+                    {
+                        "id": path.stem,
+                        "photo": float(lpips_distance(_tensor(crop), ref)),
+                        "photo_gray": float(lpips_distance(_tensor(gray), ref)),
+                        **{f"stylized@{s:g}": float(lpips_distance(_tensor(r), ref)) for s, r in zip(strengths, row[1:])},
+                    }
+                )
+        rows.append(row)
+    labels = ["photo"] + [f"strength {s:g}" for s in strengths] + (["artist"] if args.paired else [])
+    out = Path(args.out)
+    save_image(out, image_grid(rows, labels))
+    summary = {
+        "model": str(stylizer.path.name),
+        "images": len(rows),
+        "generator_ms_per_crop_mean": 1000 * float(np.mean(times)),
+        "resolution": stylizer.size,
+    }
+    if lpips_rows:
+        keys = [k for k in lpips_rows[0] if k != "id"]
+        summary["st_lpips_to_artist_mean"] = {k: float(np.mean([r[k] for r in lpips_rows])) for k in keys}
+        summary["per_pair"] = lpips_rows
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"gallery_{Path(stylizer.path).stem}.json").write_text(json.dumps(summary, indent=1))
+    print(json.dumps({k: v for k, v in summary.items() if k != "per_pair"}, indent=1))
+    print(f"gallery: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
