@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
     ap.add_argument("--photos", help="folder of unseen photos")
-    ap.add_argument("--paired", help="CUHK-style folder with photo/ and sketch/ (uses the model's held-out pairs)")
+    ap.add_argument(
+        "--paired", help="CUHK-style folder with photo/ and sketch/ (uses the model's held-out pairs)"
+    )
     ap.add_argument("--n", type=int, default=8)
     ap.add_argument("--strengths", default="0.5,1.0")
     ap.add_argument("--out", required=True)
@@ -58,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     rows, lpips_rows, times = [], [], []
     if args.paired:
         holdout = stylizer.release.metadata["config"]["data"]["holdout"]
-        stems = [h for h in holdout if h[0] in "fm"][: args.n] if args.n else [h for h in holdout if h[0] in "fm"]
+        stems = (
+            [h for h in holdout if h[0] in "fm"][: args.n] if args.n else [h for h in holdout if h[0] in "fm"]
+        )
         photos = [Path(args.paired) / "photo" / f"{s}.jpg" for s in stems]
     else:
         photos = list_images(args.photos)[: args.n]
@@ -100,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
                         "id": path.stem,
                         "photo": float(lpips_distance(_tensor(crop), ref)),
                         "photo_gray": float(lpips_distance(_tensor(gray), ref)),
-                        **{f"stylized@{s:g}": float(lpips_distance(_tensor(r), ref)) for s, r in zip(strengths, row[1:])},
+                        **{
+                            f"stylized@{s:g}": float(lpips_distance(_tensor(r), ref))
+                            for s, r in zip(strengths, row[1:])
+                        },
                     }
                 )
         rows.append(row)

@@ -20,7 +20,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
         "--strength",
         type=float,
         default=None,
-        help="geometry strength alpha (0 = keep the photo's shape, 1 = the style's)",
+        help="geometry strength alpha (0 = keep the photo's shape, 1 = the style's; default 0.5)",
     )
     p.add_argument("--side-by-side", action="store_true", help="write input and output next to each other")
     p.add_argument("--backend", default="mediapipe,dlib", help="landmark backend(s), tried in order")

@@ -21,6 +21,9 @@ from geostyle.train.checkpoint import ReleaseModel, load_release
 from geostyle.warp.geometry import GeometryModel
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+# Models train at full style geometry (1.0), but at inference half strength keeps people far more
+# recognisable while the eyes/nose/mouth proportions still read as the style (docs/training.md).
+DEFAULT_STRENGTH = 0.5
 
 
 def available_models() -> list[str]:
@@ -67,7 +70,8 @@ class Stylizer:
         extra = self.release.metadata.get("extra", {})
         self.zoom = float(extra.get("zoom", 1.0))
         self.size = self.release.resolution
-        self.strength = float(extra.get("strength", 1.0)) if strength is None else float(strength)
+        self.trained_strength = float(extra.get("strength", 1.0))
+        self.strength = DEFAULT_STRENGTH if strength is None else float(strength)
         cfg = self.release.metadata.get("config", {}).get("geometry", {})
         self.aligner = BatchAligner(
             self.geometry,
