@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from geostyle.warp.grid import identity_grid
+
 __all__ = [
     "NORMS",
     "ACTIVATIONS",
@@ -154,26 +156,7 @@ class UpBlock(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------- grids
-
-
-def identity_grid(
-    batch: int,
-    height: int,
-    width: int,
-    dtype: torch.dtype = torch.float32,
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """The backward map that samples every pixel centre from itself: ``(batch, height, width, 2)``.
-
-    Convention: normalised frame, ``align_corners=False``: pixel ``j`` of ``width`` sits at
-    ``x = (2j + 1) / width - 1``; columns are ``(x, y)``.
-    """
-    xs = (torch.arange(width, dtype=dtype, device=device) * 2 + 1) / width - 1
-    ys = (torch.arange(height, dtype=dtype, device=device) * 2 + 1) / height - 1
-    grid = torch.stack(
-        (xs.view(1, width).expand(height, width), ys.view(height, 1).expand(height, width)), dim=-1
-    )
-    return grid.unsqueeze(0).expand(batch, height, width, 2)
+# identity_grid lives in geostyle.warp.grid (one definition of the frame); re-exported here.
 
 
 def resize_grid(grid: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
