@@ -23,6 +23,8 @@ def train(config: Config, run_dir: str | Path, resume: bool = False, progress: b
             saved.train.steps = (
                 max(saved.train.steps, config.train.steps) if config.train.steps else saved.train.steps
             )
+            # Thread count is an execution detail, not part of the run's identity.
+            saved.train.threads = config.train.threads
             config = saved
         trainer = build_trainer(config, run_dir, info, progress=progress)
         if resume:
