@@ -26,9 +26,9 @@ import torch
 
 from geostyle.data.images import list_images, load_image, save_image
 from geostyle.errors import GeostyleError
-from geostyle.faces.align import estimate_alignment, warp_to_crop
+from geostyle.faces.align import warp_to_crop
 from geostyle.infer.stylize import Stylizer
-from geostyle.train.samples import image_grid
+from geostyle.train.samples import from_uint8, image_grid
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -36,10 +36,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def _sketch_name(photo_stem: str) -> str:
     # CUHK: photo f-005-01 <-> sketch F2-005-01-sz1 (m -> M2)
     return ("F2" if photo_stem[0] == "f" else "M2") + photo_stem[1:] + "-sz1"
-
-
-def _tensor(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(img).permute(2, 0, 1)[None].float().div(127.5).sub(1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,23 +69,16 @@ def main(argv: list[str] | None = None) -> int:
 
     for path in photos:
         try:
-            image = load_image(path)
-            face = stylizer.detect(image, path)
+            aligned = stylizer.align(load_image(path), path)
         except GeostyleError as exc:
             print(f"{path}: {exc}", file=sys.stderr)
             continue
-        alignment = estimate_alignment(face.landmarks, stylizer.size, stylizer.zoom)
-        crop = warp_to_crop(image, alignment)
-        from geostyle.faces.align import apply_affine
-
-        pts = apply_affine(alignment.matrix, face.landmarks)
+        crop, alignment = aligned.crop, aligned.alignment
         row = [crop]
         for s in strengths:
-            stylizer.aligner.strength = s
             t0 = time.perf_counter()
-            row.append(stylizer.stylize_crop(crop, pts))
+            row.append(stylizer.stylize_crop(crop, aligned.landmarks, strength=s))
             times.append(time.perf_counter() - t0)
-        stylizer.aligner.strength = stylizer.strength
         if args.paired:
             sketch_path = Path(args.paired) / "sketch" / f"{_sketch_name(path.stem)}.jpg"
             sketch_img = load_image(sketch_path)
@@ -97,15 +86,15 @@ def main(argv: list[str] | None = None) -> int:
             sketch = warp_to_crop(sketch_img, alignment)
             row.append(sketch)
             gray = np.repeat(crop.mean(-1, keepdims=True), 3, -1).round().astype(np.uint8)
-            ref = _tensor(sketch)
+            ref = from_uint8(sketch)
             with torch.no_grad():
                 lpips_rows.append(
                     {
                         "id": path.stem,
-                        "photo": float(lpips_distance(_tensor(crop), ref)),
-                        "photo_gray": float(lpips_distance(_tensor(gray), ref)),
+                        "photo": float(lpips_distance(from_uint8(crop), ref)),
+                        "photo_gray": float(lpips_distance(from_uint8(gray), ref)),
                         **{
-                            f"stylized@{s:g}": float(lpips_distance(_tensor(r), ref))
+                            f"stylized@{s:g}": float(lpips_distance(from_uint8(r), ref))
                             for s, r in zip(strengths, row[1:])
                         },
                     }

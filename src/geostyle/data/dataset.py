@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from geostyle.errors import GeostyleError
-from geostyle.faces.landmarks import mirror_permutation, pixels_to_normalized
+from geostyle.faces.landmarks import mirror_permutation, pixels_to_normalized, with_missing_as_nan
 
 
 @dataclass
@@ -47,6 +47,7 @@ class FaceSet:
         if not items:
             raise GeostyleError(f"{root}: the dataset has no usable items")
         self.root = Path(root)
+        self.zoom = float(manifest.zoom)  # inference must crop photos the same way
         self.ids = [it.id for it in items]
         self.resolution = resolution
         images = np.stack([_resize(load_image(it.crop_path), resolution) for it in items])
@@ -75,12 +76,9 @@ class FaceSet:
         points = points * mask[..., None]
         return Batch(images, points, mask)
 
-    def mean_geometry(self) -> torch.Tensor:
-        """Mean landmarks ``(K, 2)`` over present points (normalised frame); NaN where never present."""
-        m = self.mask.float()[..., None]
-        total = (self.points * m).sum(0)
-        count = m.sum(0)
-        return torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, float("nan")))
+    def landmarks_nan(self) -> np.ndarray:
+        """``(N, K, 2)`` float64 landmarks, normalised frame, NaN where missing."""
+        return with_missing_as_nan(self.points, self.mask)
 
 
 def _stem(source: str) -> str:

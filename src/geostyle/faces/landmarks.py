@@ -125,6 +125,18 @@ def visibility(points: np.ndarray) -> np.ndarray:
     return np.isfinite(np.asarray(points)).all(axis=-1)
 
 
+def with_missing_as_nan(points, mask) -> np.ndarray:
+    """``(..., K, 2)`` points + ``(..., K)`` presence mask (NumPy or torch) -> float64 NumPy, NaN where missing.
+
+    The bridge from the torch convention (zeros + mask) back to the NumPy one (NaN rows).
+    """
+    if not isinstance(points, np.ndarray):
+        points, mask = points.detach().cpu().numpy(), mask.detach().cpu().numpy()
+    out = np.array(points, dtype=np.float64, copy=True)
+    out[~np.asarray(mask, dtype=bool)] = np.nan
+    return out
+
+
 def to_dict(points: np.ndarray) -> dict[str, list[float] | None]:
     """``{name: [x, y] or None}`` in canonical order (the JSON form of a landmark set)."""
     pts = np.asarray(points, dtype=np.float64)

@@ -15,9 +15,10 @@ import torch
 
 from geostyle.errors import CheckpointError, NoFaceError
 from geostyle.faces.align import Alignment, apply_affine, estimate_alignment, paste_back, warp_to_crop
-from geostyle.faces.landmarks import Face, pixels_to_normalized
+from geostyle.faces.landmarks import Face, normalized_to_pixels, pixels_to_normalized
 from geostyle.train.alignment import BatchAligner
 from geostyle.train.checkpoint import ReleaseModel, load_release
+from geostyle.train.samples import from_uint8, to_uint8
 from geostyle.warp.geometry import GeometryModel
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -44,6 +45,14 @@ def resolve_model(name_or_path: str | Path) -> Path:
     raise CheckpointError(
         f"unknown model {name_or_path!r}; bundled models: {names}; or pass a .safetensors path"
     )
+
+
+@dataclass
+class Aligned:
+    crop: np.ndarray  # (S, S, 3) uint8, aligned photo crop
+    landmarks: np.ndarray  # (K, 2), pixel frame of the crop, NaN = missing
+    alignment: Alignment
+    face: Face
 
 
 @dataclass
@@ -94,20 +103,32 @@ class Stylizer:
             self._backend = build_backend(self.backend_name)
         return self._backend
 
-    @torch.no_grad()
-    def stylize_crop(self, crop: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """Stylize an aligned ``(S, S, 3)`` crop whose landmarks ``(K, 2)`` are in its pixel frame."""
-        size = crop.shape[0]
-        x = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+    def target_field(
+        self, landmarks: np.ndarray, size: int, strength: float | None = None
+    ) -> tuple[torch.Tensor | None, np.ndarray]:
+        """TPS field of a ``size`` crop toward the style geometry, and the target landmarks.
+
+        ``landmarks (K, 2)``: pixel frame of the crop, NaN = missing. Returns the backward field
+        ``(1, size, size, 2)`` (None when the model was trained without TPS alignment) and the target
+        landmarks ``(K, 2)`` in the same pixel frame (NaN where missing).
+        """
         pts = pixels_to_normalized(np.asarray(landmarks, np.float64), size, size)
-        mask = torch.from_numpy(np.isfinite(pts).all(-1))[None]
+        present = np.isfinite(pts).all(-1)
+        mask = torch.from_numpy(present)[None]
         p = torch.from_numpy(np.nan_to_num(pts, nan=0.0)).float()[None]
-        grid = None
-        if self.aligner.enabled:
-            t = self.aligner.photo_target(p, mask)
-            grid = self.aligner.field(t, p, mask)
-        y = self.release.generator(x, grid)
-        return y[0].clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).numpy()
+        t = self.aligner.photo_target(p, mask, strength=self.strength if strength is None else strength)
+        target = np.where(present[:, None], normalized_to_pixels(t[0].double().numpy(), size, size), np.nan)
+        if not self.aligner.enabled:
+            return None, target
+        return self.aligner.field(t, p, mask), target
+
+    @torch.no_grad()
+    def stylize_crop(
+        self, crop: np.ndarray, landmarks: np.ndarray, strength: float | None = None
+    ) -> np.ndarray:
+        """Stylize an aligned ``(S, S, 3)`` crop whose landmarks ``(K, 2)`` are in its pixel frame."""
+        grid, _ = self.target_field(landmarks, crop.shape[0], strength)
+        return to_uint8(self.release.generator(from_uint8(crop), grid))[0]
 
     def detect(self, image: np.ndarray, path: Path | None = None) -> Face:
         faces = self.backend.detect(image, path)
@@ -115,12 +136,17 @@ class Stylizer:
             raise NoFaceError("no face found")
         return faces[0]
 
-    def stylize(self, image: np.ndarray, path: Path | None = None) -> Stylized:
+    def align(self, image: np.ndarray, path: Path | None = None) -> Aligned:
+        """Detect the largest face and cut the crop the model was trained on."""
         face = self.detect(image, path)
         alignment = estimate_alignment(face.landmarks, self.size, self.zoom)
         crop = warp_to_crop(image, alignment)
-        out = self.stylize_crop(crop, apply_affine(alignment.matrix, face.landmarks))
-        return Stylized(out, crop, alignment, face)
+        return Aligned(crop, apply_affine(alignment.matrix, face.landmarks), alignment, face)
+
+    def stylize(self, image: np.ndarray, path: Path | None = None, strength: float | None = None) -> Stylized:
+        aligned = self.align(image, path)
+        out = self.stylize_crop(aligned.crop, aligned.landmarks, strength)
+        return Stylized(out, aligned.crop, aligned.alignment, aligned.face)
 
     def stylize_frame(self, image: np.ndarray, path: Path | None = None, feather: float = 0.12) -> np.ndarray:
         """Stylize the largest face and paste it back into the full image."""

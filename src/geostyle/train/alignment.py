@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from geostyle.faces.landmarks import with_missing_as_nan
 from geostyle.warp.geometry import GeometryModel
 from geostyle.warp.grid import identity_grid, resize_grid, tps_grid
 from geostyle.warp.tps import ThinPlateSpline, border_anchors
@@ -62,17 +63,17 @@ class BatchAligner:
         self, points: torch.Tensor, mask: torch.Tensor, strength: float | None = None
     ) -> torch.Tensor:
         """t = p + alpha * (style - photo) geometry change, per sample (missing points stay 0)."""
-        alpha = self.strength if strength is None else strength
-        p = _nan_where_missing(points, mask)
-        t = self.geometry.target(p, alpha, per_part=self.per_part)
-        return torch.from_numpy(np.nan_to_num(np.asarray(t), nan=0.0)).to(points) * mask[..., None]
+        return self._target(self.geometry.target, points, mask, strength)
 
     def style_target(
         self, points: torch.Tensor, mask: torch.Tensor, strength: float | None = None
     ) -> torch.Tensor:
+        """The reverse direction: an exemplar's landmarks moved toward photo geometry."""
+        return self._target(self.geometry.target_inverse, points, mask, strength)
+
+    def _target(self, move, points: torch.Tensor, mask: torch.Tensor, strength: float | None) -> torch.Tensor:
         alpha = self.strength if strength is None else strength
-        s = _nan_where_missing(points, mask)
-        t = self.geometry.target_inverse(s, alpha, per_part=self.per_part)
+        t = move(with_missing_as_nan(points, mask), alpha, per_part=self.per_part)
         return torch.from_numpy(np.nan_to_num(np.asarray(t), nan=0.0)).to(points) * mask[..., None]
 
     # ---------------------------------------------------------------- fields
@@ -107,12 +108,6 @@ class BatchAligner:
 
     def identity(self, batch: int) -> torch.Tensor:
         return identity_grid(batch, self.resolution, self.resolution)
-
-
-def _nan_where_missing(points: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
-    p = points.detach().double().cpu().numpy().copy()
-    p[~mask.cpu().numpy()] = np.nan
-    return p
 
 
 def compose_fields(outer: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,11 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return arr.permute(0, 2, 3, 1).cpu().numpy()
 
 
+def from_uint8(image: np.ndarray) -> torch.Tensor:
+    """``(H, W, 3)`` uint8 -> ``(1, 3, H, W)`` float in [-1, 1] (inverse of :func:`to_uint8`)."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+
+
 def draw_points(image: np.ndarray, points: np.ndarray, mask: np.ndarray, color=(0, 255, 0)) -> np.ndarray:
     """Dots at ``points`` (normalised frame) on an ``(H, W, 3)`` uint8 image."""
     h, w = image.shape[:2]

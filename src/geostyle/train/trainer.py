@@ -283,7 +283,7 @@ class Trainer:
                 config=self.cfg.to_dict(),
                 extra={
                     "step": self.step,
-                    "zoom": getattr(self.photos, "zoom", 1.0),
+                    "zoom": self.photos.zoom,
                     "strength": self.aligner.strength,
                 },
             )
@@ -387,8 +387,7 @@ def build_trainer(
     np.random.seed(tc.seed)
     photos = FaceSet(dc.photos, dc.resolution, limit=dc.max_photos, exclude=dc.holdout)
     styles = FaceSet(dc.styles, dc.resolution, limit=dc.max_styles, exclude=dc.holdout)
-    photos.zoom = _dataset_zoom(dc.photos)
-    geometry = GeometryModel.fit(_nan_points(photos), _nan_points(styles))
+    geometry = GeometryModel.fit(photos.landmarks_nan(), styles.landmarks_nan())
     # Inference must crop photos the way the training sets were cropped.
     geometry.meta.update({"zoom": photos.zoom, "photo_dir": str(dc.photos), "style_dir": str(dc.styles)})
     aligner = BatchAligner(
@@ -423,15 +422,3 @@ def build_trainer(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return Trainer(config, run_dir, photos, styles, nets, aligner, perceptual, dist_info, progress)
-
-
-def _nan_points(faces: FaceSet) -> np.ndarray:
-    p = faces.points.double().numpy().copy()
-    p[~faces.mask.numpy()] = np.nan
-    return p
-
-
-def _dataset_zoom(root: str | Path) -> float:
-    from geostyle.data.manifest import load_manifest
-
-    return float(load_manifest(root).zoom)
