@@ -1,4 +1,4 @@
-"""Grid helpers and building blocks of geostyle.nets.blocks."""
+"""Grid helpers and building blocks of geostyle.nets.blocks (resize_grid: tests/warp/test_grid.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from geostyle.nets.blocks import (
     UpBlock,
     compose_grids,
     identity_grid,
-    resize_grid,
     warp,
     warp_gather,
 )
@@ -45,21 +44,6 @@ def test_warp_with_identity_returns_input():
     torch.testing.assert_close(warp(x, identity_grid(2, 4, 3)), x, atol=3e-6, rtol=0)
     power_of_two = torch.randn(1, 2, 16, 8)
     assert torch.equal(warp(power_of_two, identity_grid(1, 16, 8)), power_of_two)
-
-
-@pytest.mark.parametrize("size", [(4, 4), (32, 24), (64, 64)])
-def test_resize_grid_keeps_identity_exactly(size):
-    out = resize_grid(identity_grid(1, 16, 16), size)
-    assert torch.equal(out, identity_grid(1, *size))
-
-
-def test_resize_grid_keeps_affine_field_in_the_interior():
-    theta = torch.tensor([[[0.9, 0.1, 0.05], [-0.05, 1.1, -0.1]]])
-    fine = F.affine_grid(theta, (1, 1, 64, 64), align_corners=False)
-    coarse = F.affine_grid(theta, (1, 1, 16, 16), align_corners=False)
-    up = resize_grid(coarse, (64, 64))
-    # bilinear interpolation of an affine displacement is exact away from the half-pixel border
-    torch.testing.assert_close(up[:, 4:-4, 4:-4], fine[:, 4:-4, 4:-4], atol=1e-5, rtol=0)
 
 
 def test_warp_by_integer_translation_shifts_content():

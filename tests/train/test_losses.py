@@ -123,3 +123,35 @@ def test_deformation_invariance_penalises_a_warp_blind_generator():
     assert loss.item() == pytest.approx((2 * x - 2 * shifted).abs().mean().item(), rel=1e-5)
     loss.backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_gram_matrix_reference_and_unit_trace():
+    # Two channels over two positions: a = [1, 0], b = [0, 1] -> A^T A / 2 = identity / 2.
+    feats = torch.tensor([[1.0, 0.0], [0.0, 1.0]]).view(1, 2, 1, 2)
+    torch.testing.assert_close(L.gram_matrix(feats), torch.eye(2).unsqueeze(0) / 2)
+    # Channel-unit-normalised features: the trace is exactly 1 whatever the width and map size.
+    rand = torch.randn(3, 7, 5, 6)
+    unit = rand / rand.norm(dim=1, keepdim=True)
+    traces = torch.diagonal(L.gram_matrix(unit), dim1=1, dim2=2).sum(-1)
+    torch.testing.assert_close(traces, torch.ones(3))
+
+
+def test_style_texture_loss_ignores_layout_but_sees_texture():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.rand(2, 4, 6, 6, generator=g)
+    # Same texture statistics in another arrangement (positions permuted): zero distance.
+    shuffled = feats.flatten(2)[..., torch.randperm(36, generator=g)].view_as(feats)
+    assert L.style_texture_loss([feats], [shuffled]).item() == pytest.approx(0.0, abs=1e-6)
+    # Reference value: one channel of ones vs zeros -> gram 1 vs 0 -> Frobenius distance 1, weight 3.
+    ones, zeros = torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2)
+    assert L.style_texture_loss([ones], [zeros], weights=[3.0]).item() == pytest.approx(3.0)
+    other = torch.rand(2, 4, 6, 6, generator=g) ** 4  # sparser activations: another texture
+    assert L.style_texture_loss([feats], [other]).item() > 0.05
+    with pytest.raises(ValueError):
+        L.style_texture_loss([], [])
+
+
+def test_style_texture_loss_gradient_reaches_the_output():
+    out = torch.rand(1, 3, 4, 4, requires_grad=True)
+    L.style_texture_loss([out], [torch.rand(1, 3, 4, 4)]).backward()
+    assert out.grad is not None and out.grad.abs().sum() > 0

@@ -92,6 +92,18 @@ def test_ablation_switches_change_the_computation(tiny_datasets, tmp_path):
     assert saved["geometry"]["tps_alignment"] is False
 
 
+def test_texture_terms_are_logged_and_trained(tiny_datasets, tmp_path):
+    cfg = tiny_config(tiny_datasets, "train.steps=3", "loss.style=1.0", "loss.style_local=1.0")
+    train(cfg, tmp_path, progress=False)
+    stats = read_stats(tmp_path / "stats.jsonl")
+    # Real faces vs real exemplars: their texture statistics differ (each layer's term is in [0, 2]).
+    for s in stats:
+        assert 0.0 < s["g/style"] < 8.0 and 0.0 < s["g/style_local"] < 8.0
+    off = tiny_config(tiny_datasets, "train.steps=1", "loss.style=0", "loss.style_local=0")
+    train(off, tmp_path / "off", progress=False)
+    assert "g/style" not in read_stats(tmp_path / "off" / "stats.jsonl")[-1]
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tiny_datasets, tmp_path):
     from geostyle.errors import CheckpointError
 

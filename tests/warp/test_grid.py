@@ -83,6 +83,11 @@ def test_fast_grid_close_to_dense():
     assert tps_grid_fast(spline, 64, 64, lowres=128).shape == (1, 64, 64, 2)
 
 
+@pytest.mark.parametrize("size", [(4, 4), (32, 24), (64, 64)])
+def test_resize_grid_keeps_identity_exactly(size):
+    assert torch.equal(resize_grid(identity_grid(1, 16, 16), *size), identity_grid(1, *size))
+
+
 def test_resize_grid_keeps_identity_and_affine_fields():
     torch.testing.assert_close(
         resize_grid(identity_grid(1, 16, 16), 40, 24), identity_grid(1, 40, 24), atol=1e-6, rtol=0

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from geostyle.warp.grid import identity_grid
+from geostyle.warp.grid import identity_grid, resize_grid
 
 __all__ = [
     "NORMS",
@@ -156,26 +156,8 @@ class UpBlock(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------- grids
-# identity_grid lives in geostyle.warp.grid (one definition of the frame); re-exported here.
-
-
-def resize_grid(grid: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
-    """Resample a backward map ``(B, Hg, Wg, 2)`` to ``(B, H, W, 2)`` for a map of size ``(H, W)``.
-
-    The *displacement* ``grid - identity`` is resized (bilinear, ``align_corners=False``) and the
-    identity of the new size added back. So an identity grid stays exactly the identity at every size
-    (no border clamping error when upsampling) and a smooth field keeps its meaning: the normalised
-    frame is resolution independent. Returns ``grid`` itself when the size already matches.
-    """
-    batch, hg, wg = int(grid.shape[0]), int(grid.shape[1]), int(grid.shape[2])
-    height, width = int(size[0]), int(size[1])
-    if (hg, wg) == (height, width):
-        return grid
-    displacement = grid - identity_grid(batch, hg, wg, grid.dtype, grid.device)
-    displacement = F.interpolate(
-        displacement.permute(0, 3, 1, 2), size=(height, width), mode="bilinear", align_corners=False
-    ).permute(0, 2, 3, 1)
-    return displacement + identity_grid(batch, height, width, grid.dtype, grid.device)
+# identity_grid and resize_grid live in geostyle.warp.grid (one definition of the frame and of
+# resampling a field); re-exported here for the networks.
 
 
 def warp(features: torch.Tensor, grid: torch.Tensor, padding_mode: str = "border") -> torch.Tensor:
@@ -185,7 +167,7 @@ def warp(features: torch.Tensor, grid: torch.Tensor, padding_mode: str = "border
     ``padding_mode="border"`` repeats edge values where the field reads outside the image, which
     suits portraits (background, hair) better than zeros.
     """
-    grid = resize_grid(grid, features.shape[-2:])
+    grid = resize_grid(grid, int(features.shape[-2]), int(features.shape[-1]))
     return F.grid_sample(features, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
 
 
@@ -200,7 +182,7 @@ def warp_gather(features: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     is faster in PyTorch and has a fused backward).
     """
     batch, channels, height, width = (int(v) for v in features.shape)
-    grid = resize_grid(grid, (height, width))
+    grid = resize_grid(grid, height, width)
     # Un-normalise (align_corners=False) and clamp to the border, as grid_sample does.
     ix = (((grid[..., 0] + 1) * width - 1) * 0.5).clamp(0, width - 1)
     iy = (((grid[..., 1] + 1) * height - 1) * 0.5).clamp(0, height - 1)

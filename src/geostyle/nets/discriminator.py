@@ -35,6 +35,19 @@ def _norm(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown discriminator norm {kind!r}; expected 'none' or 'instance'")
 
 
+def _trunk_kwargs(
+    base_channels: int, max_channels: int, num_layers: int, spectral_norm: bool, norm: str
+) -> dict[str, Any]:
+    """The PatchGAN trunk settings both discriminators pass on and record in their ``config``."""
+    return {
+        "base_channels": base_channels,
+        "max_channels": max_channels,
+        "num_layers": num_layers,
+        "spectral_norm": spectral_norm,
+        "norm": norm,
+    }
+
+
 class PatchDiscriminator(nn.Module):
     """PatchGAN trunk: ``num_layers`` stride-2 4x4 convs, one stride-1 4x4 conv, then a 4x4 logit conv.
 
@@ -100,22 +113,12 @@ class MultiScalePatchDiscriminator(nn.Module):
         norm: str = "none",
     ) -> None:
         super().__init__()
-        self.config: dict[str, Any] = {
-            "channels": channels,
-            "num_scales": num_scales,
-            "base_channels": base_channels,
-            "max_channels": max_channels,
-            "num_layers": num_layers,
-            "spectral_norm": spectral_norm,
-            "norm": norm,
-        }
+        trunk = _trunk_kwargs(base_channels, max_channels, num_layers, spectral_norm, norm)
+        self.config: dict[str, Any] = {"channels": channels, "num_scales": num_scales, **trunk}
         if num_scales < 1:
             raise ValueError("num_scales must be >= 1")
         self.channels = channels
-        self.scales = nn.ModuleList(
-            PatchDiscriminator(channels, base_channels, max_channels, num_layers, spectral_norm, norm)
-            for _ in range(num_scales)
-        )
+        self.scales = nn.ModuleList(PatchDiscriminator(channels, **trunk) for _ in range(num_scales))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         torch._assert(x.dim() == 4 and x.shape[1] == self.channels, "x must be (B, C, H, W)")
@@ -158,20 +161,11 @@ class LocalPatchDiscriminator(nn.Module):
         norm: str = "none",
     ) -> None:
         super().__init__()
-        self.config: dict[str, Any] = {
-            "channels": channels,
-            "num_parts": num_parts,
-            "base_channels": base_channels,
-            "max_channels": max_channels,
-            "num_layers": num_layers,
-            "spectral_norm": spectral_norm,
-            "norm": norm,
-        }
+        trunk = _trunk_kwargs(base_channels, max_channels, num_layers, spectral_norm, norm)
+        self.config: dict[str, Any] = {"channels": channels, "num_parts": num_parts, **trunk}
         self.channels = channels
         self.num_parts = num_parts
-        self.trunk = PatchDiscriminator(
-            channels, base_channels, max_channels, num_layers, spectral_norm, norm
-        )
+        self.trunk = PatchDiscriminator(channels, **trunk)
         self.embed = (
             _maybe_sn(nn.Embedding(num_parts, self.trunk.out_channels), spectral_norm)
             if num_parts > 0

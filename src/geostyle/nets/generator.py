@@ -25,7 +25,7 @@ Architecture (``GeoGenerator``), resolutions relative to the ``H x W`` input, de
 
 Geometry (the paper's TPS-in-the-generator): ``forward(x, grid)`` takes a backward sampling field
 ``grid (B, Hg, Wg, 2)`` (normalised frame, ``align_corners=False``, any resolution), resized to each
-map's resolution (:func:`geostyle.nets.blocks.resize_grid`).
+map's resolution (:func:`geostyle.warp.grid.resize_grid`).
 
 * ``feature_warp=True``: the *original* photo is encoded, so the first convolutions see it without
   resampling blur; the encoder features are resampled in feature space by the field and the rest

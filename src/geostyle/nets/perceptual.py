@@ -241,20 +241,29 @@ class PerceptualLoss(nn.Module):
         self.max_size = max_size
         self.backbone = ShiftTolerantAlexNet(weights_path)
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Unit-normalised features of the requested layers, in ``self.layers`` order."""
-        feats = self.backbone(_resize_to(x, self.max_size), self.upto)
-        return [_unit_normalize(feats[i]) for i in self.indices]
+    def features(self, x: torch.Tensor, first: int | None = None) -> list[torch.Tensor]:
+        """Unit-normalised features of the requested layers, in ``self.layers`` order; ``first=n``
+        keeps (and computes) only the first ``n`` of them, e.g. for small crops the deep layers
+        would reduce to a pixel."""
+        indices = self.indices if first is None else self.indices[:first]
+        feats = self.backbone(_resize_to(x, self.max_size), max(indices) + 1)
+        return [_unit_normalize(feats[i]) for i in indices]
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if y.requires_grad:
             pairs = [f.chunk(2, dim=0) for f in self.features(torch.cat([x, y], dim=0))]
-        else:
-            # A fixed target (the usual case) needs no backward pass: ~1/3 less work per step.
-            with torch.no_grad():
-                targets = self.features(y)
-            pairs = list(zip(self.features(x), targets, strict=True))
-        total = x.new_zeros(())
+            return self.feature_distance([p[0] for p in pairs], [p[1] for p in pairs])
+        # A fixed target (the usual case) needs no backward pass: ~1/3 less work per step.
+        with torch.no_grad():
+            targets = self.features(y)
+        return self.feature_distance(self.features(x), targets)
+
+    def feature_distance(
+        self, x_features: Sequence[torch.Tensor], y_features: Sequence[torch.Tensor]
+    ) -> torch.Tensor:
+        """The loss from features already computed by :meth:`features` (lets callers reuse one pass)."""
+        total = x_features[0].new_zeros(())
+        pairs = zip(x_features, y_features, strict=True)
         for (fx, fy), weight in zip(pairs, self.layer_weights, strict=True):
             diff = (fx - fy).abs() if self.distance == "l1" else (fx - fy).pow(2)
             # Sum over channels (unit-normalised vectors), mean over positions and batch.

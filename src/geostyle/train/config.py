@@ -61,6 +61,8 @@ class LossConfig:
     cycle: float = 10.0  # x -> G -> F (inverse warp) ~ x, and y -> F -> G ~ y
     content: float = 2.0  # perceptual distance between G(x) and the warped photo (identity)
     content_resolution: int = 128  # the perceptual backbone runs at this size (CPU budget)
+    style: float = 0.0  # Gram-matrix texture of G(x) vs its aligned exemplar (perceptual features)
+    style_local: float = 0.0  # the same per facial part: eye / nose / mouth crops of G(x) vs exemplars
     color: float = 0.0  # L1 between blurred G(x) and blurred warped photo (keeps skin tone)
     deformation_invariance: float = 2.0  # G(W(x)) ~ W(G(x)) for random smooth TPS W
     deformation_strength: float = 0.06  # random TPS control-point jitter (normalised units)

@@ -27,6 +27,8 @@ __all__ = [
     "luminance",
     "low_pass",
     "content_loss",
+    "gram_matrix",
+    "style_texture_loss",
     "r1_penalty",
     "total_variation",
 ]
@@ -178,6 +180,40 @@ def content_loss(
     if luminance_weight:
         lo, lt = low_pass(luminance(output), low_pass_factor), low_pass(luminance(target), low_pass_factor)
         total = total + luminance_weight * (lo - lt).abs().mean()
+    return total
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Channel co-occurrence ``(B, C, C)`` of feature maps ``(B, C, H, W)``, averaged over positions.
+
+    For channel-unit-normalised features (as :meth:`geostyle.nets.perceptual.PerceptualLoss.features`
+    returns) the trace is 1 and the Frobenius norm at most 1, whatever the layer width or map size.
+    """
+    b, c = features.shape[:2]
+    flat = features.reshape(b, c, -1)
+    return flat @ flat.transpose(1, 2) / flat.shape[-1]
+
+
+def style_texture_loss(
+    output_features: Sequence[torch.Tensor],
+    exemplar_features: Sequence[torch.Tensor],
+    weights: Sequence[float] | None = None,
+) -> torch.Tensor:
+    """Texture statistics of the output against those of its style exemplar (Gatys et al.).
+
+    ``sum_l w_l * mean_b ||gram(phi_l(output)) - gram(phi_l(exemplar))||_F`` over matching lists of
+    unit-normalised feature maps ``(B, C_l, H_l, W_l)``. Gram matrices discard *where* things are and
+    keep *what* the local texture is (flat colour areas, line strokes, hatching), so this dense,
+    non-adversarial signal teaches texture even from a few exemplars; identity and layout are left to
+    the content and cycle terms. Each layer's term lies in ``[0, 2]``.
+    """
+    if len(output_features) != len(exemplar_features) or not output_features:
+        raise ValueError("style_texture_loss needs matching, non-empty feature lists")
+    weights = weights if weights is not None else [1.0] * len(output_features)
+    total = output_features[0].new_zeros(())
+    for fo, fe, w in zip(output_features, exemplar_features, weights, strict=True):
+        diff = gram_matrix(fo) - gram_matrix(fe)
+        total = total + w * diff.flatten(1).norm(dim=1).mean()
     return total
 
 

@@ -155,11 +155,28 @@ class Trainer:
         )
         # How far the output has moved from the (warped) photo: 0 at initialisation, grows as texture is learnt.
         stats["g/change"] = F.l1_loss(fake_y.detach(), warped_x).item()
-        if self.perceptual is not None and lc.content > 0:
+        if self.perceptual is not None and (lc.content > 0 or lc.style > 0):
+            # One backbone pass over G(x) serves both the content and the texture term.
             size = lc.content_resolution
-            content = self.perceptual(_resize(fake_y, size), _resize(warped_x, size))
-            loss_g = loss_g + lc.content * content
-            stats["g/content"] = content.item()
+            fake_features = self.perceptual.features(_resize(fake_y, size))
+            if lc.content > 0:
+                with torch.no_grad():
+                    photo_features = self.perceptual.features(_resize(warped_x, size))
+                content = self.perceptual.feature_distance(fake_features, photo_features)
+                loss_g = loss_g + lc.content * content
+                stats["g/content"] = content.item()
+            if lc.style > 0:
+                with torch.no_grad():
+                    exemplar_features = self.perceptual.features(_resize(y_real, size))
+                style = L.style_texture_loss(fake_features, exemplar_features)
+                loss_g = loss_g + lc.style * style
+                stats["g/style"] = style.item()
+        if self.perceptual is not None and lc.style_local > 0:
+            style_local = self._part_texture_loss(
+                fake_y, geo.photo_target, geo.photo_target_mask, y_real, y_real_pts, y_real_mask
+            )
+            loss_g = loss_g + lc.style_local * style_local
+            stats["g/style_local"] = style_local.item()
         if lc.color > 0:
             color = F.l1_loss(_resize(fake_y, 16), _resize(warped_x, 16))
             loss_g = loss_g + lc.color * color
@@ -231,6 +248,28 @@ class Trainer:
                     f"step {step}: {k} is {v}; lower the learning rates or check the data"
                 )
         return stats
+
+    def _part_texture_loss(self, fake, fake_points, fake_mask, real, real_points, real_mask) -> torch.Tensor:
+        """Texture of each facial part of G(x) (cut at the target landmarks) against the same part of
+        the exemplars (cut at their own): Gram matrices averaged per part over the batch, so a part
+        missing in one sample does not unbalance the pairing."""
+        assert self.perceptual is not None
+        size = self.part_crop
+        # Two layers: deeper ones reduce a part crop to a few pixels (strokes and shading live here).
+        fake_crops, fake_ids = crop_parts(fake, fake_points, fake_mask, size)
+        with torch.no_grad():
+            real_crops, real_ids = crop_parts(real, real_points, real_mask, size)
+            real_grams = [L.gram_matrix(f) for f in self.perceptual.features(real_crops, first=2)]
+        fake_grams = [L.gram_matrix(f) for f in self.perceptual.features(fake_crops, first=2)]
+        total, parts = fake.new_zeros(()), 0
+        for part in torch.unique(fake_ids).tolist():
+            if not bool((real_ids == part).any()):
+                continue
+            parts += 1
+            for gf, gr in zip(fake_grams, real_grams, strict=True):
+                diff = gf[fake_ids == part].mean(0) - gr[real_ids == part].mean(0)
+                total = total + diff.norm()
+        return total / max(parts, 1)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -415,7 +454,7 @@ def build_trainer(
         else None,
     )
     perceptual = None
-    if config.loss.content > 0:
+    if config.loss.content > 0 or config.loss.style > 0 or config.loss.style_local > 0:
         from geostyle.nets.perceptual import PerceptualLoss
 
         perceptual = PerceptualLoss()

@@ -106,7 +106,8 @@ def resize_grid(grid: Tensor, height: int, width: int) -> Tensor:
     """
     if grid.ndim != 4 or grid.shape[-1] != 2:
         raise GeostyleError(f"grid must have shape (B, H, W, 2), got {tuple(grid.shape)}")
-    batch, h, w, _ = grid.shape
+    # int(): static sizes, also while the generator is traced for ONNX export.
+    h, w, height, width = int(grid.shape[1]), int(grid.shape[2]), int(height), int(width)
     if (h, w) == (height, width):
         return grid
     disp = grid - identity_grid(1, h, w, grid.dtype, grid.device)

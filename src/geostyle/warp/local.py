@@ -190,29 +190,35 @@ def crop_parts(
     return PartCrops(crops, ids)
 
 
-def _solve_affine(src: Tensor, dst: Tensor, weight: Tensor) -> Tensor:
-    """Weighted least-squares ``(B, 2, 3)`` affine ``A`` with ``A [src; 1] ≈ dst``; ``weight (B, n)``."""
+def _weighted_centering(src: Tensor, dst: Tensor, weight: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Weighted centroids ``cs, cd (B, 2)``, weighted centred ``src`` and centred ``dst`` ``(B, n, 2)``:
+    the common start of the least-squares fits below."""
     wsum = weight.sum(-1, keepdim=True).clamp_min(1e-12)
     cs = (src * weight.unsqueeze(-1)).sum(1) / wsum
     cd = (dst * weight.unsqueeze(-1)).sum(1) / wsum
-    s = (src - cs.unsqueeze(1)) * weight.unsqueeze(-1)
-    d = dst - cd.unsqueeze(1)
+    return cs, cd, (src - cs.unsqueeze(1)) * weight.unsqueeze(-1), dst - cd.unsqueeze(1)
+
+
+def _with_shift(lin: Tensor, cs: Tensor, cd: Tensor) -> Tensor:
+    """``(B, 2, 3)`` matrix of the linear part ``lin (B, 2, 2)`` that maps centroid ``cs`` to ``cd``."""
+    shift = cd - (lin @ cs.unsqueeze(-1)).squeeze(-1)
+    return torch.cat([lin, shift.unsqueeze(-1)], -1)
+
+
+def _solve_affine(src: Tensor, dst: Tensor, weight: Tensor) -> Tensor:
+    """Weighted least-squares ``(B, 2, 3)`` affine ``A`` with ``A [src; 1] ≈ dst``; ``weight (B, n)``."""
+    cs, cd, s, d = _weighted_centering(src, dst, weight)
     sts = s.transpose(-1, -2) @ s
     # A relative ridge only guards exactly collinear parts (they then get a near-similarity answer).
     ridge = 1e-12 * sts.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1e-30)
     eye = torch.eye(2, dtype=src.dtype, device=src.device)
     lin = torch.linalg.solve(sts + ridge[:, None, None] * eye, s.transpose(-1, -2) @ d).transpose(-1, -2)
-    shift = cd - (lin @ cs.unsqueeze(-1)).squeeze(-1)
-    return torch.cat([lin, shift.unsqueeze(-1)], -1)
+    return _with_shift(lin, cs, cd)
 
 
 def _solve_similarity(src: Tensor, dst: Tensor, weight: Tensor) -> Tensor:
     """Weighted least-squares similarity (rotation, uniform scale, shift) as ``(B, 2, 3)``."""
-    wsum = weight.sum(-1, keepdim=True).clamp_min(1e-12)
-    cs = (src * weight.unsqueeze(-1)).sum(1) / wsum
-    cd = (dst * weight.unsqueeze(-1)).sum(1) / wsum
-    s = (src - cs.unsqueeze(1)) * weight.unsqueeze(-1)
-    d = dst - cd.unsqueeze(1)
+    cs, cd, s, d = _weighted_centering(src, dst, weight)
     # Complex-number form: a = Σ conj(s) d / Σ |s|², a = re + i im.
     norm = (s * s).sum((1, 2)).clamp_min(1e-12)
     re = (s[..., 0] * d[..., 0] + s[..., 1] * d[..., 1]).sum(1) / norm
@@ -221,8 +227,7 @@ def _solve_similarity(src: Tensor, dst: Tensor, weight: Tensor) -> Tensor:
     re = torch.where(few, torch.ones_like(re), re)
     im = torch.where(few, torch.zeros_like(im), im)
     lin = torch.stack([torch.stack([re, -im], -1), torch.stack([im, re], -1)], -2)
-    shift = cd - (lin @ cs.unsqueeze(-1)).squeeze(-1)
-    return torch.cat([lin, shift.unsqueeze(-1)], -1)
+    return _with_shift(lin, cs, cd)
 
 
 def fit_part_transforms(
