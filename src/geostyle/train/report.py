@@ -18,6 +18,7 @@ PANELS = [
     ("discriminators", ["d/style", "d/local", "d/photo"]),
     ("cycle / invariance", ["g/cycle", "g/cycle_style", "g/deform_inv"]),
     ("content and change", ["g/content", "g/change", "g/color"]),
+    ("texture (Gram)", ["g/style", "g/style_local"]),
 ]
 
 

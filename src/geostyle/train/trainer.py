@@ -123,90 +123,27 @@ class Trainer:
         rng = step_generator(cfg.train.seed, step, self.dist.rank, stream=1)
         stats: dict[str, float] = {}
 
-        # Real exemplars as the discriminators see them: warped onto the photo's target geometry,
-        # so real and fake faces have their parts in the same places.
-        y_real, y_real_pts, y_real_mask = y.images, y.points, y.mask
-        if geo.exemplar_on_target is not None:
-            use = torch.rand(y.images.shape[0], generator=rng) < cfg.geometry.aligned_exemplar_prob
-            aligned = warp_image(y.images, geo.exemplar_on_target)
-            y_real = torch.where(use[:, None, None, None], aligned, y.images)
-            both = x.mask & y.mask
-            y_real_pts = torch.where(use[:, None, None], geo.photo_target, y.points)
-            y_real_mask = torch.where(use[:, None], both, y.mask)
+        y_real, y_real_pts, y_real_mask = self.real_exemplars(y, geo, rng)
 
         # ---------------- generator step
         self.opt_g.zero_grad(set_to_none=True)
         fake_y = G(x.images, geo.target_from_photo)
+        terms = self.style_path_terms(x, fake_y, (y_real, y_real_pts, y_real_mask), geo, rng)
+        fake_x = Fr(y.images, geo.style_target_from_style)
+        rec_y = G(fake_x, geo.style_from_style_target)
+        terms["g/cycle_style"] = F.l1_loss(rec_y, y.images)
+        if Dx is not None and lc.reverse_adversarial > 0:
+            terms["g/adv_photo"] = self.adversarial.g_loss(Dx(self.augment(fake_x, generator=rng)))
+        weights = self.term_weights()
         loss_g = torch.zeros(())
-        adv = self.adversarial.g_loss(Dy(self.augment(fake_y, generator=rng)))
-        loss_g = loss_g + lc.adversarial * adv
-        stats["g/adv"] = adv.item()
-        if Dl is not None and lc.local_adversarial > 0:
-            crops, part_ids = crop_parts(fake_y, geo.photo_target, geo.photo_target_mask, self.part_crop)
-            adv_local = self.adversarial.g_loss(Dl(self.augment_parts(crops, generator=rng), part_ids))
-            loss_g = loss_g + lc.local_adversarial * adv_local
-            stats["g/adv_local"] = adv_local.item()
-        rec_x = Fr(fake_y, geo.photo_from_target)
-        cyc = F.l1_loss(rec_x, x.images)
-        loss_g = loss_g + lc.cycle * cyc
-        stats["g/cycle"] = cyc.item()
+        for key, value in terms.items():
+            loss_g = loss_g + weights[key] * value
+            stats[key] = value.item()
+        # How far the output has moved from the (warped) photo: 0 at initialisation, grows as texture is learnt.
         warped_x = (
             warp_image(x.images, geo.target_from_photo) if geo.target_from_photo is not None else x.images
         )
-        # How far the output has moved from the (warped) photo: 0 at initialisation, grows as texture is learnt.
         stats["g/change"] = F.l1_loss(fake_y.detach(), warped_x).item()
-        if self.perceptual is not None and (lc.content > 0 or lc.style > 0):
-            # One backbone pass over G(x) serves both the content and the texture term.
-            size = lc.content_resolution
-            fake_features = self.perceptual.features(_resize(fake_y, size))
-            if lc.content > 0:
-                with torch.no_grad():
-                    photo_features = self.perceptual.features(_resize(warped_x, size))
-                content = self.perceptual.feature_distance(fake_features, photo_features)
-                loss_g = loss_g + lc.content * content
-                stats["g/content"] = content.item()
-            if lc.style > 0:
-                with torch.no_grad():
-                    exemplar_features = self.perceptual.features(_resize(y_real, size))
-                style = L.style_texture_loss(fake_features, exemplar_features)
-                loss_g = loss_g + lc.style * style
-                stats["g/style"] = style.item()
-        if self.perceptual is not None and lc.style_local > 0:
-            style_local = self._part_texture_loss(
-                fake_y, geo.photo_target, geo.photo_target_mask, y_real, y_real_pts, y_real_mask
-            )
-            loss_g = loss_g + lc.style_local * style_local
-            stats["g/style_local"] = style_local.item()
-        if lc.color > 0:
-            color = F.l1_loss(_resize(fake_y, 16), _resize(warped_x, 16))
-            loss_g = loss_g + lc.color * color
-            stats["g/color"] = color.item()
-        if lc.deformation_invariance > 0:
-            w_grid = random_tps_grid(
-                x.images.shape[0],
-                fake_y.shape[-2],
-                fake_y.shape[-1],
-                strength=lc.deformation_strength,
-                generator=rng,
-            ).grid
-            inner = (
-                geo.target_from_photo
-                if geo.target_from_photo is not None
-                else self.aligner.identity(x.images.shape[0])
-            )
-            fake_w = G(x.images, compose_fields(w_grid, inner))  # stylize with the deformation folded in
-            inv = F.l1_loss(fake_w, warp_image(fake_y, w_grid))
-            loss_g = loss_g + lc.deformation_invariance * inv
-            stats["g/deform_inv"] = inv.item()
-        fake_x = Fr(y.images, geo.style_target_from_style)
-        rec_y = G(fake_x, geo.style_from_style_target)
-        cyc_y = F.l1_loss(rec_y, y.images)
-        loss_g = loss_g + lc.cycle * cyc_y
-        stats["g/cycle_style"] = cyc_y.item()
-        if Dx is not None and lc.reverse_adversarial > 0:
-            adv_x = self.adversarial.g_loss(Dx(self.augment(fake_x, generator=rng)))
-            loss_g = loss_g + lc.reverse_adversarial * adv_x
-            stats["g/adv_photo"] = adv_x.item()
         loss_g.backward()
         self.opt_g.step()
         stats["g/total"] = loss_g.item()
@@ -248,6 +185,92 @@ class Trainer:
                     f"step {step}: {k} is {v}; lower the learning rates or check the data"
                 )
         return stats
+
+    def term_weights(self) -> dict[str, float]:
+        """Config weight of each generator loss term, keyed like the stats."""
+        lc = self.cfg.loss
+        return {
+            "g/adv": lc.adversarial,
+            "g/adv_local": lc.local_adversarial,
+            "g/cycle": lc.cycle,
+            "g/content": lc.content,
+            "g/style": lc.style,
+            "g/style_local": lc.style_local,
+            "g/color": lc.color,
+            "g/deform_inv": lc.deformation_invariance,
+            "g/cycle_style": lc.cycle,
+            "g/adv_photo": lc.reverse_adversarial,
+        }
+
+    def real_exemplars(self, y, geo, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Real exemplars as the discriminators see them, with their landmarks and mask: warped onto
+        the paired photo's target geometry (with ``aligned_exemplar_prob``), so real and fake faces
+        have their parts in the same places."""
+        if geo.exemplar_on_target is None:
+            return y.images, y.points, y.mask
+        use = torch.rand(y.images.shape[0], generator=rng) < self.cfg.geometry.aligned_exemplar_prob
+        aligned = warp_image(y.images, geo.exemplar_on_target)
+        both = y.mask & geo.photo_target_mask
+        return (
+            torch.where(use[:, None, None, None], aligned, y.images),
+            torch.where(use[:, None, None], geo.photo_target, y.points),
+            torch.where(use[:, None], both, y.mask),
+        )
+
+    def style_path_terms(
+        self, x, fake_y: torch.Tensor, real, geo, rng: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        """Unweighted generator loss terms of the photo -> style path that depend on ``fake_y = G(x)``
+        (keyed like the stats; weights in :meth:`term_weights`). ``real`` is what
+        :meth:`real_exemplars` returned. Shared by the training step and :mod:`geostyle.train.balance`."""
+        lc = self.cfg.loss
+        G, Fr, Dy, Dl = self.nets.generator, self.nets.reverse, self.nets.disc_style, self.nets.disc_local
+        y_real, y_real_pts, y_real_mask = real
+        terms: dict[str, torch.Tensor] = {}
+        terms["g/adv"] = self.adversarial.g_loss(Dy(self.augment(fake_y, generator=rng)))
+        if Dl is not None and lc.local_adversarial > 0:
+            crops, part_ids = crop_parts(fake_y, geo.photo_target, geo.photo_target_mask, self.part_crop)
+            terms["g/adv_local"] = self.adversarial.g_loss(
+                Dl(self.augment_parts(crops, generator=rng), part_ids)
+            )
+        terms["g/cycle"] = F.l1_loss(Fr(fake_y, geo.photo_from_target), x.images)
+        warped_x = (
+            warp_image(x.images, geo.target_from_photo) if geo.target_from_photo is not None else x.images
+        )
+        if self.perceptual is not None and (lc.content > 0 or lc.style > 0):
+            # One backbone pass over G(x) serves both the content and the texture term.
+            size = lc.content_resolution
+            fake_features = self.perceptual.features(_resize(fake_y, size))
+            if lc.content > 0:
+                with torch.no_grad():
+                    photo_features = self.perceptual.features(_resize(warped_x, size))
+                terms["g/content"] = self.perceptual.feature_distance(fake_features, photo_features)
+            if lc.style > 0:
+                with torch.no_grad():
+                    exemplar_features = self.perceptual.features(_resize(y_real, size))
+                terms["g/style"] = L.style_texture_loss(fake_features, exemplar_features)
+        if self.perceptual is not None and lc.style_local > 0:
+            terms["g/style_local"] = self._part_texture_loss(
+                fake_y, geo.photo_target, geo.photo_target_mask, y_real, y_real_pts, y_real_mask
+            )
+        if lc.color > 0:
+            terms["g/color"] = F.l1_loss(_resize(fake_y, 16), _resize(warped_x, 16))
+        if lc.deformation_invariance > 0:
+            w_grid = random_tps_grid(
+                x.images.shape[0],
+                fake_y.shape[-2],
+                fake_y.shape[-1],
+                strength=lc.deformation_strength,
+                generator=rng,
+            ).grid
+            inner = (
+                geo.target_from_photo
+                if geo.target_from_photo is not None
+                else self.aligner.identity(x.images.shape[0])
+            )
+            fake_w = G(x.images, compose_fields(w_grid, inner))  # stylize with the deformation folded in
+            terms["g/deform_inv"] = F.l1_loss(fake_w, warp_image(fake_y, w_grid))
+        return terms
 
     def _part_texture_loss(self, fake, fake_points, fake_mask, real, real_points, real_mask) -> torch.Tensor:
         """Texture of each facial part of G(x) (cut at the target landmarks) against the same part of
