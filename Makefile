@@ -1,4 +1,4 @@
-# Two entry points: `make demo` (set up + run the main job) and `make test` (set up + lint + tests).
+# Two entry points: `make demo` (set up + run the main job) and `make test` (set up + lint + type-check + tests).
 # Everything installs into ./.venv from pinned requirements; nothing is downloaded at run time.
 PYTHON ?= python3
 VENV ?= .venv
@@ -22,9 +22,11 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -282,6 +282,7 @@ def prepare_dataset(
         for path in bar:
             key = _source_key(path)
             rel = path.relative_to(src_dir).as_posix()
+            assert detector is not None  # built above whenever there is work to do
             try:
                 crop, face, found, matrix, crop_pts = process_image(path, detector, int(size), zoom, min_face)
             except _Failure as fail:

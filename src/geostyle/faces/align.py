@@ -167,10 +167,15 @@ def paste_back(
         raise ValueError(f"crop is {crop.shape[:2]}, alignment expects {alignment.size}x{alignment.size}")
     h, w = frame.shape[:2]
     inv = alignment.inverse
-    weight = feather_mask(alignment.size, feather) if mask is None else mask.astype(np.float32)
+    weight: np.ndarray = feather_mask(alignment.size, feather) if mask is None else mask.astype(np.float32)
     back = cv2.warpAffine(crop, inv, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.warpAffine(
-        weight, inv, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        weight,
+        inv,
+        (w, h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0.0, 0.0, 0.0, 0.0),
     )
     out = frame.copy()
     touched = alpha > 0

@@ -130,8 +130,10 @@ class InvertedResidual(nn.Module):
         self.expand = ConvNormAct(channels, hidden, 1, norm=norm, act=act)
         self.depthwise = ConvNormAct(hidden, hidden, 3, groups=hidden, norm=norm, act=act)
         self.project = ConvNormAct(hidden, channels, 1, norm=norm, act=None)
+        conv = self.project[0]
+        assert isinstance(conv, nn.Conv2d)
         with torch.no_grad():
-            self.project[0].weight.mul_(residual_init)
+            conv.weight.mul_(residual_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.project(self.depthwise(self.expand(x)))

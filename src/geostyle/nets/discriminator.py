@@ -176,9 +176,11 @@ class LocalPatchDiscriminator(nn.Module):
 
     def _embedding_weight(self) -> torch.Tensor:
         assert self.embed is not None
-        if hasattr(self.embed, "parametrizations"):
-            return self.embed.parametrizations.weight.original
-        return self.embed.weight
+        # Under spectral norm the trainable tensor is the parametrization's original weight.
+        holder = getattr(self.embed, "parametrizations", None)
+        weight = holder.weight.original if holder is not None else self.embed.weight
+        assert isinstance(weight, torch.Tensor)
+        return weight
 
     def forward(self, crops: torch.Tensor, part: torch.Tensor | None = None) -> list[torch.Tensor]:
         torch._assert(crops.dim() == 4 and crops.shape[1] == self.channels, "crops must be (B, C, S, S)")

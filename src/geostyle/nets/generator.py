@@ -104,9 +104,9 @@ class GeoGenerator(nn.Module):
         residual_init: float = 0.1,
     ) -> None:
         super().__init__()
-        widths = tuple(int(w) for w in widths)
         if len(widths) != 3:
             raise ValueError(f"widths must have 3 entries (1/2, 1/4, 1/8 resolution), got {widths}")
+        widths = (int(widths[0]), int(widths[1]), int(widths[2]))
         if warp_level not in (2, 3):
             raise ValueError(f"warp_level must be 2 or 3, got {warp_level}")
         if padding_mode not in ("border", "zeros", "reflection"):
@@ -149,6 +149,7 @@ class GeoGenerator(nn.Module):
         with torch.no_grad():
             # Same kernel for the four sub-pixels: the initial residual has no 2x2 checkerboard.
             self.head.weight.copy_(self.head.weight[:, :, :1, :1].expand_as(self.head.weight) * residual_init)
+            assert self.head.bias is not None
             self.head.bias.zero_()
 
     def decode(self, base: torch.Tensor, e2: torch.Tensor, e3: torch.Tensor) -> torch.Tensor:

@@ -112,6 +112,8 @@ def _load_state(path: Path | None) -> dict[str, torch.Tensor]:
 class _BlurPool(nn.Module):
     """Anti-aliased stride-2 downsampling: reflection pad 2, fixed depthwise 3x3 binomial filter."""
 
+    filt: torch.Tensor
+
     def __init__(self, channels: int) -> None:
         super().__init__()
         a = torch.tensor([1.0, 2.0, 1.0])
@@ -129,6 +131,9 @@ class ShiftTolerantAlexNet(nn.Module):
     feature maps ``relu1 .. relu{upto}`` (``upto`` in 1..5; later layers are not computed).
     Parameters are frozen and the module stays in eval mode.
     """
+
+    shift: torch.Tensor
+    scale: torch.Tensor
 
     def __init__(self, weights: str | Path | None = None) -> None:
         super().__init__()

@@ -50,7 +50,7 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
     model = _REGISTRY[name](**kwargs)
-    model.arch = name
+    setattr(model, "arch", name)  # noqa: B010 (nn.Module typing forbids plain attribute assignment)
     return model
 
 

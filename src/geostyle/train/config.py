@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -133,7 +134,8 @@ def _build(cls, data: dict[str, Any], where: str):
 
 
 def _coerce(value: Any, f: dataclasses.Field, path: str) -> Any:
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    factory = cast(Callable[[], Any], f.default_factory)
+    default = f.default if f.default is not dataclasses.MISSING else factory()
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ConfigError(f"{path}: expected true/false, got {value!r}")

@@ -60,7 +60,9 @@ def wrap(module: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
 
 
 def unwrap(module: torch.nn.Module) -> torch.nn.Module:
-    return module.module if hasattr(module, "module") else module
+    inner = getattr(module, "module", module)  # DistributedDataParallel keeps the network in .module
+    assert isinstance(inner, torch.nn.Module)
+    return inner
 
 
 def barrier(info: DistInfo) -> None:

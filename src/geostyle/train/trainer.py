@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -37,6 +37,9 @@ from geostyle.train.samples import draw_points, save_grid, to_uint8
 from geostyle.train.stats import StatsWriter
 from geostyle.warp.grid import random_tps_grid, warp_image
 from geostyle.warp.local import crop_parts
+
+if TYPE_CHECKING:
+    from geostyle.nets.perceptual import PerceptualLoss
 
 PART_CROP = 32  # local discriminator crop size at 256 px training resolution, scaled with it
 
@@ -59,7 +62,7 @@ class Trainer:
         styles: FaceSet,
         nets: Networks,
         aligner: BatchAligner,
-        perceptual: torch.nn.Module | None,
+        perceptual: PerceptualLoss | None,
         dist_info: DistInfo | None = None,
         progress: bool = True,
     ):
@@ -82,8 +85,9 @@ class Trainer:
         g_params = list(nets.generator.parameters()) + list(nets.reverse.parameters())
         d_modules = [m for m in (nets.disc_style, nets.disc_photo, nets.disc_local) if m is not None]
         d_params = [p for m in d_modules for p in m.parameters()]
-        self.opt_g = torch.optim.Adam(g_params, lr=tc.lr_generator, betas=tuple(tc.betas))
-        self.opt_d = torch.optim.Adam(d_params, lr=tc.lr_discriminator, betas=tuple(tc.betas))
+        betas = (float(tc.betas[0]), float(tc.betas[1]))
+        self.opt_g = torch.optim.Adam(g_params, lr=tc.lr_generator, betas=betas)
+        self.opt_d = torch.optim.Adam(d_params, lr=tc.lr_discriminator, betas=betas)
         policy = [p.strip() for p in config.augment.policy.split(",") if p.strip()]
         self.augment = DiffAugment(policy=policy, probability=config.augment.probability)
         # Part crops are cut at landmarks: translating them would teach the local critics nothing.
