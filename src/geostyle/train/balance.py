@@ -35,7 +35,7 @@ def gradient_balance(trainer: Trainer, batches: int = 4, first_step: int = 0) ->
     sums: dict[str, float] = {}
     for i in range(batches):
         step = first_step + i
-        x, y = trainer._batches(step)
+        x, y = trainer.batches(step)
         geo = trainer.aligner.pair(x.points, x.mask, y.points, y.mask, cfg.geometry.align_exemplars)
         rng = step_generator(cfg.train.seed, step, trainer.dist.rank, stream=1)
         real = trainer.real_exemplars(y, geo, rng)

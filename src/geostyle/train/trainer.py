@@ -105,7 +105,8 @@ class Trainer:
         self.part_crop = max(16, int(round(PART_CROP * photos.resolution / 256)))
 
     # ------------------------------------------------------------------ one step
-    def _batches(self, step: int):
+    def batches(self, step: int):
+        """The (photo, exemplar) batches of ``step``: a function of (seed, step, rank) only."""
         g = step_generator(self.cfg.train.seed, step, self.dist.rank, stream=0)
         b = self.cfg.train.batch_size
         flips = (torch.rand(2, b, generator=g) < 0.5) if self.cfg.data.hflip else None
@@ -122,7 +123,7 @@ class Trainer:
             self.nets.disc_photo,
             self.nets.disc_local,
         )
-        x, y = self._batches(step)
+        x, y = self.batches(step)
         geo = self.aligner.pair(x.points, x.mask, y.points, y.mask, cfg.geometry.align_exemplars)
         rng = step_generator(cfg.train.seed, step, self.dist.rank, stream=1)
         stats: dict[str, float] = {}
