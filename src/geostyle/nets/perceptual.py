@@ -241,7 +241,6 @@ class PerceptualLoss(nn.Module):
         self.layers = layers
         self.layer_weights = weights
         self.indices = tuple(LAYERS.index(name) for name in layers)
-        self.upto = max(self.indices) + 1
         self.distance = distance
         self.max_size = max_size
         self.backbone = ShiftTolerantAlexNet(weights_path)

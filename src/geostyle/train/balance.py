@@ -23,7 +23,7 @@ import torch
 from geostyle.data.dataset import step_generator
 from geostyle.train import checkpoint as ckpt
 from geostyle.train.config import config_from_dict
-from geostyle.train.trainer import Trainer, build_trainer
+from geostyle.train.trainer import Trainer, build_trainer, warped_photo
 
 
 def gradient_balance(trainer: Trainer, batches: int = 4, first_step: int = 0) -> dict[str, float]:
@@ -40,7 +40,8 @@ def gradient_balance(trainer: Trainer, batches: int = 4, first_step: int = 0) ->
         rng = step_generator(cfg.train.seed, step, trainer.dist.rank, stream=1)
         real = trainer.real_exemplars(y, geo, rng)
         fake = trainer.nets.generator(x.images, geo.target_from_photo).detach().requires_grad_(True)
-        for key, value in trainer.style_path_terms(x, fake, real, geo, rng).items():
+        terms = trainer.style_path_terms(x, fake, warped_photo(x.images, geo), real, geo, rng)
+        for key, value in terms.items():
             # Terms share parts of the graph (one backbone pass serves content and texture).
             (grad,) = torch.autograd.grad(weights[key] * value, fake, allow_unused=True, retain_graph=True)
             norm = 0.0 if grad is None else grad.norm().item()

@@ -133,7 +133,8 @@ class Trainer:
         # ---------------- generator step
         self.opt_g.zero_grad(set_to_none=True)
         fake_y = G(x.images, geo.target_from_photo)
-        terms = self.style_path_terms(x, fake_y, (y_real, y_real_pts, y_real_mask), geo, rng)
+        warped_x = warped_photo(x.images, geo)
+        terms = self.style_path_terms(x, fake_y, warped_x, (y_real, y_real_pts, y_real_mask), geo, rng)
         fake_x = Fr(y.images, geo.style_target_from_style)
         rec_y = G(fake_x, geo.style_from_style_target)
         terms["g/cycle_style"] = F.l1_loss(rec_y, y.images)
@@ -145,9 +146,6 @@ class Trainer:
             loss_g = loss_g + weights[key] * value
             stats[key] = value.item()
         # How far the output has moved from the (warped) photo: 0 at initialisation, grows as texture is learnt.
-        warped_x = (
-            warp_image(x.images, geo.target_from_photo) if geo.target_from_photo is not None else x.images
-        )
         stats["g/change"] = F.l1_loss(fake_y.detach(), warped_x).item()
         loss_g.backward()
         self.opt_g.step()
@@ -223,11 +221,11 @@ class Trainer:
         )
 
     def style_path_terms(
-        self, x, fake_y: torch.Tensor, real, geo, rng: torch.Generator
+        self, x, fake_y: torch.Tensor, warped_x: torch.Tensor, real, geo, rng: torch.Generator
     ) -> dict[str, torch.Tensor]:
         """Unweighted generator loss terms of the photo -> style path that depend on ``fake_y = G(x)``
-        (keyed like the stats; weights in :meth:`term_weights`). ``real`` is what
-        :meth:`real_exemplars` returned. Shared by the training step and :mod:`geostyle.train.balance`."""
+        (keyed like the stats; weights in :meth:`term_weights`). ``warped_x`` is
+        :func:`warped_photo` of the batch, ``real`` what :meth:`real_exemplars` returned. Shared by the training step and :mod:`geostyle.train.balance`."""
         lc = self.cfg.loss
         G, Fr, Dy, Dl = self.nets.generator, self.nets.reverse, self.nets.disc_style, self.nets.disc_local
         y_real, y_real_pts, y_real_mask = real
@@ -239,9 +237,6 @@ class Trainer:
                 Dl(self.augment_parts(crops, generator=rng), part_ids)
             )
         terms["g/cycle"] = F.l1_loss(Fr(fake_y, geo.photo_from_target), x.images)
-        warped_x = (
-            warp_image(x.images, geo.target_from_photo) if geo.target_from_photo is not None else x.images
-        )
         if self.perceptual is not None and (lc.content > 0 or lc.style > 0):
             # One backbone pass over G(x) serves both the content and the texture term.
             size = lc.content_resolution
@@ -365,9 +360,7 @@ class Trainer:
         geo = self.aligner.pair(x.points, x.mask, ys.points, ys.mask, True)
         g = self.ema.model
         fake = g(x.images, geo.target_from_photo)
-        warped = (
-            warp_image(x.images, geo.target_from_photo) if geo.target_from_photo is not None else x.images
-        )
+        warped = warped_photo(x.images, geo)
         aligned = (
             warp_image(ys.images, geo.exemplar_on_target) if geo.exemplar_on_target is not None else ys.images
         )
@@ -429,6 +422,12 @@ class Trainer:
             final.write_bytes(Path(release).read_bytes())
             return final
         return release
+
+
+def warped_photo(images: torch.Tensor, geo) -> torch.Tensor:
+    """The photos resampled into their target geometry (unchanged when the TPS ablation is on):
+    what G(x) is compared with by the content and colour terms."""
+    return warp_image(images, geo.target_from_photo) if geo.target_from_photo is not None else images
 
 
 def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
