@@ -241,6 +241,7 @@ class PerceptualLoss(nn.Module):
         self.layers = layers
         self.layer_weights = weights
         self.indices = tuple(LAYERS.index(name) for name in layers)
+        self.upto = max(self.indices) + 1  # backbone depth computed for the requested layers
         self.distance = distance
         self.max_size = max_size
         self.backbone = ShiftTolerantAlexNet(weights_path)
@@ -250,7 +251,8 @@ class PerceptualLoss(nn.Module):
         keeps (and computes) only the first ``n`` of them, e.g. for small crops the deep layers
         would reduce to a pixel."""
         indices = self.indices if first is None else self.indices[:first]
-        feats = self.backbone(_resize_to(x, self.max_size), max(indices) + 1)
+        depth = self.upto if first is None else max(indices) + 1
+        feats = self.backbone(_resize_to(x, self.max_size), depth)
         return [_unit_normalize(feats[i]) for i in indices]
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
