@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from geostyle.data.images import list_images, load_image, save_image
+from geostyle.data.contact_sheet import image_grid
+from geostyle.data.images import from_uint8, list_images, load_image, save_image
 from geostyle.errors import GeostyleError
 from geostyle.faces.align import warp_to_crop
 from geostyle.infer.stylize import Stylizer
-from geostyle.train.samples import from_uint8, image_grid
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

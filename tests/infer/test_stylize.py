@@ -11,7 +11,7 @@ from geostyle.errors import CheckpointError, NoFaceError
 from geostyle.faces.landmarks import from_ibug68
 from geostyle.infer.stylize import Stylizer, available_models, resolve_model
 from geostyle.nets.registry import create_model
-from geostyle.train.checkpoint import save_release
+from geostyle.nets.release import save_release
 from geostyle.warp.geometry import GeometryModel
 
 

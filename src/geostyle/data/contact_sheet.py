@@ -97,3 +97,28 @@ def contact_sheet(
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
     return path
+
+
+def image_grid(rows: list[list[np.ndarray]], labels: list[str] | None = None, pad: int = 2) -> np.ndarray:
+    """Tile equally sized ``(H, W, 3)`` images; optional column labels on a strip at the top."""
+    h, w = rows[0][0].shape[:2]
+    cols = max(len(r) for r in rows)
+    top = 14 if labels else 0
+    canvas = np.full((top + len(rows) * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            y, x = top + pad + i * (h + pad), pad + j * (w + pad)
+            canvas[y : y + h, x : x + w] = img
+    if labels:
+        pil = Image.fromarray(canvas)
+        draw = ImageDraw.Draw(pil)
+        for j, label in enumerate(labels):
+            draw.text((pad + j * (w + pad) + 2, 1), label, fill=(0, 0, 0))
+        canvas = np.asarray(pil)
+    return canvas
+
+
+def save_grid(path: str | Path, rows: list[list[np.ndarray]], labels: list[str] | None = None) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image_grid(rows, labels)).save(path)

@@ -6,6 +6,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps
 
 from geostyle.errors import ImageReadError
@@ -89,3 +90,14 @@ def list_images(folder: str | Path) -> list[Path]:
     """Image files below ``folder`` (recursive), sorted for a stable order."""
     folder = Path(folder)
     return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """``(B, 3, H, W)`` in [-1, 1] -> ``(B, H, W, 3)`` uint8."""
+    arr = images.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte()
+    return arr.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def from_uint8(image: np.ndarray) -> torch.Tensor:
+    """``(H, W, 3)`` uint8 -> ``(1, 3, H, W)`` float in [-1, 1] (inverse of :func:`to_uint8`)."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(127.5).sub(1)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from geostyle.data.images import load_image, save_image
+from geostyle.data.contact_sheet import image_grid
+from geostyle.data.images import from_uint8, load_image, save_image, to_uint8
 from geostyle.faces.align import paste_back
 from geostyle.faces.draw import draw_landmarks
 from geostyle.infer.stylize import Stylizer
-from geostyle.train.samples import from_uint8, image_grid, to_uint8
 from geostyle.warp.grid import warp_image
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "astronaut.png"

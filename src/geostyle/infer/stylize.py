@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from geostyle.data.images import from_uint8, to_uint8
 from geostyle.errors import CheckpointError, NoFaceError
 from geostyle.faces.align import Alignment, apply_affine, estimate_alignment, paste_back, warp_to_crop
 from geostyle.faces.landmarks import Face, normalized_to_pixels, pixels_to_normalized
-from geostyle.train.alignment import BatchAligner
-from geostyle.train.checkpoint import ReleaseModel, load_release
-from geostyle.train.samples import from_uint8, to_uint8
+from geostyle.nets.release import ReleaseModel, load_release
+from geostyle.warp.alignment import BatchAligner
 from geostyle.warp.geometry import GeometryModel
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"

@@ -1,145 +1,35 @@
-"""Checkpoints.
-
-* **Release** (``*.safetensors``): what inference needs and nothing else: the generator's (EMA)
-  weights plus, in the safetensors metadata, the format version, architecture name, construction
-  arguments, the geometry model and the training config. Loads without any training flag and never
-  runs code on load.
-* **Resume** (``resume.pt``): everything needed to continue the same run at the same step: all
-  networks, optimizers, EMA, step, RNG states. Written atomically (temp file + fsync + rename), so a
-  kill in the middle of a save leaves the previous checkpoint intact. Loaded with
-  ``torch.load(weights_only=True)``.
+"""Resume checkpoints (``resume.pt``): everything needed to continue the same run at the same step:
+all networks, optimizers, EMA, step, RNG states. Written atomically (temp file + fsync + rename), so a
+kill in the middle of a save leaves the previous checkpoint intact. Loaded with
+``torch.load(weights_only=True)``. Release checkpoints (what inference reads) are
+:mod:`geostyle.nets.release`; they are re-exported here for the trainer's convenience.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 
 from geostyle.errors import CheckpointError
+from geostyle.nets.release import (  # noqa: F401  (re-exported for the trainer)
+    FORMAT_VERSION,
+    RELEASE_FORMAT,
+    ReleaseModel,
+    atomic_write,
+    load_release,
+    read_release_metadata,
+    save_release,
+)
 
-RELEASE_FORMAT = "geostyle-model"
 RESUME_FORMAT = "geostyle-resume"
-FORMAT_VERSION = 1
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename over ``path``; the old file survives any crash before the rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    # mkstemp creates 0600; a checkpoint is an ordinary file (respect the umask like open() would).
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@dataclass
-class ReleaseModel:
-    """A loaded release checkpoint: the generator (eval mode) and what it was trained with."""
-
-    generator: torch.nn.Module
-    arch: str
-    arch_kwargs: dict[str, Any]
-    geometry: dict[str, Any] | None
-    resolution: int
-    metadata: dict[str, Any]
-
-
-def save_release(
-    path: str | Path,
-    generator: torch.nn.Module,
-    arch: str,
-    arch_kwargs: dict[str, Any],
-    geometry: dict[str, Any] | None,
-    resolution: int,
-    config: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    """Write a release checkpoint (safetensors; metadata values are JSON strings)."""
-    tensors = {k: v.detach().contiguous().cpu() for k, v in generator.state_dict().items()}
-    metadata = {
-        "format": RELEASE_FORMAT,
-        "version": str(FORMAT_VERSION),
-        "arch": arch,
-        "arch_kwargs": json.dumps(arch_kwargs, sort_keys=True),
-        "geometry": json.dumps(geometry),
-        "resolution": str(int(resolution)),
-        "config": json.dumps(config or {}, sort_keys=True),
-        "extra": json.dumps(extra or {}, sort_keys=True),
-    }
-    _atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
-
-
-def read_release_metadata(path: str | Path) -> dict[str, Any]:
-    """The metadata of a release checkpoint, JSON fields decoded. Raises :class:`CheckpointError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such model file")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            raw = fh.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable model file ({exc})") from exc
-    if raw.get("format") != RELEASE_FORMAT:
-        raise CheckpointError(f"{path}: not a geostyle model (format {raw.get('format')!r})")
-    if int(raw.get("version", "0")) > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: model format v{raw['version']} is newer than this geostyle (v{FORMAT_VERSION})"
-        )
-    try:
-        return {
-            "arch": raw["arch"],
-            "arch_kwargs": json.loads(raw["arch_kwargs"]),
-            "geometry": json.loads(raw["geometry"]),
-            "resolution": int(raw["resolution"]),
-            "config": json.loads(raw.get("config", "{}")),
-            "extra": json.loads(raw.get("extra", "{}")),
-            "version": int(raw["version"]),
-        }
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(f"{path}: model metadata is incomplete ({exc})") from exc
-
-
-def load_release(path: str | Path) -> ReleaseModel:
-    """Rebuild the generator from a release checkpoint alone."""
-    from geostyle.nets.registry import create_model
-
-    meta = read_release_metadata(path)
-    try:
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: weights are unreadable ({exc})") from exc
-    try:
-        generator = create_model(meta["arch"], **meta["arch_kwargs"])
-        generator.load_state_dict(tensors, strict=True)
-    except (KeyError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"{path}: weights do not fit architecture {meta['arch']!r} ({exc})") from exc
-    generator.eval()
-    return ReleaseModel(
-        generator, meta["arch"], meta["arch_kwargs"], meta["geometry"], meta["resolution"], meta
-    )
 
 
 def save_resume(path: str | Path, state: dict[str, Any]) -> None:
     """Atomically write a resume checkpoint. ``state`` holds tensors, state dicts and plain values."""
     payload = {"format": RESUME_FORMAT, "version": FORMAT_VERSION, **state}
-    _atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
+    atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
 
 
 def load_resume(path: str | Path) -> dict[str, Any]:

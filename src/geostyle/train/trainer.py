@@ -24,17 +24,19 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from geostyle.data.contact_sheet import save_grid
 from geostyle.data.dataset import EpochSampler, FaceSet, step_generator
+from geostyle.data.images import to_uint8
 from geostyle.errors import ConfigError
 from geostyle.train import checkpoint as ckpt
 from geostyle.train import losses as L
-from geostyle.train.alignment import BatchAligner, compose_fields
 from geostyle.train.augment import DiffAugment
 from geostyle.train.config import Config, save_config
 from geostyle.train.distributed import DistInfo, average_scalars, barrier, unwrap, wrap
 from geostyle.train.ema import EMA
-from geostyle.train.samples import draw_points, save_grid, to_uint8
+from geostyle.train.samples import draw_points
 from geostyle.train.stats import StatsWriter
+from geostyle.warp.alignment import BatchAligner, compose_fields
 from geostyle.warp.grid import random_tps_grid, warp_image
 from geostyle.warp.local import crop_parts
 
