@@ -25,6 +25,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP)
+	# tests/serve drive Debian's chromium headless (machines run as root with Debian's package mirror).
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
