@@ -27,3 +27,15 @@ class CheckpointError(GeostyleError):
 
 class ConfigError(GeostyleError):
     """A configuration file or override is invalid."""
+
+
+class VideoError(GeostyleError):
+    """A file could not be read or written as a video (no video stream, truncated, corrupt, codec)."""
+
+
+class ExportError(GeostyleError):
+    """A model could not be exported or the exported graph does not match PyTorch."""
+
+
+class LiveError(GeostyleError):
+    """The live loop cannot run here (no camera, no window system)."""
