@@ -155,3 +155,19 @@ def test_style_texture_loss_gradient_reaches_the_output():
     out = torch.rand(1, 3, 4, 4, requires_grad=True)
     L.style_texture_loss([out], [torch.rand(1, 3, 4, 4)]).backward()
     assert out.grad is not None and out.grad.abs().sum() > 0
+
+
+def test_image_gradient_loss_ignores_tone_and_sees_lines():
+    torch.manual_seed(0)
+    img = torch.rand(2, 1, 16, 16)
+    assert L.image_gradient_loss(img + 0.3, img).item() == pytest.approx(0.0, abs=1e-6)
+    shifted = torch.roll(img, 1, dims=-1)
+    assert L.image_gradient_loss(shifted, img).item() > 0.1
+
+
+def test_d_fake_loss_is_the_fake_half_of_d_loss():
+    real, fake = [torch.randn(2, 1, 4, 4)], [torch.randn(2, 1, 4, 4)]
+    for mode in ("lsgan", "hinge"):
+        adv = L.AdversarialLoss(mode)
+        zero_real = adv.d_loss(real, [torch.full_like(fake[0], -1e9 if mode == "hinge" else 0.0)])
+        torch.testing.assert_close(adv.d_loss(real, fake) - zero_real, adv.d_fake_loss(fake))

@@ -49,6 +49,7 @@ class FaceSet:
         self.root = Path(root)
         self.zoom = float(manifest.zoom)  # inference must crop photos the same way
         self.ids = [it.id for it in items]
+        self.stems = [_stem(it.source) for it in items]  # source file stems: what a model was trained on
         self.resolution = resolution
         images = np.stack([_resize(load_image(it.crop_path), resolution) for it in items])
         self.images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # uint8 (N, 3, R, R)
@@ -79,6 +80,31 @@ class FaceSet:
     def landmarks_nan(self) -> np.ndarray:
         """``(N, K, 2)`` float64 landmarks, normalised frame, NaN where missing."""
         return with_missing_as_nan(self.points, self.mask)
+
+
+def read_pairs(path: str | Path) -> list[tuple[str, str]]:
+    """``photo,truth`` file stems (or file names) from a CSV; a header row and ``#`` comments are skipped."""
+    import csv
+
+    path = Path(path)
+    if not path.is_file():
+        raise GeostyleError(f"{path}: no such pairs file")
+    pairs = []
+    with open(path, newline="") as fh:
+        for row in csv.reader(fh):
+            if not row or row[0].startswith("#") or row[0].strip().lower() == "photo":
+                continue
+            if len(row) < 2:
+                raise GeostyleError(f"{path}: expected 'photo,truth' rows, got {row!r}")
+            pairs.append((Path(row[0].strip()).stem, Path(row[1].strip()).stem))
+    return pairs
+
+
+def partner_indices(photos: FaceSet, styles: FaceSet, pairs: list[tuple[str, str]]) -> torch.Tensor:
+    """For each photo, the index of its paired style image in ``styles`` (-1 where it has none)."""
+    style_index = {stem: i for i, stem in enumerate(styles.stems)}
+    partner = {p: style_index[s] for p, s in pairs if s in style_index}
+    return torch.tensor([partner.get(stem, -1) for stem in photos.stems], dtype=torch.long)
 
 
 def _stem(source: str) -> str:

@@ -20,27 +20,22 @@ from pathlib import Path
 
 import torch
 
-from geostyle.data.dataset import step_generator
 from geostyle.train import checkpoint as ckpt
 from geostyle.train.config import config_from_dict
-from geostyle.train.trainer import Trainer, build_trainer, warped_photo
+from geostyle.train.trainer import Trainer, build_trainer
 
 
 def gradient_balance(trainer: Trainer, batches: int = 4, first_step: int = 0) -> dict[str, float]:
     """Mean over ``batches`` of ``||d(w_k L_k) / d G(x)||_2`` per generator term ``k`` (stats keys)."""
     if batches < 1:
         raise ValueError("batches must be >= 1")
-    cfg = trainer.cfg
     weights = trainer.term_weights()
     sums: dict[str, float] = {}
     for i in range(batches):
         step = first_step + i
-        x, y = trainer.batches(step)
-        geo = trainer.aligner.pair(x.points, x.mask, y.points, y.mask, cfg.geometry.align_exemplars)
-        rng = step_generator(cfg.train.seed, step, trainer.dist.rank, stream=1)
-        real = trainer.real_exemplars(y, geo, rng)
-        fake = trainer.nets.generator(x.images, geo.target_from_photo).detach().requires_grad_(True)
-        terms = trainer.style_path_terms(x, fake, warped_photo(x.images, geo), real, geo, rng)
+        s = trainer.prepare_step(step)
+        fake = trainer.nets.generator(s.x.images, s.geo.target_from_photo).detach().requires_grad_(True)
+        terms = trainer.style_path_terms(s, fake)
         for key, value in terms.items():
             # Terms share parts of the graph (one backbone pass serves content and texture).
             (grad,) = torch.autograd.grad(weights[key] * value, fake, allow_unused=True, retain_graph=True)

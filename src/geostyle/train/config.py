@@ -29,6 +29,11 @@ class DataConfig:
         default_factory=list
     )  # item ids never used for training (e.g. paired test set)
     hflip: bool = True  # mirror augmentation (landmarks are mirrored with their names)
+    # Dense target G(x) regresses to from step 1: "none"; "cartoon" (the warped photo in the exemplars'
+    # palette, flattened, with line art: geostyle.train.targets); "paired" (each photo's own artwork
+    # from data.pairs, TPS-aligned onto the photo's target geometry).
+    target: str = "none"
+    pairs: str = ""  # CSV of photo,artwork file stems (paired data, e.g. configs/cuhk_pairs.csv)
 
 
 @dataclass
@@ -68,6 +73,10 @@ class LossConfig:
     deformation_invariance: float = 2.0  # G(W(x)) ~ W(G(x)) for random smooth TPS W
     deformation_strength: float = 0.06  # random TPS control-point jitter (normalised units)
     r1: float = 0.0  # R1 gradient penalty on real style samples (0 = off)
+    target: float = 0.0  # L1 between G(x) and the dense target (data.target)
+    target_perceptual: float = 0.0  # perceptual distance between G(x) and the dense target
+    target_gradient: float = 0.0  # L1 between image gradients of G(x) and of the target (line placement)
+    edge_fake: float = 0.0  # exemplars with blurred line art shown to the style critic as fake (CartoonGAN)
     gan_type: str = "lsgan"  # lsgan | hinge
 
 
@@ -93,6 +102,12 @@ class TrainConfig:
     checkpoint_every: int = 250
     release_every: int = 500
     num_samples: int = 6  # photos in each sample grid
+    # Most steps at a low resolution, a short finish at data.resolution: samples per CPU-hour grow
+    # about with the square of the size ratio (0 = off).
+    low_resolution: int = 0
+    low_resolution_steps: int = 0  # the first N steps run at low_resolution
+    low_resolution_batch: int = 0  # batch size of those steps (0 = batch_size)
+    adversarial_warmup: int = 0  # adversarial weights ramp 0 -> 1 over these steps (dense targets lead)
 
 
 @dataclass

@@ -92,6 +92,12 @@ class AdversarialLoss:
     def g_loss(self, fake: Logits) -> torch.Tensor:
         return lsgan_g_loss(fake) if self.mode == "lsgan" else hinge_g_loss(fake)
 
+    def d_fake_loss(self, fake: Logits) -> torch.Tensor:
+        """The fake half of :meth:`d_loss` alone: extra images the critic must call fake (hard negatives)."""
+        if self.mode == "lsgan":
+            return _mean_over_scales([0.5 * f.pow(2).mean() for f in _as_list(fake)])
+        return _mean_over_scales([F.relu(1 + f).mean() for f in _as_list(fake)])
+
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     if mask is None:
@@ -209,10 +215,22 @@ def style_texture_loss(
     """
     if len(output_features) != len(exemplar_features) or not output_features:
         raise ValueError("style_texture_loss needs matching, non-empty feature lists")
+    return gram_texture_loss(output_features, [gram_matrix(fe) for fe in exemplar_features], weights)
+
+
+def gram_texture_loss(
+    output_features: Sequence[torch.Tensor],
+    exemplar_grams: Sequence[torch.Tensor],
+    weights: Sequence[float] | None = None,
+) -> torch.Tensor:
+    """:func:`style_texture_loss` against Gram matrices ``(B, C_l, C_l)`` computed beforehand: the
+    exemplars are fixed images, so their texture statistics can be cached once per run."""
+    if len(output_features) != len(exemplar_grams) or not output_features:
+        raise ValueError("gram_texture_loss needs one exemplar Gram matrix per feature map")
     weights = weights if weights is not None else [1.0] * len(output_features)
     total = output_features[0].new_zeros(())
-    for fo, fe, w in zip(output_features, exemplar_features, weights, strict=True):
-        diff = gram_matrix(fo) - gram_matrix(fe)
+    for fo, ge, w in zip(output_features, exemplar_grams, weights, strict=True):
+        diff = gram_matrix(fo) - ge
         total = total + w * diff.flatten(1).norm(dim=1).mean()
     return total
 
@@ -231,6 +249,14 @@ def r1_penalty(real_logits: Logits, real_images: torch.Tensor | Sequence[torch.T
     score = torch.stack([out.flatten(1).mean(dim=1) for out in logits]).mean(dim=0).sum()
     grads = torch.autograd.grad(score, inputs, create_graph=True)
     return torch.stack([g.pow(2).flatten(1).sum(dim=1) for g in grads]).sum(dim=0).mean()
+
+
+def image_gradient_loss(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between horizontal and vertical finite differences of ``image`` and ``target`` ``(B, C, H, W)``:
+    lines in the right places, independent of overall tone."""
+    dx = (image[..., :, 1:] - image[..., :, :-1]) - (target[..., :, 1:] - target[..., :, :-1])
+    dy = (image[..., 1:, :] - image[..., :-1, :]) - (target[..., 1:, :] - target[..., :-1, :])
+    return 0.5 * (dx.abs().mean() + dy.abs().mean())
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from geostyle.data.contact_sheet import save_grid
-from geostyle.data.dataset import EpochSampler, FaceSet, step_generator
+from geostyle.data.dataset import EpochSampler, FaceSet, partner_indices, read_pairs, step_generator
 from geostyle.data.images import to_uint8
 from geostyle.errors import ConfigError
 from geostyle.train import checkpoint as ckpt
@@ -44,6 +44,19 @@ if TYPE_CHECKING:
     from geostyle.nets.perceptual import PerceptualLoss
 
 PART_CROP = 32  # local discriminator crop size at 256 px training resolution, scaled with it
+TARGETS = ("none", "cartoon", "paired")
+
+
+@dataclass
+class Phase:
+    """Image size and batch of a stretch of steps (low-resolution steps first, then full size)."""
+
+    resolution: int
+    batch_size: int
+    aligner: BatchAligner
+    photo_sampler: EpochSampler
+    style_sampler: EpochSampler
+    part_crop: int
 
 
 @dataclass
@@ -53,6 +66,23 @@ class Networks:
     disc_style: torch.nn.Module  # global, style domain
     disc_photo: torch.nn.Module | None  # global, photo domain (for F)
     disc_local: torch.nn.Module | None  # eyes / nose / mouth crops, style domain
+
+
+@dataclass
+class StepInputs:
+    """One step's batches, geometry and targets, before any network runs."""
+
+    step: int
+    phase: Phase
+    x: Any  # photo Batch
+    y: Any  # exemplar Batch (the photos' own artworks in paired mode)
+    geo: Any  # PairGeometry
+    rng: torch.Generator
+    real: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # exemplars as the critics see them
+    warped_x: torch.Tensor  # photos in their target geometry
+    target: torch.Tensor | None  # dense target of G(x) (data.target), None without one
+    style_idx: torch.Tensor
+    style_flips: torch.Tensor | None
 
 
 class Trainer:
@@ -97,27 +127,133 @@ class Trainer:
             policy=[p for p in policy if p != "translation"], probability=config.augment.probability
         )
         self.adversarial = L.AdversarialLoss(config.loss.gan_type)
-        self.photo_sampler = EpochSampler(
-            len(photos), tc.batch_size, tc.seed, self.dist.rank, self.dist.world
-        )
-        self.style_sampler = EpochSampler(
-            len(styles), tc.batch_size, tc.seed + 1, self.dist.rank, self.dist.world
-        )
+        dc = config.data
+        if dc.target not in TARGETS:
+            raise ConfigError(f"data.target: {dc.target!r} is not one of {', '.join(TARGETS)}")
+        # Paired data: photo i trains against its own artwork partner[i]; unpaired photos are left out.
+        self.partner: torch.Tensor | None = None
+        photo_pool = torch.arange(len(photos))
+        if dc.target == "paired":
+            if not dc.pairs:
+                raise ConfigError("data.target=paired needs data.pairs (a CSV of photo,artwork stems)")
+            self.partner = partner_indices(photos, styles, read_pairs(dc.pairs))
+            photo_pool = torch.nonzero(self.partner >= 0).flatten()
+            if len(photo_pool) == 0:
+                raise ConfigError(f"{dc.pairs}: no photo of {dc.photos} has a partner in {dc.styles}")
+        self.photo_pool = photo_pool
+        self.palette = None
+        if dc.target == "cartoon":
+            from geostyle.train.targets import Palette
+
+            self.palette = Palette.of(styles.images.permute(0, 2, 3, 1).numpy())
+        self.edge_smoothed: torch.Tensor | None = None
+        if config.loss.edge_fake > 0:
+            from geostyle.train.targets import edge_smoothed
+
+            soft = edge_smoothed(styles.images.permute(0, 2, 3, 1).numpy())
+            self.edge_smoothed = torch.from_numpy(soft).permute(0, 3, 1, 2).contiguous()
+        self.phases = [self._phase(photos.resolution, tc.batch_size, aligner, 0)]
+        if tc.low_resolution > 0 and tc.low_resolution_steps > 0:
+            low_batch = tc.low_resolution_batch or tc.batch_size
+            low = self._phase(tc.low_resolution, low_batch, aligner.at_resolution(tc.low_resolution), 2)
+            self.phases.insert(0, low)
+        self._grams: dict[int, list[torch.Tensor]] = {}
         self.step = 0
-        self.part_crop = max(16, int(round(PART_CROP * photos.resolution / 256)))
+
+    def _phase(self, resolution: int, batch: int, aligner: BatchAligner, seed_offset: int) -> Phase:
+        tc = self.cfg.train
+        return Phase(
+            resolution,
+            batch,
+            aligner,
+            EpochSampler(len(self.photo_pool), batch, tc.seed + seed_offset, self.dist.rank, self.dist.world),
+            EpochSampler(len(self.styles), batch, tc.seed + seed_offset + 1, self.dist.rank, self.dist.world),
+            max(16, int(round(PART_CROP * resolution / 256))),
+        )
+
+    def phase(self, step: int) -> Phase:
+        tc = self.cfg.train
+        return self.phases[0] if step < tc.low_resolution_steps else self.phases[-1]
 
     # ------------------------------------------------------------------ one step
     def batches(self, step: int):
-        """The (photo, exemplar) batches of ``step``: a function of (seed, step, rank) only."""
+        """The (photo, exemplar) batches of ``step``: a function of (seed, step, rank) only. In paired
+        mode the exemplars are the photos' own artworks, mirrored with them."""
+        ph = self.phase(step)
         g = step_generator(self.cfg.train.seed, step, self.dist.rank, stream=0)
-        b = self.cfg.train.batch_size
+        b = ph.batch_size
         flips = (torch.rand(2, b, generator=g) < 0.5) if self.cfg.data.hflip else None
-        x = self.photos.batch(self.photo_sampler.indices(step), flips[0] if flips is not None else None)
-        y = self.styles.batch(self.style_sampler.indices(step), flips[1] if flips is not None else None)
-        return x, y
+        photo_idx = self.photo_pool[ph.photo_sampler.indices(step)]
+        if self.partner is not None:
+            style_idx = self.partner[photo_idx]
+            if flips is not None:
+                flips[1] = flips[0]
+        else:
+            style_idx = ph.style_sampler.indices(step)
+        x = self.photos.batch(photo_idx, flips[0] if flips is not None else None)
+        y = self.styles.batch(style_idx, flips[1] if flips is not None else None)
+        if ph.resolution != self.photos.resolution:
+            x.images, y.images = _resize(x.images, ph.resolution), _resize(y.images, ph.resolution)
+        return x, y, style_idx, (flips[1] if flips is not None else None)
+
+    def edge_fakes(self, style_idx: torch.Tensor, flips: torch.Tensor | None, size: int) -> torch.Tensor:
+        """Edge-smoothed copies of this step's exemplars, mirrored like them, in [-1, 1]."""
+        assert self.edge_smoothed is not None
+        soft = self.edge_smoothed[style_idx].float().div(127.5).sub(1.0)
+        if flips is not None and bool(flips.any()):
+            soft[flips] = soft[flips].flip(-1)
+        return _resize(soft, size)
+
+    def dense_target(self, y, warped_x: torch.Tensor, geo) -> torch.Tensor | None:
+        """What G(x) regresses to this step (``data.target``), or None."""
+        kind = self.cfg.data.target
+        if kind == "cartoon":
+            from geostyle.train.targets import cartoon_target
+
+            return cartoon_target(warped_x, self.palette)
+        if kind == "paired":
+            # The artist's drawing of this very photo, TPS-aligned onto the photo's target geometry
+            # (the paper's aligned pairs, here with real ground truth). Without TPS: the raw drawing.
+            if geo.exemplar_on_target is None:
+                return y.images
+            return warp_image(y.images, geo.exemplar_on_target)
+        return None
+
+    @torch.no_grad()
+    def exemplar_grams(self, style_idx: torch.Tensor, resolution: int) -> list[torch.Tensor]:
+        """Gram matrices of the exemplars' perceptual features (one ``(B, C, C)`` per layer), computed
+        once per exemplar and training resolution. Grams discard positions, so the unaligned, unmirrored
+        exemplar stands in for its warped copy; this saves a backbone pass per step."""
+        assert self.perceptual is not None
+        if resolution not in self._grams:
+            size = self.cfg.loss.content_resolution
+            per_layer: list[list[torch.Tensor]] = []
+            for chunk in torch.arange(len(self.styles)).split(16):
+                images = _resize(_resize(self.styles.batch(chunk).images, resolution), size)
+                grams = [L.gram_matrix(f) for f in self.perceptual.features(images)]
+                per_layer = [a + [g] for a, g in zip(per_layer, grams)] if per_layer else [[g] for g in grams]
+            self._grams[resolution] = [torch.cat(g) for g in per_layer]
+        return [g[style_idx] for g in self._grams[resolution]]
+
+    def adversarial_scale(self, step: int) -> float:
+        warm = self.cfg.train.adversarial_warmup
+        return 1.0 if warm <= 0 else min(1.0, step / warm)
+
+    def prepare_step(self, step: int) -> StepInputs:
+        """Everything of ``step`` that does not depend on the networks (shared with the balance probe)."""
+        cfg = self.cfg
+        ph = self.phase(step)
+        x, y, style_idx, style_flips = self.batches(step)
+        geo = ph.aligner.pair(x.points, x.mask, y.points, y.mask, cfg.geometry.align_exemplars)
+        rng = step_generator(cfg.train.seed, step, self.dist.rank, stream=1)
+        real = self.real_exemplars(y, geo, rng)
+        warped_x = warped_photo(x.images, geo)
+        with torch.no_grad():
+            target = self.dense_target(y, warped_x, geo)
+        return StepInputs(step, ph, x, y, geo, rng, real, warped_x, target, style_idx, style_flips)
 
     def train_step(self, step: int) -> dict[str, float]:
-        cfg, lc = self.cfg, self.cfg.loss
+        lc = self.cfg.loss
         G, Fr, Dy, Dx, Dl = (
             self.nets.generator,
             self.nets.reverse,
@@ -125,30 +261,27 @@ class Trainer:
             self.nets.disc_photo,
             self.nets.disc_local,
         )
-        x, y = self.batches(step)
-        geo = self.aligner.pair(x.points, x.mask, y.points, y.mask, cfg.geometry.align_exemplars)
-        rng = step_generator(cfg.train.seed, step, self.dist.rank, stream=1)
+        s = self.prepare_step(step)
+        x, y, geo, rng, part_crop = s.x, s.y, s.geo, s.rng, s.phase.part_crop
+        y_real, y_real_pts, y_real_mask = s.real
         stats: dict[str, float] = {}
-
-        y_real, y_real_pts, y_real_mask = self.real_exemplars(y, geo, rng)
 
         # ---------------- generator step
         self.opt_g.zero_grad(set_to_none=True)
         fake_y = G(x.images, geo.target_from_photo)
-        warped_x = warped_photo(x.images, geo)
-        terms = self.style_path_terms(x, fake_y, warped_x, (y_real, y_real_pts, y_real_mask), geo, rng)
+        terms = self.style_path_terms(s, fake_y)
         fake_x = Fr(y.images, geo.style_target_from_style)
         rec_y = G(fake_x, geo.style_from_style_target)
         terms["g/cycle_style"] = F.l1_loss(rec_y, y.images)
         if Dx is not None and lc.reverse_adversarial > 0:
             terms["g/adv_photo"] = self.adversarial.g_loss(Dx(self.augment(fake_x, generator=rng)))
-        weights = self.term_weights()
+        weights = self.term_weights(step)
         loss_g = torch.zeros(())
         for key, value in terms.items():
             loss_g = loss_g + weights[key] * value
             stats[key] = value.item()
         # How far the output has moved from the (warped) photo: 0 at initialisation, grows as texture is learnt.
-        stats["g/change"] = F.l1_loss(fake_y.detach(), warped_x).item()
+        stats["g/change"] = F.l1_loss(fake_y.detach(), s.warped_x).item()
         loss_g.backward()
         self.opt_g.step()
         stats["g/total"] = loss_g.item()
@@ -160,15 +293,20 @@ class Trainer:
         real_out = Dy(self.augment(real_in, generator=rng))
         loss_d = self.adversarial.d_loss(real_out, Dy(self.augment(fake_y_d, generator=rng)))
         stats["d/style"] = loss_d.item()
+        if self.edge_smoothed is not None:
+            soft = self.edge_fakes(s.style_idx, s.style_flips, y.images.shape[-1])
+            if geo.exemplar_on_target is not None:
+                soft = warp_image(soft, geo.exemplar_on_target)  # placed like the real exemplars
+            d_edge = self.adversarial.d_fake_loss(Dy(self.augment(soft, generator=rng)))
+            loss_d = loss_d + lc.edge_fake * d_edge
+            stats["d/edge_fake"] = d_edge.item()
         if lc.r1 > 0:
             r1 = L.r1_penalty(real_out, real_in)
             loss_d = loss_d + lc.r1 * r1
             stats["d/r1"] = r1.item()
         if Dl is not None and lc.local_adversarial > 0:
-            real_crops, real_ids = crop_parts(y_real.detach(), y_real_pts, y_real_mask, self.part_crop)
-            fake_crops, fake_ids = crop_parts(
-                fake_y_d, geo.photo_target, geo.photo_target_mask, self.part_crop
-            )
+            real_crops, real_ids = crop_parts(y_real.detach(), y_real_pts, y_real_mask, part_crop)
+            fake_crops, fake_ids = crop_parts(fake_y_d, geo.photo_target, geo.photo_target_mask, part_crop)
             d_local = self.adversarial.d_loss(
                 Dl(self.augment_parts(real_crops, generator=rng), real_ids),
                 Dl(self.augment_parts(fake_crops, generator=rng), fake_ids),
@@ -184,6 +322,7 @@ class Trainer:
         loss_d.backward()
         self.opt_d.step()
         self.ema.update(unwrap(G), step)
+        stats["train/resolution"] = float(s.phase.resolution)
         for k, v in stats.items():
             if not math.isfinite(v):
                 raise FloatingPointError(
@@ -191,12 +330,14 @@ class Trainer:
                 )
         return stats
 
-    def term_weights(self) -> dict[str, float]:
-        """Config weight of each generator loss term, keyed like the stats."""
+    def term_weights(self, step: int | None = None) -> dict[str, float]:
+        """Config weight of each generator loss term at ``step`` (adversarial terms ramp up over
+        ``train.adversarial_warmup``; full weights when ``step`` is None), keyed like the stats."""
         lc = self.cfg.loss
+        warm = 1.0 if step is None else self.adversarial_scale(step)
         return {
-            "g/adv": lc.adversarial,
-            "g/adv_local": lc.local_adversarial,
+            "g/adv": lc.adversarial * warm,
+            "g/adv_local": lc.local_adversarial * warm,
             "g/cycle": lc.cycle,
             "g/content": lc.content,
             "g/style": lc.style,
@@ -204,7 +345,10 @@ class Trainer:
             "g/color": lc.color,
             "g/deform_inv": lc.deformation_invariance,
             "g/cycle_style": lc.cycle,
-            "g/adv_photo": lc.reverse_adversarial,
+            "g/adv_photo": lc.reverse_adversarial * warm,
+            "g/target": lc.target,
+            "g/target_perceptual": lc.target_perceptual,
+            "g/target_gradient": lc.target_gradient,
         }
 
     def real_exemplars(self, y, geo, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -222,38 +366,47 @@ class Trainer:
             torch.where(use[:, None], both, y.mask),
         )
 
-    def style_path_terms(
-        self, x, fake_y: torch.Tensor, warped_x: torch.Tensor, real, geo, rng: torch.Generator
-    ) -> dict[str, torch.Tensor]:
+    def style_path_terms(self, s: StepInputs, fake_y: torch.Tensor) -> dict[str, torch.Tensor]:
         """Unweighted generator loss terms of the photo -> style path that depend on ``fake_y = G(x)``
-        (keyed like the stats; weights in :meth:`term_weights`). ``warped_x`` is
-        :func:`warped_photo` of the batch, ``real`` what :meth:`real_exemplars` returned. Shared by the training step and :mod:`geostyle.train.balance`."""
+        (keyed like the stats; weights in :meth:`term_weights`). Shared by the training step and
+        :mod:`geostyle.train.balance`."""
         lc = self.cfg.loss
+        x, geo, rng, warped_x, target = s.x, s.geo, s.rng, s.warped_x, s.target
         G, Fr, Dy, Dl = self.nets.generator, self.nets.reverse, self.nets.disc_style, self.nets.disc_local
-        y_real, y_real_pts, y_real_mask = real
+        y_real, y_real_pts, y_real_mask = s.real
+        part_crop = s.phase.part_crop
         terms: dict[str, torch.Tensor] = {}
         terms["g/adv"] = self.adversarial.g_loss(Dy(self.augment(fake_y, generator=rng)))
         if Dl is not None and lc.local_adversarial > 0:
-            crops, part_ids = crop_parts(fake_y, geo.photo_target, geo.photo_target_mask, self.part_crop)
+            crops, part_ids = crop_parts(fake_y, geo.photo_target, geo.photo_target_mask, part_crop)
             terms["g/adv_local"] = self.adversarial.g_loss(
                 Dl(self.augment_parts(crops, generator=rng), part_ids)
             )
         terms["g/cycle"] = F.l1_loss(Fr(fake_y, geo.photo_from_target), x.images)
-        if self.perceptual is not None and (lc.content > 0 or lc.style > 0):
-            # One backbone pass over G(x) serves both the content and the texture term.
+        if target is not None:
+            if lc.target > 0:
+                terms["g/target"] = F.l1_loss(fake_y, target)
+            if lc.target_gradient > 0:
+                terms["g/target_gradient"] = L.image_gradient_loss(fake_y, target)
+        uses_backbone = lc.content > 0 or lc.style > 0 or (target is not None and lc.target_perceptual > 0)
+        if self.perceptual is not None and uses_backbone:
+            # One backbone pass over G(x) serves the content, target and texture terms.
             size = lc.content_resolution
             fake_features = self.perceptual.features(_resize(fake_y, size))
             if lc.content > 0:
                 with torch.no_grad():
                     photo_features = self.perceptual.features(_resize(warped_x, size))
                 terms["g/content"] = self.perceptual.feature_distance(fake_features, photo_features)
-            if lc.style > 0:
+            if target is not None and lc.target_perceptual > 0:
                 with torch.no_grad():
-                    exemplar_features = self.perceptual.features(_resize(y_real, size))
-                terms["g/style"] = L.style_texture_loss(fake_features, exemplar_features)
+                    target_features = self.perceptual.features(_resize(target, size))
+                terms["g/target_perceptual"] = self.perceptual.feature_distance(fake_features, target_features)
+            if lc.style > 0:
+                grams = self.exemplar_grams(s.style_idx, s.phase.resolution)
+                terms["g/style"] = L.gram_texture_loss(fake_features, grams)
         if self.perceptual is not None and lc.style_local > 0:
             terms["g/style_local"] = self._part_texture_loss(
-                fake_y, geo.photo_target, geo.photo_target_mask, y_real, y_real_pts, y_real_mask
+                fake_y, geo.photo_target, geo.photo_target_mask, y_real, y_real_pts, y_real_mask, part_crop
             )
         if lc.color > 0:
             terms["g/color"] = F.l1_loss(_resize(fake_y, 16), _resize(warped_x, 16))
@@ -268,18 +421,19 @@ class Trainer:
             inner = (
                 geo.target_from_photo
                 if geo.target_from_photo is not None
-                else self.aligner.identity(x.images.shape[0])
+                else s.phase.aligner.identity(x.images.shape[0])
             )
             fake_w = G(x.images, compose_fields(w_grid, inner))  # stylize with the deformation folded in
             terms["g/deform_inv"] = F.l1_loss(fake_w, warp_image(fake_y, w_grid))
         return terms
 
-    def _part_texture_loss(self, fake, fake_points, fake_mask, real, real_points, real_mask) -> torch.Tensor:
+    def _part_texture_loss(
+        self, fake, fake_points, fake_mask, real, real_points, real_mask, size: int
+    ) -> torch.Tensor:
         """Texture of each facial part of G(x) (cut at the target landmarks) against the same part of
         the exemplars (cut at their own): Gram matrices averaged per part over the batch, so a part
         missing in one sample does not unbalance the pairing."""
         assert self.perceptual is not None
-        size = self.part_crop
         # Two layers: deeper ones reduce a part crop to a few pixels (strokes and shading live here).
         fake_crops, fake_ids = crop_parts(fake, fake_points, fake_mask, size)
         with torch.no_grad():
@@ -349,6 +503,9 @@ class Trainer:
                     "step": self.step,
                     "zoom": self.photos.zoom,
                     "strength": self.aligner.strength,
+                    # Evaluation leaves these out of its held-out sets by default.
+                    "trained_on": {"photos": self.photos.stems, "styles": self.styles.stems},
+                    "target": self.cfg.data.target,
                 },
             )
         return path
@@ -483,7 +640,8 @@ def build_trainer(
         else None,
     )
     perceptual = None
-    if config.loss.content > 0 or config.loss.style > 0 or config.loss.style_local > 0:
+    lc = config.loss
+    if lc.content > 0 or lc.style > 0 or lc.style_local > 0 or lc.target_perceptual > 0:
         from geostyle.nets.perceptual import PerceptualLoss
 
         perceptual = PerceptualLoss()

@@ -8,6 +8,7 @@ A field named ``a_from_b`` produces an image in geometry ``a`` by reading an ima
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,13 @@ class BatchAligner:
         self.grid_resolution = min(grid_resolution, resolution)
         self.anchors = border_anchors(anchors_per_side).float()  # (A, 2), normalised frame
         self.enabled = enabled
+
+    def at_resolution(self, resolution: int) -> BatchAligner:
+        """The same aligner producing fields of another image size (multi-resolution training)."""
+        other = copy.copy(self)
+        other.resolution = resolution
+        other.grid_resolution = min(self.grid_resolution, resolution)
+        return other
 
     # ---------------------------------------------------------------- targets
     def photo_target(

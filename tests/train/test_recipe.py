@@ -1,0 +1,124 @@
+"""The fast recipe's training mechanics: paired batches, low-resolution phase, warm-up, cached Grams."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from geostyle.data.dataset import FaceSet, partner_indices, read_pairs
+from geostyle.data.prepare import prepare_dataset
+from geostyle.errors import ConfigError, GeostyleError
+from geostyle.train import losses as L
+from geostyle.train.trainer import build_trainer
+
+from .test_trainer import tiny_config
+
+
+@pytest.fixture(scope="module")
+def cuhk_pairs(shared_data, tmp_path_factory):
+    """Six real CUHK photo/sketch pairs prepared at 64 px, and the pairs CSV (one partner missing)."""
+    root = tmp_path_factory.mktemp("cuhk")
+    photos = sorted((shared_data / "styles/sketch_cuhk/photo").glob("*.jpg"))[:6]
+    out = {}
+    for domain, sub in (("photo", "photo"), ("style", "sketch")):
+        src = root / f"src_{domain}"
+        src.mkdir()
+        for p in photos:
+            stem = p.stem if sub == "photo" else f"{p.stem[0].upper()}2-{p.stem[2:]}-sz1"
+            shutil.copy(shared_data / "styles/sketch_cuhk" / sub / f"{stem}.jpg", src / f"{stem}.jpg")
+        prepare_dataset(src, root / domain, domain=domain, size=64, progress=False)
+        out[domain] = root / domain
+    csv = root / "pairs.csv"
+    rows = [f"{p.stem},{p.stem[0].upper()}2-{p.stem[2:]}-sz1" for p in photos[:5]]  # the 6th has no row
+    csv.write_text("# test pairs\nphoto,truth\n" + "\n".join(rows) + "\nnot-a-photo,nothing-sz1\n")
+    out["csv"] = csv
+    return out
+
+
+def test_pairs_csv_and_partners(cuhk_pairs):
+    pairs = read_pairs(cuhk_pairs["csv"])
+    assert len(pairs) == 6 and pairs[0][1].endswith("-sz1")
+    photos, styles = FaceSet(cuhk_pairs["photo"], 32), FaceSet(cuhk_pairs["style"], 32)
+    partner = partner_indices(photos, styles, pairs)
+    assert (partner >= 0).sum() == 5 and partner[5] == -1  # the unlisted photo has no partner
+    for i in range(5):
+        stem = photos.stems[i]
+        assert styles.stems[int(partner[i])] == f"{stem[0].upper()}2-{stem[2:]}-sz1"
+
+
+def test_bad_pairs_file(tmp_path):
+    with pytest.raises(GeostyleError, match="no such pairs file"):
+        read_pairs(tmp_path / "missing.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("photo,truth\nonlyone\n")
+    with pytest.raises(GeostyleError, match="photo,truth"):
+        read_pairs(bad)
+
+
+def test_paired_batches_hold_each_photo_with_its_own_drawing(cuhk_pairs, tmp_path):
+    datasets = {"photo": cuhk_pairs["photo"], "style": cuhk_pairs["style"]}
+    cfg = tiny_config(datasets, "data.target=paired", "loss.target=1.0", "loss.target_gradient=1.0")
+    cfg.data.pairs = str(cuhk_pairs["csv"])
+    tr = build_trainer(cfg, tmp_path, progress=False)
+    assert len(tr.photo_pool) == 5
+    for step in range(4):
+        x, y, style_idx, flips = tr.batches(step)
+        photo_idx = tr.photo_pool[tr.phase(step).photo_sampler.indices(step)]
+        for pi, si in zip(photo_idx.tolist(), style_idx.tolist()):
+            stem = tr.photos.stems[pi]
+            assert tr.styles.stems[si] == f"{stem[0].upper()}2-{stem[2:]}-sz1"
+    stats = tr.train_step(0)
+    assert stats["g/target"] > 0 and "g/target_gradient" in stats
+    # The dense target is the partner drawing aligned onto the photo's target geometry.
+    s = tr.prepare_step(1)
+    assert s.target is not None and s.target.shape == s.x.images.shape
+    assert not torch.equal(s.target, s.y.images)  # warped, not the raw drawing
+
+
+def test_paired_without_pairs_is_a_config_error(tiny_datasets, tmp_path):
+    with pytest.raises(ConfigError, match="data.pairs"):
+        build_trainer(tiny_config(tiny_datasets, "data.target=paired"), tmp_path, progress=False)
+    with pytest.raises(ConfigError, match="data.target"):
+        build_trainer(tiny_config(tiny_datasets, "data.target=sketchy"), tmp_path, progress=False)
+
+
+def test_low_resolution_phase_then_full_size(tiny_datasets, tmp_path):
+    cfg = tiny_config(
+        tiny_datasets,
+        "train.low_resolution=16",
+        "train.low_resolution_steps=3",
+        "train.low_resolution_batch=4",
+        "data.target=cartoon",
+        "loss.target=1.0",
+        "loss.edge_fake=1.0",
+    )
+    tr = build_trainer(cfg, tmp_path, progress=False)
+    x, y, _, _ = tr.batches(0)
+    assert x.images.shape == (4, 3, 16, 16) and y.images.shape == (4, 3, 16, 16)
+    x, _, _, _ = tr.batches(3)
+    assert x.images.shape == (2, 3, 32, 32)
+    low, full = tr.train_step(0), tr.train_step(3)
+    assert low["train/resolution"] == 16 and full["train/resolution"] == 32
+    assert low["d/edge_fake"] >= 0 and low["g/target"] > 0
+
+
+def test_adversarial_warmup_ramps_only_the_critics(tiny_datasets, tmp_path):
+    tr = build_trainer(tiny_config(tiny_datasets, "train.adversarial_warmup=10"), tmp_path, progress=False)
+    w0, w5, w20 = tr.term_weights(0), tr.term_weights(5), tr.term_weights(20)
+    assert w0["g/adv"] == 0 and w5["g/adv"] == pytest.approx(0.5 * w20["g/adv"]) and w20["g/adv"] > 0
+    assert w0["g/cycle"] == w20["g/cycle"] > 0
+
+
+def test_cached_exemplar_grams_equal_fresh_ones(tiny_datasets, tmp_path):
+    tr = build_trainer(tiny_config(tiny_datasets, "loss.style=0.5"), tmp_path, progress=False)
+    idx = torch.tensor([1, 0, 1])
+    cached = tr.exemplar_grams(idx, 32)
+    assert tr.perceptual is not None
+    fresh = [L.gram_matrix(f) for f in tr.perceptual.features(tr.styles.batch(idx).images)]
+    for a, b in zip(cached, fresh):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    feats = tr.perceptual.features(tr.styles.batch(idx).images.flip(-1))
+    direct = L.style_texture_loss(feats, tr.perceptual.features(tr.styles.batch(idx).images))
+    torch.testing.assert_close(L.gram_texture_loss(feats, cached), direct)
