@@ -39,3 +39,7 @@ class ExportError(GeostyleError):
 
 class LiveError(GeostyleError):
     """The live loop cannot run here (no camera, no window system)."""
+
+
+class RunInUseError(GeostyleError):
+    """Another trainer holds the run directory."""

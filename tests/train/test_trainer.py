@@ -68,7 +68,7 @@ def test_resume_matches_uninterrupted_run(tiny_datasets, tmp_path):
     train(full, tmp_path / "full", progress=False)
     half = tiny_config(tiny_datasets, "train.steps=3")
     train(half, tmp_path / "split", progress=False)
-    train(tiny_config(tiny_datasets, "train.steps=6"), tmp_path / "split", resume=True, progress=False)
+    train(tiny_config(tiny_datasets), tmp_path / "split", resume=True, progress=False, steps=6)
     a = ckpt.load_resume(tmp_path / "full" / "resume.pt")
     b = ckpt.load_resume(tmp_path / "split" / "resume.pt")
     assert a["step"] == b["step"] == 6
@@ -102,6 +102,44 @@ def test_texture_terms_are_logged_and_trained(tiny_datasets, tmp_path):
     off = tiny_config(tiny_datasets, "train.steps=1", "loss.style=0", "loss.style_local=0")
     train(off, tmp_path / "off", progress=False)
     assert "g/style" not in read_stats(tmp_path / "off" / "stats.jsonl")[-1]
+
+
+def test_resume_continues_the_saved_run_and_only_an_explicit_length_extends_it(tiny_datasets, tmp_path):
+    from geostyle.errors import CheckpointError
+
+    train(tiny_config(tiny_datasets, "train.steps=2"), tmp_path, progress=False)
+    # A preset's (longer) default length must not silently extend a finished run ...
+    with pytest.raises(CheckpointError, match="already finished at step 2"):
+        train(tiny_config(tiny_datasets, "train.steps=2500"), tmp_path, resume=True, progress=False)
+    # ... nor may other settings of the command line change it; an explicit length does extend it.
+    other = tiny_config(tiny_datasets, "train.steps=2500", "loss.cycle=99")
+    train(other, tmp_path, resume=True, progress=False, steps=3)
+    state = ckpt.load_resume(tmp_path / "resume.pt")
+    saved = json.loads(state["config"])
+    assert state["step"] == 3 and saved["train"]["steps"] == 3 and saved["loss"]["cycle"] != 99
+
+
+def test_a_second_trainer_on_a_run_directory_in_use_is_refused(tiny_datasets, tmp_path):
+    from geostyle.errors import RunInUseError
+    from geostyle.train.run import run_directory_lock
+
+    with run_directory_lock(tmp_path):
+        with pytest.raises(RunInUseError, match="in use by a running trainer"):
+            train(tiny_config(tiny_datasets, "train.steps=1"), tmp_path, progress=False)
+    assert not (tmp_path / "resume.pt").exists()
+    train(tiny_config(tiny_datasets, "train.steps=1"), tmp_path, progress=False)  # free again
+    assert (tmp_path / "resume.pt").exists()
+
+
+def test_explicit_cpu_device_and_a_missing_gpu(tiny_datasets, tmp_path):
+    from geostyle.errors import ConfigError
+
+    train(tiny_config(tiny_datasets, "train.steps=1", "train.device=cpu"), tmp_path, progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA device"):
+            train(tiny_config(tiny_datasets, "train.steps=1", "train.device=cuda"), tmp_path / "g", progress=False)
+    with pytest.raises(ConfigError, match="train.device"):
+        train(tiny_config(tiny_datasets, "train.steps=1", "train.device=tpu"), tmp_path / "t", progress=False)
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tiny_datasets, tmp_path):

@@ -33,7 +33,7 @@ class DataConfig:
     # palette, flattened, with line art: geostyle.train.targets); "paired" (each photo's own artwork
     # from data.pairs, TPS-aligned onto the photo's target geometry).
     target: str = "none"
-    pairs: str = ""  # CSV of photo,artwork file stems (paired data, e.g. configs/cuhk_pairs.csv)
+    pairs: str = ""  # CSV of photo,artwork file stems (paired data, e.g. presets/cuhk_pairs.csv)
 
 
 @dataclass
@@ -97,6 +97,7 @@ class TrainConfig:
     ema_start: int = 200  # EMA copies G exactly before this step (early weights are noise)
     seed: int = 0
     threads: int = 0  # torch intra-op threads (0 = leave the default)
+    device: str = "auto"  # auto (this rank's GPU if CUDA is available, else CPU) | cpu | cuda
     log_every: int = 10
     sample_every: int = 250
     checkpoint_every: int = 250
@@ -225,6 +226,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping")
         data = _merge(data, loaded)
+        # A file a config names (the pairs CSV) may sit beside the config itself.
+        pairs = data.get("data", {}).get("pairs")
+        if isinstance(pairs, str) and pairs and not Path(pairs).is_absolute() and (path.parent / pairs).is_file():
+            data["data"]["pairs"] = str(path.parent / pairs)
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value")

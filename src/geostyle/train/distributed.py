@@ -42,11 +42,19 @@ def init_distributed() -> DistInfo:
     return DistInfo(rank, world, local_rank)
 
 
-def device_for(info: DistInfo) -> torch.device:
-    if torch.cuda.is_available():
-        torch.cuda.set_device(info.local_rank)
-        return torch.device("cuda", info.local_rank)
-    return torch.device("cpu")
+def resolve_device(name: str, info: DistInfo) -> torch.device:
+    """The device of this rank: ``auto`` = this rank's GPU when CUDA is available, else the CPU;
+    ``cpu``; ``cuda`` (this rank's GPU, an error without one)."""
+    from geostyle.errors import ConfigError
+
+    if name not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"train.device: {name!r} is not one of auto, cpu, cuda")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ConfigError("train.device=cuda but this machine has no CUDA device")
+    torch.cuda.set_device(info.local_rank)
+    return torch.device("cuda", info.local_rank)
 
 
 def wrap(module: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
@@ -55,7 +63,8 @@ def wrap(module: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
         return module
     from torch.nn.parallel import DistributedDataParallel
 
-    device_ids = [info.local_rank] if torch.cuda.is_available() else None
+    on_gpu = next(module.parameters()).device.type == "cuda"
+    device_ids = [info.local_rank] if on_gpu else None
     return DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=False)
 
 
@@ -75,7 +84,9 @@ def average_scalars(values: dict[str, float], info: DistInfo) -> dict[str, float
     if not info.enabled or not values:
         return values
     keys = sorted(values)
-    t = torch.tensor([values[k] for k in keys], dtype=torch.float64)
+    # NCCL reduces only GPU tensors; gloo takes CPU ones.
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+    t = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return {k: float(v) / info.world for k, v in zip(keys, t)}
 

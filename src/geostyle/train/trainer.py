@@ -13,6 +13,7 @@ Every per-step random choice comes from :func:`step_generator`, so resuming is e
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from geostyle.train import checkpoint as ckpt
 from geostyle.train import losses as L
 from geostyle.train.augment import DiffAugment
 from geostyle.train.config import Config, save_config
-from geostyle.train.distributed import DistInfo, average_scalars, barrier, unwrap, wrap
+from geostyle.train.distributed import DistInfo, average_scalars, barrier, resolve_device, unwrap, wrap
 from geostyle.train.ema import EMA
 from geostyle.train.samples import draw_points
 from geostyle.train.stats import StatsWriter
@@ -106,6 +107,9 @@ class Trainer:
         self.aligner = aligner
         self.perceptual = perceptual
         tc = config.train
+        # Networks arrive on their device (build_trainer); batches and geometry are built on the CPU
+        # (seeded CPU generators make runs reproducible and resumable) and moved once per step.
+        self.device = next(nets.generator.parameters()).device
         self.ema = EMA(nets.generator, tc.ema_decay, tc.ema_start)
         self.nets = Networks(
             wrap(nets.generator, self.dist),
@@ -202,7 +206,7 @@ class Trainer:
         soft = self.edge_smoothed[style_idx].float().div(127.5).sub(1.0)
         if flips is not None and bool(flips.any()):
             soft[flips] = soft[flips].flip(-1)
-        return _resize(soft, size)
+        return _resize(soft, size).to(self.device)
 
     def dense_target(self, y, warped_x: torch.Tensor, geo) -> torch.Tensor | None:
         """What G(x) regresses to this step (``data.target``), or None."""
@@ -229,7 +233,7 @@ class Trainer:
             size = self.cfg.loss.content_resolution
             per_layer: list[list[torch.Tensor]] = []
             for chunk in torch.arange(len(self.styles)).split(16):
-                images = _resize(_resize(self.styles.batch(chunk).images, resolution), size)
+                images = _resize(_resize(self.styles.batch(chunk).images, resolution), size).to(self.device)
                 grams = [L.gram_matrix(f) for f in self.perceptual.features(images)]
                 per_layer = [a + [g] for a, g in zip(per_layer, grams)] if per_layer else [[g] for g in grams]
             self._grams[resolution] = [torch.cat(g) for g in per_layer]
@@ -250,6 +254,12 @@ class Trainer:
         warped_x = warped_photo(x.images, geo)
         with torch.no_grad():
             target = self.dense_target(y, warped_x, geo)
+        dev = self.device
+        if dev.type != "cpu":
+            x, y = _batch_to(x, dev), _batch_to(y, dev)
+            geo = geo.to(dev)
+            real = (real[0].to(dev), real[1].to(dev), real[2].to(dev))
+            warped_x, target = warped_x.to(dev), _to(target, dev)
         return StepInputs(step, ph, x, y, geo, rng, real, warped_x, target, style_idx, style_flips)
 
     def train_step(self, step: int) -> dict[str, float]:
@@ -276,7 +286,7 @@ class Trainer:
         if Dx is not None and lc.reverse_adversarial > 0:
             terms["g/adv_photo"] = self.adversarial.g_loss(Dx(self.augment(fake_x, generator=rng)))
         weights = self.term_weights(step)
-        loss_g = torch.zeros(())
+        loss_g = torch.zeros((), device=self.device)
         for key, value in terms.items():
             loss_g = loss_g + weights[key] * value
             stats[key] = value.item()
@@ -417,6 +427,7 @@ class Trainer:
                 fake_y.shape[-1],
                 strength=lc.deformation_strength,
                 generator=rng,
+                device=fake_y.device,
             ).grid
             inner = (
                 geo.target_from_photo
@@ -517,11 +528,13 @@ class Trainer:
         x = self.photos.batch(torch.arange(n))
         ys = self.styles.batch(torch.arange(n) % len(self.styles))
         geo = self.aligner.pair(x.points, x.mask, ys.points, ys.mask, True)
+        geo = geo.to(self.device)
+        x_images, y_images = x.images.to(self.device), ys.images.to(self.device)
         g = self.ema.model
-        fake = g(x.images, geo.target_from_photo)
-        warped = warped_photo(x.images, geo)
+        fake = g(x_images, geo.target_from_photo)
+        warped = warped_photo(x_images, geo)
         aligned = (
-            warp_image(ys.images, geo.exemplar_on_target) if geo.exemplar_on_target is not None else ys.images
+            warp_image(y_images, geo.exemplar_on_target) if geo.exemplar_on_target is not None else y_images
         )
         rec = unwrap(self.nets.reverse).eval()(fake, geo.photo_from_target)
         unwrap(self.nets.reverse).train()
@@ -530,7 +543,7 @@ class Trainer:
         for i in range(n):
             row = [c[i] for c in cols]
             row[0] = draw_points(row[0], x.points[i].numpy(), x.mask[i].numpy())
-            row[1] = draw_points(row[1], geo.photo_target[i].numpy(), x.mask[i].numpy(), (255, 64, 64))
+            row[1] = draw_points(row[1], geo.photo_target[i].cpu().numpy(), x.mask[i].numpy(), (255, 64, 64))
             row[4] = draw_points(row[4], ys.points[i].numpy(), ys.mask[i].numpy(), (64, 128, 255))
             rows.append(row)
         save_grid(
@@ -583,6 +596,16 @@ class Trainer:
         return release
 
 
+def _to(value: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if value is None else value.to(device)
+
+
+def _batch_to(batch, device: torch.device):
+    return dataclasses.replace(
+        batch, images=batch.images.to(device), points=batch.points.to(device), mask=batch.mask.to(device)
+    )
+
+
 def warped_photo(images: torch.Tensor, geo) -> torch.Tensor:
     """The photos resampled into their target geometry (unchanged when the TPS ablation is on):
     what G(x) is compared with by the content and colour terms."""
@@ -626,16 +649,17 @@ def build_trainer(
         enabled=gc.tps_alignment,
     )
     g_kwargs = {"feature_warp": gc.feature_warp, **mc.generator_kwargs}
+    device = resolve_device(tc.device, dist_info or DistInfo())
     nets = Networks(
-        generator=create_model(mc.generator, **g_kwargs),
+        generator=create_model(mc.generator, **g_kwargs).to(device),
         reverse=create_model(
             mc.reverse_generator, **{"feature_warp": gc.feature_warp, **mc.reverse_generator_kwargs}
-        ),
-        disc_style=MultiScalePatchDiscriminator(**mc.discriminator_kwargs),
-        disc_photo=MultiScalePatchDiscriminator(**mc.discriminator_kwargs)
+        ).to(device),
+        disc_style=MultiScalePatchDiscriminator(**mc.discriminator_kwargs).to(device),
+        disc_photo=MultiScalePatchDiscriminator(**mc.discriminator_kwargs).to(device)
         if config.loss.reverse_adversarial > 0
         else None,
-        disc_local=LocalPatchDiscriminator(**mc.local_discriminator_kwargs)
+        disc_local=LocalPatchDiscriminator(**mc.local_discriminator_kwargs).to(device)
         if config.loss.local_adversarial > 0
         else None,
     )
@@ -644,7 +668,7 @@ def build_trainer(
     if lc.content > 0 or lc.style > 0 or lc.style_local > 0 or lc.target_perceptual > 0:
         from geostyle.nets.perceptual import PerceptualLoss
 
-        perceptual = PerceptualLoss()
+        perceptual = PerceptualLoss().to(device)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return Trainer(config, run_dir, photos, styles, nets, aligner, perceptual, dist_info, progress)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,6 +35,14 @@ class PairGeometry:
     exemplar_on_target: torch.Tensor | None  # exemplar (geometry s) resampled onto t
     style_target_from_style: torch.Tensor | None  # F's field for exemplars: output at t' reads y at s
     style_from_style_target: torch.Tensor | None  # G's cycle field for exemplars
+
+    def to(self, device: torch.device) -> PairGeometry:
+        """The same geometry with every tensor on ``device``."""
+        moved: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            moved[name] = None if value is None else value.to(device)
+        return PairGeometry(**moved)
 
 
 class BatchAligner:
