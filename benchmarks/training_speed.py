@@ -1,0 +1,204 @@
+"""Training throughput: samples per second of whole steps and a per-component profile, for the
+previous recipe (anime v4: 256 px, batch 2, full-width critics, photo critic, Gram texture) and the
+shipped presets, measured in the same run on the same machine.
+
+    python benchmarks/training_speed.py                      # v4 vs anime and sketch presets, 1 thread
+    python benchmarks/training_speed.py --threads 2 --steps 12
+
+Needs the prepared datasets the presets name (docs/training.md, "How to reproduce").
+For each recipe and each resolution phase it uses (low-resolution steps, full-size finish):
+
+* ``step``: median wall time of ``--steps`` whole training steps (after 2 warm-up steps) and
+  samples/s = batch / step time;
+* components, each timed alone at that phase's shapes (median of ``--repeats``): ``data`` (batch
+  assembly), ``warps`` (target geometry, TPS solves and dense fields of the step), ``target`` (the
+  dense target), ``G``/``F`` forward+backward, each critic's forward+backward on one batch, the
+  perceptual backbone's forward+backward at ``loss.content_resolution``. Critics run several times per
+  step (real, fake, generator pass), so components do not sum to the step.
+
+The whole-run rate is the phase rates weighted by their step counts. Prints a table and writes
+``benchmarks/results/training_speed.json``. Other processes on the machine slow every number alike;
+the load average is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from geostyle.train.config import load_config
+from geostyle.train.presets import preset_path
+from geostyle.train.trainer import Trainer, build_trainer
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# The recipe of the anime model bundled before the fast recipe (preset v4), as overrides of the anime
+# preset: the "before" of the before/after comparison.
+ANIME_V4 = [
+    "data.target=none",
+    "model.discriminator_kwargs={max_channels: 128}",
+    "model.local_discriminator_kwargs={}",
+    "loss.adversarial=3.0",
+    "loss.local_adversarial=1.5",
+    "loss.reverse_adversarial=1.0",
+    "loss.cycle=3.0",
+    "loss.content=0.25",
+    "loss.target=0",
+    "loss.edge_fake=0",
+    "loss.style=0.5",
+    "train.low_resolution=0",
+    "train.low_resolution_steps=0",
+    "train.steps=2500",
+]
+
+
+def median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)
+
+
+def _fwd_bwd(module: torch.nn.Module, *inputs) -> Callable[[], None]:
+    def run() -> None:
+        module.zero_grad(set_to_none=True)
+        out = module(*inputs)
+        loss = sum(o.float().mean() for o in out) if isinstance(out, (list, tuple)) else out.float().mean()
+        loss.backward()
+
+    return run
+
+
+def profile_phase(tr: Trainer, step: int, repeats: int) -> dict[str, float]:
+    """Per-component milliseconds at the shapes of ``step``'s phase."""
+    from geostyle.warp.local import crop_parts
+
+    cfg = tr.cfg
+    s = tr.prepare_step(step)
+    x, y, geo = s.x, s.y, s.geo
+    G, Fr, Dy, Dx, Dl = (tr.nets.generator, tr.nets.reverse, tr.nets.disc_style, tr.nets.disc_photo, tr.nets.disc_local)
+    ph = s.phase
+    out: dict[str, float] = {
+        "data": median_ms(lambda: tr.batches(step), repeats),
+        "warps": median_ms(
+            lambda: ph.aligner.pair(x.points, x.mask, y.points, y.mask, cfg.geometry.align_exemplars), repeats
+        ),
+    }
+    if cfg.data.target != "none":
+        out["target"] = median_ms(lambda: tr.dense_target(y, s.warped_x, geo), repeats)
+    out["G fwd+bwd"] = median_ms(_fwd_bwd(G, x.images, geo.target_from_photo), repeats)
+    out["F fwd+bwd"] = median_ms(_fwd_bwd(Fr, y.images, geo.style_target_from_style), repeats)
+    # Critics see generator outputs: inputs that need a gradient, as in the generator step.
+    fake = x.images.detach().clone().requires_grad_(True)
+    out["D style fwd+bwd"] = median_ms(_fwd_bwd(Dy, fake), repeats)
+    if Dx is not None:
+        out["D photo fwd+bwd"] = median_ms(_fwd_bwd(Dx, fake), repeats)
+    if Dl is not None:
+        crops, ids = crop_parts(x.images, geo.photo_target, geo.photo_target_mask, ph.part_crop)
+        out["D local fwd+bwd"] = median_ms(_fwd_bwd(Dl, crops.detach().requires_grad_(True), ids), repeats)
+    if tr.perceptual is not None:
+        size = cfg.loss.content_resolution
+        img = torch.nn.functional.interpolate(x.images, size=(size, size), mode="bilinear").requires_grad_(True)
+
+        def backbone() -> None:
+            feats = tr.perceptual.features(img)  # type: ignore[union-attr]
+            sum(f.mean() for f in feats).backward()
+
+        out["perceptual fwd+bwd"] = median_ms(backbone, repeats)
+    return out
+
+
+def measure(name: str, overrides: list[str], args) -> dict[str, Any]:
+    cfg = load_config(preset_path(args.preset_of.get(name, name)), overrides + [f"train.threads={args.threads}"])
+    with tempfile.TemporaryDirectory() as scratch:
+        tr = build_trainer(cfg, scratch, progress=False)
+        phases = []
+        starts = [0] + ([cfg.train.low_resolution_steps] if len(tr.phases) > 1 else [])
+        for phase, first in zip(tr.phases, starts):
+            for k in range(2):
+                tr.train_step(first + k)
+            times = []
+            for k in range(args.steps):
+                t = time.perf_counter()
+                tr.train_step(first + 2 + k)
+                times.append(time.perf_counter() - t)
+            step_s = statistics.median(times)
+            n_steps = (
+                cfg.train.low_resolution_steps
+                if phase is not tr.phases[-1]
+                else cfg.train.steps - (cfg.train.low_resolution_steps if len(tr.phases) > 1 else 0)
+            )
+            phases.append(
+                {
+                    "resolution": phase.resolution,
+                    "batch": phase.batch_size,
+                    "steps_in_run": n_steps,
+                    "step_ms": 1000 * step_s,
+                    "samples_per_s": phase.batch_size / step_s,
+                    "components_ms": profile_phase(tr, first + 2, args.repeats),
+                }
+            )
+    total_steps = sum(p["steps_in_run"] for p in phases)
+    total_s = sum(p["steps_in_run"] * p["step_ms"] / 1000 for p in phases)
+    samples = sum(p["steps_in_run"] * p["batch"] for p in phases)
+    return {
+        "recipe": name,
+        "phases": phases,
+        "run_steps": total_steps,
+        "run_minutes_estimate": total_s / 60,
+        "run_samples_per_s": samples / total_s,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=8, help="timed whole steps per phase")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per component")
+    parser.add_argument("--out", default=str(RESULTS / "training_speed.json"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    args.preset_of = {"anime v4 (before)": "anime"}
+    recipes = {"anime v4 (before)": ANIME_V4, "anime": [], "sketch": []}
+    load_before = os.getloadavg()
+    results = [measure(name, overrides, args) for name, overrides in recipes.items()]
+    base = results[0]["run_samples_per_s"]
+    print(f"threads {args.threads}; load average before {load_before[0]:.2f}")
+    print(f"{'recipe':20s} {'res':>4s} {'batch':>5s} {'step ms':>8s} {'samples/s':>9s}  components (ms)")
+    for r in results:
+        for p in r["phases"]:
+            comps = ", ".join(f"{k} {v:.0f}" for k, v in p["components_ms"].items())
+            print(
+                f"{r['recipe']:20s} {p['resolution']:4d} {p['batch']:5d} {p['step_ms']:8.0f} "
+                f"{p['samples_per_s']:9.2f}  {comps}"
+            )
+        print(
+            f"{'':20s} whole run: {r['run_samples_per_s']:.2f} samples/s "
+            f"({r['run_samples_per_s'] / base:.1f}x v4), {r['run_steps']} steps ~{r['run_minutes_estimate']:.0f} min"
+        )
+    payload = {
+        "threads": args.threads,
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "recipes": results,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(payload, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
