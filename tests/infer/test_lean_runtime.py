@@ -1,12 +1,27 @@
-"""A deployed runtime carries no trainer: importing the inference stack must not import geostyle.train."""
+"""A deployed runtime carries no trainer: importing the inference stack (stylization, video, export,
+the stylize / live / export commands) must not import geostyle.train."""
 
 import subprocess
 import sys
 
+RUNTIME_MODULES = [
+    "geostyle.infer.stylize",
+    "geostyle.infer.demo",
+    "geostyle.infer.runtime",
+    "geostyle.infer.tracking",
+    "geostyle.infer.composite",
+    "geostyle.infer.fields",
+    "geostyle.video",
+    "geostyle.video.batch",
+    "geostyle.cli.stylize",
+]
+
 
 def test_inference_imports_no_training_code():
     code = (
-        "import sys, geostyle.infer.stylize, geostyle.infer.demo\n"
+        "import importlib, sys\n"
+        f"for name in {RUNTIME_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
         "bad = sorted(m for m in sys.modules if m.startswith('geostyle.train'))\n"
         "print(','.join(bad))\n"
     )

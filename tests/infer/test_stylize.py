@@ -7,50 +7,49 @@ import pytest
 import torch
 
 from geostyle.data.images import load_image
-from geostyle.errors import CheckpointError, NoFaceError
-from geostyle.faces.landmarks import from_ibug68
+from geostyle.errors import CheckpointError, GeostyleError, NoFaceError
 from geostyle.infer.stylize import Stylizer, available_models, resolve_model
-from geostyle.nets.registry import create_model
-from geostyle.nets.release import save_release
-from geostyle.warp.geometry import GeometryModel
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory, shared_data):
-    """A release checkpoint whose geometry makes eyes 30 % wider apart: easy to check in outputs."""
-    import glob
-
-    pts = [
-        from_ibug68(np.loadtxt(p, skiprows=3, max_rows=68))
-        for p in sorted(glob.glob(str(shared_data / "landmarks/helen/*.pts")))[:5]
-    ]
-    photo = np.stack([(p - p.mean(0)) / np.ptp(p[:, 0]) * 1.0 for p in pts])  # rough normalised faces
-    style = photo.copy()
-    style[:, :, 0] *= 1.3
-    geometry = GeometryModel.fit(photo, style)
-    torch.manual_seed(0)
-    g = create_model("geo_mobile_s")
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_release(
-        path, g, "geo_mobile_s", dict(g.config), geometry.to_dict(), 128, {}, {"zoom": 1.1, "strength": 1.0}
-    )
-    return path
-
-
-def test_crop_and_frame_outputs(tiny_model, astronaut_path):
+def test_crop_output(tiny_model, astronaut_path):
     stylizer = Stylizer(tiny_model)
-    image = load_image(astronaut_path)
-    result = stylizer.stylize(image)
+    result = stylizer.stylize(load_image(astronaut_path))
     assert result.crop.shape == (128, 128, 3) and result.crop.dtype == np.uint8
     assert result.face.backend in ("mediapipe", "dlib")
+
+
+def test_whole_frame_is_background_plus_face(tiny_model, astronaut_path):
+    """The whole frame is stylized; the face region additionally gets the warped face crop, and
+    outside the crop's region the output is exactly the background pass."""
+    from geostyle.infer.composite import crop_region
+
+    stylizer = Stylizer(tiny_model, strength=1.0)
+    image = load_image(astronaut_path)
     frame = stylizer.stylize_frame(image)
-    assert frame.shape == image.shape
-    changed = np.any(frame != image, axis=-1)
-    ys, xs = np.nonzero(changed)
-    x0, y0, x1, y1 = result.face.box
-    # Changes stay around the face; far corners are untouched.
-    assert not changed[:40, :40].any() and not changed[-40:, -40:].any()
-    assert x0 - 200 < xs.mean() < x1 + 200 and y0 - 200 < ys.mean() < y1 + 200
+    background = stylizer.render(image, [])
+    assert frame.shape == image.shape and frame.dtype == np.uint8
+    # G ran over the whole frame: the far corners change too (random weights, residual scale 1).
+    assert np.abs(background[:40, :40].astype(int) - image[:40, :40]).mean() > 2
+    face = stylizer.detect(image)
+    from geostyle.faces.align import estimate_alignment
+
+    region = crop_region(estimate_alignment(face.landmarks, stylizer.size, stylizer.zoom), *image.shape[:2])
+    outside = np.ones(image.shape[:2], bool)
+    outside[region.y0 : region.y1, region.x0 : region.x1] = False
+    assert np.array_equal(frame[outside], background[outside])
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    inner = np.abs(frame[y0:y1, x0:x1].astype(int) - background[y0:y1, x0:x1]).mean()
+    assert inner > 3, f"the face pass did not change the face region ({inner:.2f})"
+
+
+def test_frame_without_face_is_stylized_without_warp(tiny_model):
+    stylizer = Stylizer(tiny_model)
+    flat = np.full((200, 300, 3), 128, np.uint8)
+    flat[:, :, 0] = np.linspace(64, 192, 300).astype(np.uint8)
+    out = stylizer.stylize_frame(flat)
+    assert out.shape == flat.shape
+    assert np.array_equal(out, stylizer.render(flat, []))
+    assert np.abs(out.astype(int) - flat).mean() > 1
 
 
 def test_strength_zero_keeps_the_photo_geometry(tiny_model, astronaut_path):
@@ -79,6 +78,8 @@ def test_no_face_and_bad_model_errors(tiny_model, tmp_path):
     stylizer = Stylizer(tiny_model)
     with pytest.raises(NoFaceError):
         stylizer.stylize(np.full((200, 200, 3), 128, np.uint8))
+    with pytest.raises(GeostyleError, match="unknown runtime"):
+        Stylizer(tiny_model, runtime="tensorflow")
     with pytest.raises(CheckpointError, match="unknown model"):
         resolve_model("no-such-style")
     with pytest.raises(CheckpointError, match="no such model"):

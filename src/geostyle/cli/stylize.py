@@ -1,12 +1,41 @@
-"""``geostyle stylize``: stylize images with a trained model."""
+"""``geostyle stylize``: stylize images, videos and folders of them with a trained model."""
 
 from __future__ import annotations
 
 import argparse
 
 
+def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``stylize`` and ``live``."""
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=None,
+        help="geometry strength alpha (0 = keep the photo's shape, 1 = the style's; default 0.5)",
+    )
+    p.add_argument(
+        "--runtime",
+        default="onnx",
+        choices=["torch", "onnx", "openvino"],
+        help="generator runtime (default onnx: ONNX Runtime; openvino needs geostyle[openvino])",
+    )
+    p.add_argument(
+        "--work-size",
+        type=int,
+        default=512,
+        help="long side of the working resolution of the whole-frame pass (0 = full size; default 512)",
+    )
+    p.add_argument("--backend", default="mediapipe,dlib", help="landmark backend(s), tried in order")
+    p.add_argument("--threads", type=int, default=0, help="runtime threads (0 = default)")
+    p.add_argument(
+        "--no-smoothing", action="store_true", help="videos: do not smooth landmarks between frames"
+    )
+
+
 def add_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("images", nargs="+", help="input images")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="images, videos or folders (recursive; recognised by content)"
+    )
     p.add_argument(
         "--model", default="anime", help="bundled model name (e.g. anime, sketch) or a .safetensors path"
     )
@@ -14,47 +43,76 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--crop",
         action="store_true",
-        help="write the aligned stylized face crop (default: paste back into the image)",
+        help="images: write the aligned stylized face crop instead of the whole frame",
     )
-    p.add_argument(
-        "--strength",
-        type=float,
-        default=None,
-        help="geometry strength alpha (0 = keep the photo's shape, 1 = the style's; default 0.5)",
+    p.add_argument("--side-by-side", action="store_true", help="images: write input and output next to each other")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    add_runtime_arguments(p)
+
+
+def build_stylizer(args: argparse.Namespace, model: str):
+    from geostyle.infer.stylize import Stylizer
+
+    return Stylizer(
+        model,
+        strength=args.strength,
+        backend=args.backend,
+        threads=args.threads,
+        runtime=args.runtime,
+        work_size=args.work_size or None,
     )
-    p.add_argument("--side-by-side", action="store_true", help="write input and output next to each other")
-    p.add_argument("--backend", default="mediapipe,dlib", help="landmark backend(s), tried in order")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
-    from pathlib import Path
 
-    import numpy as np
+    from tqdm import tqdm
 
-    from geostyle.data.images import load_image, save_image
-    from geostyle.errors import GeostyleError
-    from geostyle.infer.stylize import Stylizer
+    from geostyle.video.batch import Outcome, plan, run_jobs
 
-    stylizer = Stylizer(args.model, strength=args.strength, backend=args.backend, threads=args.threads)
-    out_dir = Path(args.out)
-    failed = 0
-    for name in args.images:
-        path = Path(name)
-        try:
-            image = load_image(path)
-            if args.crop:
-                result = stylizer.stylize(image, path)
-                out, before = result.crop, result.source_crop
-            else:
-                out, before = stylizer.stylize_frame(image, path), image
-            if args.side_by_side:
-                out = np.concatenate([before, out], axis=1)
-            target = out_dir / f"{path.stem}.png"
-            save_image(target, out)
-            print(f"{path} -> {target}")
-        except GeostyleError as exc:
-            failed += 1
-            print(f"{path}: error: {exc}", file=sys.stderr)
-    return 1 if failed else 0
+    jobs, ignored = plan(args.inputs, args.out)
+    if not jobs:
+        print("geostyle stylize: nothing to do (no images or videos found)", file=sys.stderr)
+        return 1
+    stylizer = build_stylizer(args, args.model)
+    bars: list = []
+
+    def video_progress(job):
+        bar = tqdm(desc=job.source.name, unit="frame", leave=False, file=sys.stderr)
+        bars.append(bar)
+
+        def update(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return update
+
+    def report(outcome: Outcome) -> None:
+        for bar in bars:
+            bar.close()
+        bars.clear()
+        job = outcome.job
+        if outcome.status == "ok":
+            print(f"{job.source} -> {job.output} ({outcome.message}, {outcome.seconds:.1f} s)")
+        elif outcome.status == "skipped":
+            print(f"{job.source}: skipped: {outcome.message}", file=sys.stderr)
+        else:
+            print(f"{job.source}: error: {outcome.message}", file=sys.stderr)
+
+    outcomes = run_jobs(
+        jobs,
+        stylizer,
+        overwrite=args.overwrite,
+        crop=args.crop,
+        side_by_side=args.side_by_side,
+        smoothing=not args.no_smoothing,
+        video_progress=video_progress,
+        report=report,
+    )
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "failed", "skipped")}
+    extra = f", {len(ignored)} other files ignored" if ignored else ""
+    print(
+        f"{counts['ok']} done, {counts['failed']} failed, {counts['skipped']} skipped{extra}",
+        file=sys.stderr,
+    )
+    return 1 if counts["failed"] else 0

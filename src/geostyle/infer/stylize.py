@@ -1,22 +1,37 @@
-"""Image stylization with a release checkpoint: detect -> landmarks -> align -> TPS field -> G -> crop
-(or paste back into the frame).
+"""Image stylization with a release checkpoint.
+
+Two products:
+
+* the **whole frame** (:meth:`Stylizer.stylize_frame`, :meth:`Stylizer.render`): the generator runs
+  over the frame at a working resolution (it is fully convolutional: hair and background get the
+  style too); every face is additionally aligned, TPS-warped toward the style geometry at strength
+  alpha, stylized at the model's resolution and blended back under a feathered mask
+  (:mod:`geostyle.infer.composite`);
+* the **aligned crop** (:meth:`Stylizer.stylize`): detect -> landmarks -> align -> TPS field -> G.
 
 Models are found by name among the checkpoints that ship with the package (``--model anime``) or by
-path to any ``.safetensors`` release checkpoint.
+path to any ``.safetensors`` release checkpoint. The generator runs in PyTorch, ONNX Runtime or
+OpenVINO (:mod:`geostyle.infer.runtime`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
-from geostyle.data.images import from_uint8, to_uint8
-from geostyle.errors import CheckpointError, NoFaceError
-from geostyle.faces.align import Alignment, apply_affine, estimate_alignment, paste_back, warp_to_crop
-from geostyle.faces.landmarks import Face, normalized_to_pixels, pixels_to_normalized
+from geostyle.errors import CheckpointError, GeostyleError, NoFaceError
+from geostyle.faces.align import Alignment, apply_affine, estimate_alignment, warp_to_crop
+from geostyle.faces.landmarks import Face, normalized_to_pixels
+from geostyle.infer.composite import cut_face, paste_face, resize_to, working_size
+from geostyle.infer.fields import FaceFieldSolver
+from geostyle.infer.runtime import RUNTIMES, from_blob, make_runtime, to_blob
+from geostyle.infer.timing import StageTimer
+from geostyle.infer.tracking import reduce_for_detection, scale_face
 from geostyle.nets.release import ReleaseModel, load_release
 from geostyle.warp.alignment import BatchAligner
 from geostyle.warp.geometry import GeometryModel
@@ -25,6 +40,14 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 # Models train at full style geometry (1.0), but at inference half strength keeps people far more
 # recognisable while the eyes/nose/mouth proportions still read as the style (docs/training.md).
 DEFAULT_STRENGTH = 0.5
+# Long side of the copy the generator stylizes as a whole. 512 is the product's real-time size; the
+# faces themselves are always stylized at the model's own resolution.
+DEFAULT_WORK_SIZE = 512
+# Long side of the copy the face detector searches: a 12000x9000 photo is searched at 1280x960
+# (FaceMesh's own input is 192 px; larger copies only cost time and memory).
+DEFAULT_DETECT_SIZE = 1280
+DEFAULT_FEATHER = 0.12
+DEFAULT_MAX_FACES = 4
 
 
 def available_models() -> list[str]:
@@ -64,27 +87,53 @@ class Stylized:
 
 
 class Stylizer:
-    """Holds one loaded model; turns RGB images into stylized crops or full frames."""
+    """Holds one loaded model; turns RGB images into stylized crops or whole frames.
+
+    Args:
+        model: bundled model name or path to a release checkpoint.
+        strength: geometry strength alpha (0 keeps the photo's shape, 1 the style's; default 0.5).
+            Read at every call, so it may be changed between frames.
+        backend: landmark backend spec for still images (``mediapipe``, ``mediapipe,dlib``, ...).
+        threads: intra-op threads of the runtime (0 = the library's default).
+        runtime: ``"torch"``, ``"onnx"`` (ONNX Runtime) or ``"openvino"``.
+        work_size: long side of the working resolution of the whole-frame pass (None: full size).
+        detect_size: long side of the copy faces are detected on (None: full size).
+        max_faces: faces stylized per frame (largest first).
+        feather: width of the blend ramp at the crop border, as a fraction of the crop side.
+    """
 
     def __init__(
-        self, model: str | Path, strength: float | None = None, backend: str = "mediapipe", threads: int = 0
+        self,
+        model: str | Path,
+        strength: float | None = None,
+        backend: str = "mediapipe",
+        threads: int = 0,
+        *,
+        runtime: str = "torch",
+        work_size: int | None = DEFAULT_WORK_SIZE,
+        detect_size: int | None = DEFAULT_DETECT_SIZE,
+        max_faces: int = DEFAULT_MAX_FACES,
+        feather: float = DEFAULT_FEATHER,
     ):
+        if runtime not in RUNTIMES:
+            raise GeostyleError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
         if threads > 0:
             torch.set_num_threads(threads)
         self.path = resolve_model(model)
         self.release: ReleaseModel = load_release(self.path)
         if self.release.geometry is None:
             raise CheckpointError(f"{self.path}: model has no geometry model")
-        self.geometry = GeometryModel.from_dict(self.release.geometry)
+        try:
+            self.geometry = GeometryModel.from_dict(self.release.geometry)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{self.path}: geometry model is malformed ({exc})") from exc
         extra = self.release.metadata.get("extra", {})
         self.zoom = float(extra.get("zoom", 1.0))
         self.size = self.release.resolution
         self.trained_strength = float(extra.get("strength", 1.0))
         self.strength = DEFAULT_STRENGTH if strength is None else float(strength)
         cfg = self.release.metadata.get("config", {}).get("geometry", {})
-        self.aligner = BatchAligner(
-            self.geometry,
-            self.size,
+        aligner_args = dict(
             strength=self.strength,
             per_part=cfg.get("per_part", True),
             regularization=cfg.get("regularization", 1e-3),
@@ -92,8 +141,19 @@ class Stylizer:
             anchors_per_side=cfg.get("anchors_per_side", 5),
             enabled=cfg.get("tps_alignment", True),
         )
+        self.aligner = BatchAligner(self.geometry, self.size, **aligner_args)
+        self.fields = FaceFieldSolver(self.aligner, self.size)
         self.backend_name = backend
         self._backend = None
+        self.runtime_name = runtime
+        self.threads = threads
+        self.runtime = make_runtime(runtime, self.release.generator, threads)
+        self.work_size = work_size
+        self.detect_size = detect_size
+        self.max_faces = max_faces
+        self.feather = feather
+        # Per-stage wall time of render(); off unless a caller (the pipeline benchmark) enables it.
+        self.timer = StageTimer(enabled=False)
 
     @property
     def backend(self):
@@ -103,35 +163,53 @@ class Stylizer:
             self._backend = build_backend(self.backend_name)
         return self._backend
 
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    # ------------------------------------------------------------------------------ geometry
     def target_field(
         self, landmarks: np.ndarray, size: int, strength: float | None = None
     ) -> tuple[torch.Tensor | None, np.ndarray]:
-        """TPS field of a ``size`` crop toward the style geometry, and the target landmarks.
+        """TPS field of a crop toward the style geometry, and the target landmarks.
 
-        ``landmarks (K, 2)``: pixel frame of the crop, NaN = missing. Returns the backward field
-        ``(1, size, size, 2)`` (None when the model was trained without TPS alignment) and the target
-        landmarks ``(K, 2)`` in the same pixel frame (NaN where missing).
+        ``landmarks (K, 2)``: pixel frame of the crop, NaN = missing; ``size`` must be the model's
+        crop size. Returns the backward field ``(1, size, size, 2)`` (None when the model was trained
+        without TPS alignment) and the target landmarks ``(K, 2)`` in the same pixel frame (NaN where
+        missing).
         """
-        pts = pixels_to_normalized(np.asarray(landmarks, np.float64), size, size)
-        present = np.isfinite(pts).all(-1)
-        mask = torch.from_numpy(present)[None]
-        p = torch.from_numpy(np.nan_to_num(pts, nan=0.0)).float()[None]
-        t = self.aligner.photo_target(p, mask, strength=self.strength if strength is None else strength)
-        target = np.where(present[:, None], normalized_to_pixels(t[0].double().numpy(), size, size), np.nan)
+        if size != self.size:
+            raise GeostyleError(f"crop size {size} differs from the model's {self.size}")
+        alpha = self.strength if strength is None else strength
+        t = self.fields.target(landmarks, alpha)
+        target = normalized_to_pixels(t, size, size)
         if not self.aligner.enabled:
             return None, target
-        return self.aligner.field(t, p, mask), target
+        full = self.fields.resize(self.fields.low_res(landmarks, alpha), size)
+        return torch.from_numpy(full)[None], target
 
-    @torch.no_grad()
-    def stylize_crop(
-        self, crop: np.ndarray, landmarks: np.ndarray, strength: float | None = None
-    ) -> np.ndarray:
-        """Stylize an aligned ``(S, S, 3)`` crop whose landmarks ``(K, 2)`` are in its pixel frame."""
-        grid, _ = self.target_field(landmarks, crop.shape[0], strength)
-        return to_uint8(self.release.generator(from_uint8(crop), grid))[0]
+    def face_fields(
+        self, landmarks: np.ndarray, strength: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The warp of one aligned face: the backward field at crop resolution ``(S, S, 2)`` (for the
+        pixel warp) and at feature resolution ``(1, S/4, S/4, 2)`` (for the generator), both float32,
+        normalised crop frame. ``landmarks (K, 2)`` in crop pixels. None when there is nothing to
+        warp (strength 0, or a model trained without TPS alignment)."""
+        alpha = self.strength if strength is None else strength
+        if not self.aligner.enabled or alpha == 0:
+            return None
+        return self.fields.fields(landmarks, alpha)
+
+    # ------------------------------------------------------------------------------ faces
+    def detect_faces(self, image: np.ndarray, path: Path | None = None) -> list[Face]:
+        """All faces (largest first, at most ``max_faces``), found on a copy reduced to
+        ``detect_size``; landmarks in the pixel frame of ``image``."""
+        small, f = reduce_for_detection(image, self.detect_size)
+        faces = self.backend.detect(np.ascontiguousarray(small), path)
+        return [scale_face(face, f) for face in faces[: self.max_faces]]
 
     def detect(self, image: np.ndarray, path: Path | None = None) -> Face:
-        faces = self.backend.detect(image, path)
+        faces = self.detect_faces(image, path)
         if not faces:
             raise NoFaceError("no face found")
         return faces[0]
@@ -143,12 +221,89 @@ class Stylizer:
         crop = warp_to_crop(image, alignment)
         return Aligned(crop, apply_affine(alignment.matrix, face.landmarks), alignment, face)
 
+    # ------------------------------------------------------------------------------ crops
+    def stylize_crop(
+        self, crop: np.ndarray, landmarks: np.ndarray, strength: float | None = None
+    ) -> np.ndarray:
+        """Stylize an aligned ``(S, S, 3)`` crop whose landmarks ``(K, 2)`` are in its pixel frame."""
+        if crop.shape[:2] != (self.size, self.size):
+            raise GeostyleError(f"crop is {crop.shape[:2]}, the model expects {self.size}x{self.size}")
+        fields = self.face_fields(landmarks, strength)
+        x = to_blob(np.ascontiguousarray(crop))
+        if fields is None:
+            return from_blob(self.runtime.frame(x))
+        full, quarter = fields
+        s = self.size
+        maps = ((full + 1.0) * (s / 2.0) - 0.5).astype(np.float32)
+        warped = cv2.remap(crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return from_blob(self.runtime.face(x, quarter, to_blob(warped)))
+
     def stylize(self, image: np.ndarray, path: Path | None = None, strength: float | None = None) -> Stylized:
+        """The aligned stylized crop of the largest face. Raises :class:`NoFaceError`."""
         aligned = self.align(image, path)
         out = self.stylize_crop(aligned.crop, aligned.landmarks, strength)
         return Stylized(out, aligned.crop, aligned.alignment, aligned.face)
 
-    def stylize_frame(self, image: np.ndarray, path: Path | None = None, feather: float = 0.12) -> np.ndarray:
-        """Stylize the largest face and paste it back into the full image."""
-        result = self.stylize(image, path)
-        return paste_back(image, result.crop, result.alignment, feather=feather)
+    # ------------------------------------------------------------------------------ frames
+    def stylize_background(self, image: np.ndarray) -> np.ndarray:
+        """The whole frame through the generator at the working resolution, without any warp,
+        returned at the size of ``image``."""
+        h, w = image.shape[:2]
+        wh, ww = working_size(h, w, self.work_size)
+        timer = self.timer
+        with timer("resize"):
+            small = np.ascontiguousarray(resize_to(image, wh, ww))
+        with timer("G frame"):
+            styled = from_blob(self.runtime.frame(to_blob(small)))
+        with timer("resize"):
+            return resize_to(styled, h, w)
+
+    def render(
+        self,
+        image: np.ndarray,
+        faces: Sequence[np.ndarray],
+        strength: float | None = None,
+        feather: float | None = None,
+    ) -> np.ndarray:
+        """The whole-frame product for known faces: ``faces`` is a list of ``(K, 2)`` landmark arrays
+        in the pixel frame of ``image`` (from a detector or a tracker). Faces whose eyes or mouth are
+        missing are left to the background pass. Returns ``(H, W, 3)`` uint8."""
+        image = np.ascontiguousarray(image, dtype=np.uint8)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise GeostyleError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
+        timer = self.timer
+        feather = self.feather if feather is None else feather
+        out = self.stylize_background(image)
+        # Smaller faces first, so where crops overlap the larger face ends on top.
+        order = sorted(faces, key=lambda lm: float(np.nan_to_num(np.ptp(lm[:, 0]))))
+        for landmarks in order:
+            try:
+                alignment = estimate_alignment(landmarks, self.size, self.zoom)
+            except ValueError:
+                continue
+            crop_pts = apply_affine(alignment.matrix, landmarks)
+            with timer("TPS field"):
+                fields = self.face_fields(crop_pts, strength)
+            with timer("warp"):
+                crop, warped = cut_face(image, alignment, None if fields is None else fields[0])
+            with timer("G face"):
+                if fields is None or warped is None:
+                    y = self.runtime.frame(to_blob(crop))
+                else:
+                    y = self.runtime.face(to_blob(crop), fields[1], to_blob(warped))
+            with timer("blend"):
+                paste_face(out, from_blob(y), alignment, feather)
+        return out
+
+    def stylize_frame(
+        self,
+        image: np.ndarray,
+        path: Path | None = None,
+        strength: float | None = None,
+        feather: float | None = None,
+    ) -> np.ndarray:
+        """The whole image stylized, every face (up to ``max_faces``) with the geometry treatment;
+        an image without a face is stylized without a warp. Same ``(H, W, 3)`` uint8 as ``image``."""
+        with self.timer("detect+landmarks"):
+            faces = self.detect_faces(image, path)
+        return self.render(image, [f.landmarks for f in faces], strength, feather)

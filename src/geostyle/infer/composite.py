@@ -1,0 +1,158 @@
+"""Whole-frame compositing: the stylized frame at a working resolution, with every face cut out,
+TPS-warped, stylized at the model's resolution and blended back under a feathered mask.
+
+Convention
+----------
+* Frames are ``(H, W, 3)`` uint8 RGB; points are in the pixel frame of the full frame (pixel
+  centres at integers, ``docs/conventions.md``).
+* An :class:`~geostyle.faces.align.Alignment` maps full-frame pixels to crop pixels.
+* A *field* is a backward map ``(S, S, 2)`` in the crop's normalised frame (``align_corners=False``):
+  output crop pixel ``(i, j)`` reads crop location ``field[i, j]``.
+
+Every face is handled inside its own region of interest (the bounding box of the crop's square in
+the frame), so the cost and memory of a face do not grow with the frame: a 12000x9000 photo is
+stylized at its working resolution and its faces at crop resolution, and only the pixels under the
+crops are touched at full size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from geostyle.faces.align import Alignment, compose_affine, feather_mask
+
+# Working-resolution sizes are multiples of this (three stride-2 levels in the generator).
+SIZE_MULTIPLE = 8
+
+
+def working_size(height: int, width: int, work_size: int | None) -> tuple[int, int]:
+    """``(h, w)`` of the copy the generator stylizes: the long side scaled to at most ``work_size``,
+    both rounded down to a multiple of 8 (at least 8; so never enlarged unless smaller than 8).
+    ``None``: full size (rounded down the same way)."""
+    scale = 1.0 if work_size is None else min(1.0, work_size / max(height, width))
+
+    def fit(n: int) -> int:
+        return max(SIZE_MULTIPLE, int(n * scale + 1e-6) // SIZE_MULTIPLE * SIZE_MULTIPLE)
+
+    return fit(height), fit(width)
+
+
+def resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize with area averaging when shrinking and bilinear when enlarging (no-op if equal)."""
+    h, w = image.shape[:2]
+    if (h, w) == (height, width):
+        return image
+    shrinking = height * width < h * w
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A pixel rectangle ``[x0, x1) x [y0, y1)`` of the frame."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def empty(self) -> bool:
+        return self.x1 <= self.x0 or self.y1 <= self.y0
+
+    @property
+    def shift(self) -> np.ndarray:
+        """``(2, 3)`` map from frame pixels to region pixels."""
+        return np.array([[1.0, 0.0, -self.x0], [0.0, 1.0, -self.y0]])
+
+
+def crop_region(alignment: Alignment, height: int, width: int, margin: int = 2) -> Region:
+    """Frame pixels the crop square covers (its four corners through the inverse similarity),
+    widened by ``margin`` pixels for bilinear taps and clipped to the frame."""
+    s = alignment.size
+    corners = np.array([[-0.5, -0.5], [s - 0.5, -0.5], [-0.5, s - 0.5], [s - 0.5, s - 0.5]])
+    inv = alignment.inverse
+    pts = corners @ inv[:, :2].T + inv[:, 2]
+    x0, y0 = np.floor(pts.min(0)).astype(int) - margin
+    x1, y1 = np.ceil(pts.max(0)).astype(int) + margin + 1
+    return Region(max(0, int(x0)), max(0, int(y0)), min(width, int(x1)), min(height, int(y1)))
+
+
+def cut_face(
+    frame: np.ndarray, alignment: Alignment, field: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The aligned crop ``(S, S, 3)`` and, with a ``field``, the crop warped by it, both resampled
+    once from the frame (the warp composed with the similarity, so the warped crop is not a
+    resampling of a resampling). Faces much larger than the crop are area-averaged first, as
+    :func:`geostyle.faces.align.warp_to_crop` does, so the crop does not alias.
+    """
+    h, w = frame.shape[:2]
+    s = alignment.size
+    region = crop_region(alignment, h, w)
+    if region.empty:  # the face lies entirely outside the frame: read the nearest border pixels
+        region = Region(0, 0, w, h)
+    f = int(np.floor(1.0 / alignment.scale)) if alignment.scale < 0.5 else 1
+    if f > 1:
+        # Whole f x f blocks on the frame's block grid: each crop pixel averages whole source pixels.
+        x0, y0 = region.x0 // f * f, region.y0 // f * f
+        x1 = min(w, x0 + -(-(region.x1 - x0) // f) * f)
+        y1 = min(h, y0 + -(-(region.y1 - y0) // f) * f)
+        region = Region(x0, y0, x1, y1)
+    src = frame[region.y0 : region.y1, region.x0 : region.x1]
+    to_src = compose_affine(region.shift, alignment.inverse)  # crop px -> region px
+    if f > 1:
+        rh, rw = src.shape[:2]
+        small = cv2.resize(src, (max(1, rw // f), max(1, rh // f)), interpolation=cv2.INTER_AREA)
+        fx, fy = rw / small.shape[1], rh / small.shape[0]
+        down = np.array([[1 / fx, 0, (1 / fx - 1) / 2], [0, 1 / fy, (1 / fy - 1) / 2]])
+        to_src = compose_affine(down, to_src)
+        src = small
+    crop = cv2.warpAffine(
+        src, to_src, (s, s), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
+    if field is None:
+        return crop, None
+    # field (normalised crop frame) -> crop pixels -> source pixels, then one remap.
+    u = (field[..., 0] + 1.0) * (s / 2.0) - 0.5
+    v = (field[..., 1] + 1.0) * (s / 2.0) - 0.5
+    map_x = (to_src[0, 0] * u + to_src[0, 1] * v + to_src[0, 2]).astype(np.float32)
+    map_y = (to_src[1, 0] * u + to_src[1, 1] * v + to_src[1, 2]).astype(np.float32)
+    warped = cv2.remap(src, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return crop, warped
+
+
+_MASKS: dict[tuple[int, float], np.ndarray] = {}
+
+
+def crop_mask(size: int, feather: float) -> np.ndarray:
+    """The feathered square blend mask of a crop (cached per size and feather)."""
+    key = (size, round(float(feather), 4))
+    if key not in _MASKS:
+        _MASKS[key] = feather_mask(size, feather)
+    return _MASKS[key]
+
+
+def paste_face(out: np.ndarray, styled: np.ndarray, alignment: Alignment, feather: float = 0.12) -> None:
+    """Blend a stylized crop into ``out`` (in place) through the inverse similarity, weighted by
+    the crop's feathered mask; only the crop's region of the frame is read or written."""
+    h, w = out.shape[:2]
+    region = crop_region(alignment, h, w)
+    if region.empty:
+        return
+    rw, rh = region.x1 - region.x0, region.y1 - region.y0
+    to_region = compose_affine(region.shift, alignment.inverse)
+    back = cv2.warpAffine(styled, to_region, (rw, rh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(
+        crop_mask(alignment.size, feather),
+        to_region,
+        (rw, rh),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0.0, 0.0, 0.0, 0.0),
+    )
+    roi = out[region.y0 : region.y1, region.x0 : region.x1]
+    a = alpha[..., None]
+    blended = roi.astype(np.float32) * (1.0 - a) + back.astype(np.float32) * a
+    roi[...] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)

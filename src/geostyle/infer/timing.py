@@ -1,0 +1,90 @@
+"""Per-stage timing of the frame pipeline, peak memory and a description of the machine.
+
+Latency summaries of single calls live in :mod:`geostyle.eval.speed`; this module holds what the
+runtime itself needs (the stage timer of :meth:`geostyle.infer.stylize.Stylizer.render` and the
+frame loop) and what every benchmark records beside its numbers: the load average, so that a reader
+can judge how contended a measurement on a shared machine was.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+class StageTimer:
+    """Accumulates wall time per named stage of a frame loop (decode, detect, warp, G, ...).
+
+    ``with timer("warp"): ...`` adds the block's duration to the stage ``warp``; :meth:`per_frame_ms` gives
+    ms per frame for each stage over :attr:`frames` frames. Disabled timers cost one attribute test.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.totals: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self.frames = 0
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        if not self.enabled:
+            yield
+            return
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, time.perf_counter() - start)
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.totals[stage] = self.totals.get(stage, 0.0) + seconds
+        self.counts[stage] = self.counts.get(stage, 0) + 1
+
+    def frame_done(self) -> None:
+        self.frames += 1
+
+    def reset(self) -> None:
+        self.totals.clear()
+        self.counts.clear()
+        self.frames = 0
+
+    def per_frame_ms(self) -> dict[str, float]:
+        """Mean milliseconds per frame for each stage (stages that ran on only some frames, such as a
+        face stage on frames with faces, are still divided by all frames: they add up to the total)."""
+        frames = max(1, self.frames)
+        return {k: round(v * 1000 / frames, 2) for k, v in self.totals.items()}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024) if platform.system() == "Darwin" else peak / 1024, 1)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def machine_info(threads: int | None = None) -> dict[str, Any]:
+    """Platform, CPU, core count and the current load averages (1, 5, 15 min)."""
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }
+    if threads is not None:
+        info["threads"] = threads
+    return info

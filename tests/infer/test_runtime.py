@@ -1,0 +1,75 @@
+"""The generator runtimes agree with PyTorch on real inputs (the bundled anime model, a real face)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from geostyle.data.images import from_uint8, load_image, to_uint8
+from geostyle.errors import GeostyleError
+from geostyle.infer.runtime import OnnxRuntime, TorchRuntime, from_blob, make_runtime, to_blob
+from geostyle.infer.stylize import Stylizer
+
+
+@pytest.fixture(scope="module")
+def anime(astronaut_path):
+    stylizer = Stylizer("anime", strength=1.0)
+    aligned = stylizer.align(load_image(astronaut_path))
+    return stylizer, aligned
+
+
+def test_blob_conversion_matches_torch_conversion(astronaut_path):
+    image = load_image(astronaut_path)
+    blob = to_blob(image)
+    assert blob.shape == (1, 3, *image.shape[:2]) and blob.dtype == np.float32
+    assert np.abs(blob - from_uint8(image).numpy()).max() < 1e-6
+    y = np.random.default_rng(0).uniform(-1.2, 1.2, blob.shape).astype(np.float32)
+    ours, theirs = from_blob(y).astype(int), to_uint8(torch.from_numpy(y))[0].astype(int)
+    assert np.abs(ours - theirs).max() <= 1 and (ours == theirs).mean() > 0.999
+    assert np.array_equal(from_blob(blob), image)
+
+
+def _face_inputs(stylizer, aligned):
+    import cv2
+
+    full, quarter = stylizer.face_fields(aligned.landmarks)
+    s = stylizer.size
+    maps = ((full + 1.0) * (s / 2.0) - 0.5).astype(np.float32)
+    warped = cv2.remap(aligned.crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return to_blob(aligned.crop), quarter, to_blob(warped)
+
+
+@pytest.mark.parametrize("name", ["onnx", "openvino"])
+def test_exported_runtimes_match_torch(anime, name):
+    stylizer, aligned = anime
+    reference = TorchRuntime(stylizer.release.generator)
+    runtime = make_runtime(name, stylizer.release.generator, threads=1)
+    frame = to_blob(np.ascontiguousarray(aligned.crop[:, :200]))[:, :, :, :200]
+    frame = np.ascontiguousarray(frame[:, :, :, :200])
+    assert np.abs(runtime.frame(frame) - reference.frame(frame)).max() < 1e-4
+    crop, grid, warped = _face_inputs(stylizer, aligned)
+    ours, theirs = runtime.face(crop, grid, warped), reference.face(crop, grid, warped)
+    assert np.abs(ours - theirs).max() < 1e-4
+    # The warp acts: the face graph is not the frame graph.
+    assert np.abs(ours - reference.frame(crop)).mean() > 0.01
+
+
+def test_onnx_graphs_are_cached_per_size(anime):
+    stylizer, _ = anime
+    runtime = OnnxRuntime(stylizer.release.generator, threads=1)
+    x = np.zeros((1, 3, 64, 96), np.float32)
+    runtime.frame(x)
+    first = runtime.cache.graphs[("frame", 64, 96)]
+    runtime.frame(x)
+    assert runtime.cache.graphs[("frame", 64, 96)] is first and len(runtime.cache.graphs) == 1
+    with pytest.raises(GeostyleError, match="multiple of 8"):
+        runtime.frame(np.zeros((1, 3, 60, 96), np.float32))
+
+
+def test_stylizer_runtimes_give_the_same_frame(astronaut_path):
+    image = load_image(astronaut_path)
+    torch_frame = Stylizer("anime", runtime="torch").stylize_frame(image)
+    onnx_frame = Stylizer("anime", runtime="onnx", threads=1).stylize_frame(image)
+    diff = np.abs(torch_frame.astype(int) - onnx_frame)
+    assert diff.max() <= 2 and diff.mean() < 0.01
