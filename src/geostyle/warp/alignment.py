@@ -72,7 +72,9 @@ class BatchAligner:
         """The same aligner producing fields of another image size (multi-resolution training)."""
         other = copy.copy(self)
         other.resolution = resolution
-        other.grid_resolution = min(self.grid_resolution, resolution)
+        # The field keeps its sampling density relative to the image: evaluating the spline is most of
+        # the cost of a batch's geometry, and a smooth field upsamples without loss.
+        other.grid_resolution = max(16, min(resolution, self.grid_resolution * resolution // self.resolution))
         return other
 
     # ---------------------------------------------------------------- targets
