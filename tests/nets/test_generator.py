@@ -235,3 +235,30 @@ def test_onnx_export_matches_pytorch(tmp_path, variant, gather_warp):
     assert model.training is False and not model.gather_feature_warp and not model.gather_pixel_warp
     ops = {node.op_type for node in onnx.load(str(path)).graph.node}
     assert ("GridSample" in ops) == (variant != "no_grid" and not gather_warp)
+
+
+def test_monochrome_generator_outputs_gray_and_exports():
+    import numpy as np
+    import onnxruntime as ort
+
+    from geostyle.nets.registry import create_model
+
+    torch.manual_seed(0)
+    g = create_model("geo_mobile_s", monochrome=True).eval()
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        y = g(x)
+    assert torch.equal(y[:, 0], y[:, 1]) and torch.equal(y[:, 1], y[:, 2])
+    # At initialisation the residual is small: the output is close to the photo's luma.
+    luma = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+    assert (y[:, 0] - luma).abs().mean() < 0.1
+    assert g.config["monochrome"] is True
+    colour = create_model("geo_mobile_s").eval()
+    with torch.no_grad():
+        assert not torch.equal(colour(x)[:, 0], colour(x)[:, 1])
+    import io
+
+    buf = io.BytesIO()
+    torch.onnx.export(g, (x,), buf, opset_version=17, input_names=["image"], dynamo=False)
+    out = ort.InferenceSession(buf.getvalue()).run(None, {"image": x.numpy()})[0]
+    np.testing.assert_allclose(out, y.numpy(), atol=1e-4)

@@ -82,6 +82,8 @@ class GeoGenerator(nn.Module):
         warp_level: 2 = warp the 1/4-resolution features; 3 = warp the 1/4 skip and the 1/8 features.
         padding_mode: ``grid_sample`` padding where the field reads outside the frame.
         residual_init: initial scale of the residual branches and of the output head.
+        monochrome: one lightness for all channels of the output (pencil, ink): the residual is
+            averaged over channels and added to the base photo's luma, so no colour can leak in.
 
     ``forward(x, grid=None, warped=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with ``H, W``
     multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the photo
@@ -102,6 +104,7 @@ class GeoGenerator(nn.Module):
         warp_level: int = 2,
         padding_mode: str = "border",
         residual_init: float = 0.1,
+        monochrome: bool = False,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -122,7 +125,9 @@ class GeoGenerator(nn.Module):
             "warp_level": warp_level,
             "padding_mode": padding_mode,
             "residual_init": residual_init,
+            "monochrome": monochrome,
         }
+        self.monochrome = monochrome
         self.channels = channels
         self.feature_warp = feature_warp
         self.warp_level = warp_level
@@ -158,6 +163,10 @@ class GeoGenerator(nn.Module):
         h = self.up2(self.body(e3), e2)
         h = self.up1(h, self.detail(base))
         t = torch.tanh(self.head(h))
+        if self.monochrome and self.channels == 3:
+            # ITU-R BT.601 luma of the base; the same lightness change for all three channels.
+            luma = 0.299 * base[:, 0:1] + 0.587 * base[:, 1:2] + 0.114 * base[:, 2:3]
+            base, t = luma.expand_as(base), t.mean(dim=1, keepdim=True).expand_as(t)
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
         return (b + t) / (1 + b * t)
