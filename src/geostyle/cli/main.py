@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "warp": ("geostyle.cli.warp", "preview a photo warped to a style's geometry at several strengths"),
     "train": ("geostyle.cli.train", "train a photo->style generator"),
     "stylize": ("geostyle.cli.stylize", "stylize images with a trained model"),
+    "serve": ("geostyle.cli.serve", "local web app: stylize, fix style landmarks, train a custom style"),
 }
 
 
