@@ -17,7 +17,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("geostyle.cli.prepare", "detect, align and crop a folder of images into a dataset"),
     "warp": ("geostyle.cli.warp", "preview a photo warped to a style's geometry at several strengths"),
     "train": ("geostyle.cli.train", "train a photo->style generator"),
-    "stylize": ("geostyle.cli.stylize", "stylize images with a trained model"),
+    "stylize": ("geostyle.cli.stylize", "stylize images, videos and folders with a trained model"),
+    "live": ("geostyle.cli.live", "stylize a webcam (or a video file) live, with a window or headless"),
+    "export": ("geostyle.cli.export", "export a model to ONNX or ncnn (mobile), with parity check and metadata"),
     "serve": ("geostyle.cli.serve", "local web app: stylize, fix style landmarks, train a custom style"),
 }
 
