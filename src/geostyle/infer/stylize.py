@@ -125,7 +125,7 @@ class Stylizer:
             raise CheckpointError(f"{self.path}: model has no geometry model")
         try:
             self.geometry = GeometryModel.from_dict(self.release.geometry)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (GeostyleError, KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.path}: geometry model is malformed ({exc})") from exc
         extra = self.release.metadata.get("extra", {})
         self.zoom = float(extra.get("zoom", 1.0))

@@ -102,11 +102,13 @@ def probe_video(path: str | Path, check_timing: bool = True) -> VideoInfo:
                 for packet in container.demux(stream):
                     if packet.pts is not None:
                         stamps.append(packet.pts)
-                    if len(stamps) > max(8, int(float(rate)) + 1):
+                    if len(stamps) > max(12, int(float(rate)) + 5):
                         break
             except av.error.FFmpegError:
                 pass
-            steps = np.diff(np.sort(np.asarray(stamps, dtype=np.float64)))
+            # Packets come in decode order: the last few presentation times of the window may
+            # belong to frames whose packets are still to come (B-frames), so they are left out.
+            steps = np.diff(np.sort(np.asarray(stamps, dtype=np.float64))[:-4])
             steps = steps[steps > 0]
             if len(steps) > 2:
                 vfr = bool(steps.max() > 1.1 * steps.min())
@@ -216,6 +218,10 @@ class VideoReader:
             raise VideoError(f"{self.path}: corrupt or truncated video after {index} frames ({exc})") from exc
         if index == 0:
             raise VideoError(f"{self.path}: no decodable video frames (truncated or corrupt)")
+        if self.info.frames and index < self.info.frames - 1:
+            # The header promised more: the file was cut short. Better a clear error than a
+            # silently shorter output.
+            raise VideoError(f"{self.path}: truncated: decoded {index} of {self.info.frames} frames")
 
 
 class VideoWriter:
@@ -244,7 +250,14 @@ class VideoWriter:
         self.rate = rate
         self.time_base = time_base or Fraction(1, int(round(float(rate) * 1000)) or 1)
         try:
-            self._container = av.open(str(self._tmp), "w", format="mp4" if self._tmp.suffix == ".mp4" else None)
+            mp4 = self._tmp.suffix.lower() in (".mp4", ".m4v", ".mov")
+            # faststart: the index goes first, so browsers can play the file while it downloads.
+            self._container = av.open(
+                str(self._tmp),
+                "w",
+                format="mp4" if self._tmp.suffix.lower() == ".mp4" else None,
+                options={"movflags": "faststart"} if mp4 else {},
+            )
         except (av.error.FFmpegError, OSError) as exc:
             raise VideoError(f"{self.path}: cannot write ({exc})") from exc
         stream = None

@@ -1,0 +1,100 @@
+"""What an exported graph says about itself: input spec, opset, model card and geometry model.
+
+A mobile or web runtime needs more than the weights: the input layout and value range, the warp
+field's frame and resolution, the crop framing (zoom) and the geometry model from which it computes,
+for a face's landmarks, the target landmarks and so the TPS field. All of it travels inside the
+exported file (ONNX ``metadata_props``) or beside it (ncnn: ``<name>.json``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+METADATA_FORMAT = "geostyle-export"
+METADATA_VERSION = 1
+METADATA_KEY = "geostyle"  # the ONNX metadata_props key holding the JSON document
+
+
+def input_spec(graph: str, size: int) -> list[dict[str, Any]]:
+    image = {
+        "name": "image",
+        "shape": [1, 3, size, size],
+        "dtype": "float32",
+        "layout": "NCHW, RGB",
+        "range": [-1.0, 1.0],
+        "meaning": "the aligned face crop (face graph) or the frame at its working resolution (frame graph)",
+    }
+    if graph == "frame":
+        return [image]
+    return [
+        image,
+        {
+            "name": "grid",
+            "shape": [1, size // 4, size // 4, 2],
+            "dtype": "float32",
+            "layout": "NHWC, (x, y)",
+            "range": [-1.0, 1.0],
+            "meaning": "backward TPS field toward the style geometry, normalised crop frame "
+            "(grid_sample, align_corners=False), at the resolution of the warped features (S/4)",
+        },
+        {
+            "name": "warped",
+            "shape": [1, 3, size, size],
+            "dtype": "float32",
+            "layout": "NCHW, RGB",
+            "range": [-1.0, 1.0],
+            "meaning": "the crop resampled by the same field at full resolution (the pixel-space warp)",
+        },
+    ]
+
+
+def output_spec(size: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "stylized",
+            "shape": [1, 3, size, size],
+            "dtype": "float32",
+            "layout": "NCHW, RGB",
+            "range": [-1.0, 1.0],
+            "meaning": "the stylized image, in the style geometry for the face graph",
+        }
+    ]
+
+
+def build_metadata(stylizer, graph: str, size: int, opset: int | None, fmt: str) -> dict[str, Any]:
+    """The metadata document of one exported graph of ``stylizer``'s model."""
+    import torch
+
+    import geostyle
+
+    release = stylizer.release
+    meta = release.metadata
+    extra = meta.get("extra", {})
+    return {
+        "format": METADATA_FORMAT,
+        "version": METADATA_VERSION,
+        "export_format": fmt,
+        "graph": graph,
+        "opset": opset,
+        "inputs": input_spec(graph, size),
+        "outputs": output_spec(size),
+        "model_card": {
+            "name": stylizer.name,
+            "arch": release.arch,
+            "arch_kwargs": release.arch_kwargs,
+            "params": int(sum(int(np.prod(p.shape)) for p in release.generator.parameters())),
+            "trained_resolution": release.resolution,
+            "training_steps": extra.get("step"),
+            "trained_strength": stylizer.trained_strength,
+            "default_strength": stylizer.strength,
+            "crop_zoom": stylizer.zoom,
+            "crop_framing": "FFHQ-style similarity from eye centres and mouth (geostyle.faces.align)",
+            "landmarks": "geostyle canonical 33-point set, docs/conventions.md",
+            "intended_use": "portrait stylization; research use (trained on research datasets)",
+            "exported_with": {"geostyle": getattr(geostyle, "__version__", "0.1.0"), "torch": torch.__version__},
+        },
+        "geometry": release.geometry,
+        "geometry_config": meta.get("config", {}).get("geometry", {}),
+    }

@@ -1,0 +1,93 @@
+"""ONNX and ncnn exports: checker, parity with PyTorch measured by running them, embedded metadata."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from geostyle.errors import CheckpointError, ExportError
+from geostyle.export import export_model, read_onnx_metadata
+from geostyle.export.exporter import parity_inputs, run_ncnn
+from geostyle.infer.runtime import TorchRuntime, ort_session
+from geostyle.infer.stylize import Stylizer
+from geostyle.nets.release import read_release_metadata
+
+
+@pytest.mark.parametrize("graph", ["face", "frame"])
+def test_onnx_export_runs_and_carries_metadata(tiny_model, tmp_path, graph):
+    import onnx
+
+    out = tmp_path / f"tiny_{graph}.onnx"
+    report = export_model(tiny_model, out, fmt="onnx", size=128, graph=graph)
+    assert report.files == [out] and out.is_file()
+    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
+    assert report.max_abs_diff < 1e-4
+    meta = read_onnx_metadata(out)
+    assert meta["graph"] == graph and meta["opset"] == 17
+    assert meta["geometry"] == read_release_metadata(tiny_model)["geometry"]
+    assert meta["model_card"]["arch"] == "geo_mobile_s" and meta["model_card"]["crop_zoom"] == 1.1
+    session = ort_session(out, threads=1)
+    declared = [(i["name"], i["shape"]) for i in meta["inputs"]]
+    assert [(i.name, i.shape) for i in session.get_inputs()] == declared
+    # Parity on inputs other than the ones the export used: a second face size / a noise frame.
+    stylizer = Stylizer(tiny_model)
+    inputs = parity_inputs(stylizer, graph, 128)
+    inputs[0] = np.ascontiguousarray(inputs[0][:, :, ::-1])  # flipped image, same field
+    ours = session.run(None, dict(zip([n for n, _ in declared], inputs)))[0]
+    reference = TorchRuntime(stylizer.release.generator)
+    theirs = reference.frame(inputs[0]) if graph == "frame" else reference.face(*inputs)
+    assert np.abs(ours - theirs).max() < 1e-4
+
+
+def test_ncnn_export_runs_with_ncnn(tiny_model, tmp_path):
+    report = export_model(tiny_model, tmp_path / "tiny", fmt="ncnn", size=128, graph="face")
+    param, weights, sidecar = report.files
+    assert param.name == "tiny.param" and weights.name == "tiny.bin" and sidecar.name == "tiny.json"
+    assert report.max_abs_diff < 1e-4
+    meta = json.loads(sidecar.read_text())
+    assert meta["export_format"] == "ncnn" and meta["ncnn"]["inputs"] == ["in0", "in1", "in2"]
+    stylizer = Stylizer(tiny_model)
+    inputs = parity_inputs(stylizer, "face", 128)
+    inputs[2] = np.ascontiguousarray(inputs[2][:, :, :, ::-1])
+    ours = run_ncnn(param, weights, inputs, threads=1)
+    theirs = TorchRuntime(stylizer.release.generator).face(*inputs)[0]
+    assert ours.shape == theirs.shape and np.abs(ours - theirs).max() < 1e-4
+
+
+def test_bundled_model_exports_at_512(tmp_path):
+    report = export_model("anime", tmp_path / "anime.onnx", size=512)
+    assert report.max_abs_diff < 1e-4
+    assert read_onnx_metadata(report.files[0])["inputs"][1]["shape"] == [1, 128, 128, 2]
+
+
+def test_bad_export_requests(tiny_model, tmp_path):
+    with pytest.raises(ExportError, match="multiple of 8"):
+        export_model(tiny_model, tmp_path / "x.onnx", size=100)
+    with pytest.raises(ExportError, match="unknown format"):
+        export_model(tiny_model, tmp_path / "x.tflite", fmt="tflite")
+    with pytest.raises(ExportError, match="unknown graph"):
+        export_model(tiny_model, tmp_path / "x.onnx", graph="tps")
+    not_ours = tmp_path / "weights.safetensors"
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(3)}, str(not_ours), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="not a geostyle model"):
+        export_model(not_ours, tmp_path / "x.onnx")
+    foreign = tmp_path / "foreign.onnx"
+    foreign.write_bytes(b"\x08\x07")  # a valid protobuf prefix, no geostyle metadata
+    with pytest.raises(ExportError):
+        read_onnx_metadata(foreign)
+
+
+def test_export_cli(tiny_model, tmp_path, capsys):
+    from geostyle.cli.main import main
+
+    out = tmp_path / "cli.onnx"
+    code = main(["export", "--model", str(tiny_model), "--size", "64", "--graph", "frame", "--out", str(out)])
+    assert code == 0 and out.is_file()
+    printed = capsys.readouterr().out
+    assert "onnx.checker (full) passed" in printed and "max |ONNX Runtime - PyTorch|" in printed
+    assert main(["export", "--model", str(tiny_model), "--size", "60", "--out", str(out)]) == 1
