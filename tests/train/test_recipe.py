@@ -122,3 +122,24 @@ def test_cached_exemplar_grams_equal_fresh_ones(tiny_datasets, tmp_path):
     feats = tr.perceptual.features(tr.styles.batch(idx).images.flip(-1))
     direct = L.style_texture_loss(feats, tr.perceptual.features(tr.styles.batch(idx).images))
     torch.testing.assert_close(L.gram_texture_loss(feats, cached), direct)
+
+
+def test_each_release_gets_a_quick_evaluation(tiny_datasets, tmp_path):
+    # Four photos and styles stay out of training: the quick evaluation judges those.
+    cfg = tiny_config(
+        tiny_datasets, "train.steps=1", "train.quick_eval_photos=2", "data.max_photos=4", "data.max_styles=4"
+    )
+    from geostyle.train.run import train
+
+    release = train(cfg, tmp_path, progress=False)
+    tr = build_trainer(cfg, tmp_path / "again", progress=False)
+    assert tr.photos.source_dir is not None and tr.styles.source_dir is not None
+    assert release is not None
+    proc = tr.quick_evaluate(release)
+    report = tmp_path / "again" / "eval" / release.stem
+    assert proc is not None and proc.wait(timeout=600) == 0, (report / "evaluate.log").read_text()[-2000:]
+    import json
+
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["n_outputs"] == 2  # --n 2 of the 4 held-out photos
+    assert {"photo", "grayscale", "pencil", "cartoon"} <= set(metrics["baselines"])

@@ -50,6 +50,9 @@ class FaceSet:
         self.zoom = float(manifest.zoom)  # inference must crop photos the same way
         self.ids = [it.id for it in items]
         self.stems = [_stem(it.source) for it in items]  # source file stems: what a model was trained on
+        # The folder the sources came from (None if they span several): where held-out images live.
+        parents = {str(Path(it.source).parent) for it in manifest.items}
+        self.source_dir: Path | None = Path(parents.pop()) if len(parents) == 1 else None
         self.resolution = resolution
         images = np.stack([_resize(load_image(it.crop_path), resolution) for it in items])
         self.images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # uint8 (N, 3, R, R)

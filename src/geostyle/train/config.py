@@ -109,6 +109,9 @@ class TrainConfig:
     low_resolution_steps: int = 0  # the first N steps run at low_resolution
     low_resolution_batch: int = 0  # batch size of those steps (0 = batch_size)
     adversarial_warmup: int = 0  # adversarial weights ramp 0 -> 1 over these steps (dense targets lead)
+    # Each release checkpoint gets a quick `geostyle evaluate` on N held-out photos (0 = off), run
+    # in the background at low priority into RUN_DIR/eval/model-STEP/ (a few numbers + a sample sheet).
+    quick_eval_photos: int = 0
 
 
 @dataclass

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -521,6 +524,32 @@ class Trainer:
             )
         return path
 
+    def quick_evaluate(self, release: Path) -> subprocess.Popen | None:
+        """Start ``geostyle evaluate`` of ``release`` on a few photos the run does not train on, in
+        the background at low priority (the trainer does not wait; its log is beside the report)."""
+        n = self.cfg.train.quick_eval_photos
+        photo_src, style_src = self.photos.source_dir, self.styles.source_dir
+        if n <= 0 or photo_src is None or style_src is None:
+            return None
+        out = self.run_dir / "eval" / release.stem
+        out.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "geostyle.cli.main", "evaluate", "--model", str(release)]
+        cmd += ["--photos", str(photo_src), "--styles", str(style_src), "--n", str(n)]
+        cmd += ["--out", str(out), "--threads", "1", "--speed-repeats", "0", "--no-progress"]
+        if self.cfg.data.pairs:
+            cmd += ["--pairs", self.cfg.data.pairs]
+        cmd += ["--max-styles", "50"]  # a quick look: KID against 50 held-out style images at most
+        with open(out / "evaluate.log", "w") as log:
+            return subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "OMP_NUM_THREADS": "1"},
+                preexec_fn=lambda: os.nice(10),
+                start_new_session=True,
+            )
+
     # ------------------------------------------------------------------ pictures
     @torch.no_grad()
     def save_samples(self, path: Path) -> None:
@@ -584,6 +613,8 @@ class Trainer:
                     self.save_resume()
                 if self.step % tc.release_every == 0 or self.step == tc.steps:
                     release = self.save_release()
+                    if self.dist.is_main:
+                        self.quick_evaluate(release)
                 barrier(self.dist)
         finally:
             bar.close()
