@@ -76,6 +76,8 @@ class Server:
             "train.low_resolution_batch=2",
             "--max-upload-mb",
             "2",
+            "--eval-photos",
+            "2",
         ]
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)

@@ -110,9 +110,6 @@ def test_training_job_lifecycle(browser, fresh_server, anime_files, photo_files,
     expect(sample).to_be_visible()
     grid = Image.open(io.BytesIO(page.request.get(srv.url + sample.get_attribute("src")).body()))
     assert min(grid.size) > 200
-    page.wait_for_load_state("networkidle")
-    screenshot(page, "web_train_done.png")
-
     # A runner that died before recording the end (a crash) is started again by the next server,
     # which finds the run complete and does not train it again.
     srv.stop()
@@ -125,6 +122,24 @@ def test_training_job_lifecycle(browser, fresh_server, anime_files, photo_files,
     log = (job_dir / "log.txt").read_text()
     assert "runner was gone" in log and log.count("--- runner started") == 3
     assert _steps(stats)[-1] == STEPS and len(_steps(stats)) == len(steps)
+
+    # Evaluate numbers beside the baselines measured in the same run (geostyle evaluate).
+    card.locator("button.evaluate").click()
+    expect(card.locator(".phase")).to_have_text("evaluating", timeout=30_000)
+    expect(card.locator(".phase")).to_have_text("done", timeout=300_000)
+    table = card.locator("table.metrics")
+    expect(table).to_be_visible()
+    names = table.locator("tbody th").all_inner_texts()
+    assert names[0] == "this model" and "photo (input)" in names and "cartoon filter" in names
+    headers = table.locator("thead th").all_inner_texts()
+    assert "KID×1000" in headers
+    metrics = json.loads((job_dir / "eval" / "metrics.json").read_text())
+    kid = table.locator("tbody tr").first.locator("td").nth(headers.index("KID×1000") - 1).inner_text()
+    assert abs(float(kid) - metrics["kid"]) < 1e-3 and metrics["n_outputs"] == 2
+    sheet = page.request.get(f"{srv.url}/api/jobs/{job_id}/evaluation.jpg")
+    assert sheet.ok and sheet.headers["content-type"] == "image/jpeg"
+    page.wait_for_load_state("networkidle")
+    screenshot(page, "web_train_done.png")
 
     # The finished model is offered on the stylize page and used there.
     card.locator("a.use-model").click()

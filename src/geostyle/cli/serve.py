@@ -43,6 +43,12 @@ def add_parser(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="config override added to every training job, e.g. train.threads=1 (repeatable)",
     )
+    p.add_argument(
+        "--eval-photos",
+        type=int,
+        default=24,
+        help="photos a job's evaluation stylizes and measures (default 24)",
+    )
     p.add_argument("--max-upload-mb", type=int, default=25, help="largest accepted image upload (default 25)")
     p.add_argument(
         "--no-resume", action="store_true", help="do not restart jobs interrupted by a server stop"
@@ -63,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
             raise GeostyleError(f"--photos {name}={folder}: no such folder")
     if not 0 <= args.port <= 65535:
         raise GeostyleError(f"--port must be 0-65535, not {args.port}")
+    if args.eval_photos < 1:
+        raise GeostyleError("--eval-photos must be at least 1")
     if args.max_upload_mb < 1:
         raise GeostyleError("--max-upload-mb must be at least 1")
     if args.host not in LOOPBACK_HOSTS:
@@ -77,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         train_overrides=list(args.train_set),
         limits=Limits(image_bytes=args.max_upload_mb << 20),
         recover_jobs=not args.no_resume,
+        eval_photos=args.eval_photos,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     app = create_app(config)

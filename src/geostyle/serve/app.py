@@ -48,6 +48,7 @@ class ServeConfig:
     limits: Limits = field(default_factory=Limits)
     max_request_bytes: int = 1 << 30
     recover_jobs: bool = True
+    eval_photos: int = 24
 
 
 class Services:
@@ -64,7 +65,9 @@ class Services:
         self.photos = ImageSets(self.data, "photos", self.limits)
         self.detector = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landmarks")
         self.landmarks = StyleLandmarks(self.styles, self.detector)
-        self.jobs = Jobs(self.data, self.styles, self.photos, config.photo_sets, config.train_overrides)
+        self.jobs = Jobs(
+            self.data, self.styles, self.photos, config.photo_sets, config.train_overrides, config.eval_photos
+        )
 
 
 def _status_of(exc: GeostyleError) -> int:
@@ -343,6 +346,14 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.post("/api/jobs/{job_id}/resume")
     def job_resume(job_id: str, steps: int | None = Body(None, embed=True)) -> dict[str, Any]:
         return services.jobs.resume(job_id, steps)
+
+    @app.post("/api/jobs/{job_id}/evaluate")
+    def job_evaluate(job_id: str, photo_set: str | None = Body(None, embed=True)) -> dict[str, Any]:
+        return services.jobs.evaluate(job_id, photo_set)
+
+    @app.get("/api/jobs/{job_id}/evaluation.jpg")
+    def job_eval_sheet(job_id: str):
+        return FileResponse(services.jobs.eval_sheet(job_id), headers={"Cache-Control": "no-store"})
 
     @app.get("/api/jobs/{job_id}/samples/{name}")
     def job_sample(job_id: str, name: str):

@@ -28,6 +28,24 @@ from geostyle.serve.storage import DataDir, NotFoundError, check_id, read_json, 
 MAX_STEPS = 1_000_000
 BUILTIN = "builtin:"
 SERIES_POINTS = 120
+# (metrics.json key, column title) shown beside the baselines; columns without any number are left out.
+METRICS = (
+    ("kid", "KID×1000"),
+    ("fid", "FID"),
+    ("anime_rate", "anime-face rate"),
+    ("identity_rank1", "identity rank-1"),
+    ("identity_distance", "identity distance"),
+    ("landmark_nme", "landmark NME"),
+    ("ssim", "SSIM"),
+    ("lpips", "LPIPS"),
+)
+BASELINE_NAMES = {
+    "photo": "photo (input)",
+    "grayscale": "grayscale",
+    "pencil": "pencil filter",
+    "cartoon": "cartoon filter",
+    "style_images": "style images themselves",
+}
 # Detector chatter that says nothing to a user watching the log.
 _NOISE = ("W0000", "I0000", "INFO: Created TensorFlow", "WARNING: All log messages")
 
@@ -65,12 +83,14 @@ class Jobs:
         photos: ImageSets,
         builtin_photos: dict[str, Path] | None = None,
         overrides: list[str] | None = None,
+        eval_n: int = 24,
     ) -> None:
         self.data = data
         self.styles = styles
         self.photos = photos
         self.builtin_photos = {k: Path(v).resolve() for k, v in (builtin_photos or {}).items()}
         self.overrides = list(overrides or [])
+        self.eval_n = int(eval_n)
         self._procs: dict[str, subprocess.Popen] = {}
         self._guard = threading.Lock()
 
@@ -193,6 +213,23 @@ class Jobs:
         self.start(job_id)
         return self.status(job_id)
 
+    def evaluate(self, job_id: str, photo_set: str | None = None) -> dict[str, Any]:
+        """Measure the finished model beside the baselines (``geostyle evaluate``), in the background."""
+        folder = self.data.folder("jobs", job_id)
+        if self.alive(job_id):
+            raise JobError("this job is still running")
+        if not (folder / "run" / "model.safetensors").is_file():
+            raise JobError("this job has no finished model yet")
+        job = read_json(folder / "job.json")
+        job["evaluate"] = True
+        job["eval_n"] = self.eval_n
+        job["eval_photo_set"] = photo_set or job["photo_set"]
+        job["eval_photos_dir"] = str(self._photo_dir(job["eval_photo_set"]))
+        write_json(folder / "job.json", job)
+        (folder / "eval" / "metrics.json").unlink(missing_ok=True)
+        self.start(job_id)
+        return self.status(job_id)
+
     def recover(self) -> list[str]:
         """Start again every job that was active when its runner went away. Returns their ids."""
         restarted = []
@@ -242,7 +279,8 @@ class Jobs:
             "last": {k: v for k, v in last.items() if k not in ("time",)},
             "series": series,
             "samples": samples,
-            "model": f"job-{job_id}" if has_model and phase == "done" else None,
+            "model": f"job-{job_id}" if has_model and phase in ("done", "evaluating") else None,
+            "evaluation": evaluation_table(folder / "eval" / "metrics.json"),
             "log": self.log_tail(folder),
         }
 
@@ -267,6 +305,12 @@ class Jobs:
                 continue  # a folder being created right now
         return sorted(jobs, key=lambda j: j["created"], reverse=True)
 
+    def eval_sheet(self, job_id: str) -> Path:
+        path = self.data.folder("jobs", job_id) / "eval" / "contact_sheet.jpg"
+        if not path.is_file():
+            raise NotFoundError("no evaluation sheet")
+        return self.data.inside(path)
+
     def sample_path(self, job_id: str, name: str) -> Path:
         import re
 
@@ -277,3 +321,28 @@ class Jobs:
         if not path.is_file():
             raise NotFoundError("no such sample")
         return self.data.inside(path)
+
+
+def evaluation_table(metrics_path: Path) -> dict[str, Any] | None:
+    """The model's numbers and the baselines' from a ``geostyle evaluate`` report, as a table."""
+    metrics = read_json(metrics_path)
+    if not isinstance(metrics, dict) or "baselines" not in metrics:
+        return None
+    rows = [("this model", metrics)]
+    rows += [(BASELINE_NAMES.get(k, k), v) for k, v in metrics["baselines"].items() if isinstance(v, dict)]
+
+    def number(value: Any) -> float | None:
+        return (
+            round(float(value), 3)
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            else None
+        )
+
+    columns = [(key, title) for key, title in METRICS if any(number(r.get(key)) is not None for _, r in rows)]
+    return {
+        "columns": [title for _, title in columns],
+        "rows": [[name, *[number(r.get(key)) for key, _ in columns]] for name, r in rows],
+        "photos": metrics.get("n_outputs"),
+        "style_images": metrics.get("style_images"),
+        "seconds": metrics.get("seconds"),
+    }

@@ -3,8 +3,9 @@
 It runs the same CLI commands a user would type, in order, with their output in ``JOB_DIR/log.txt``:
 ``geostyle prepare`` on the job's photo and style folders (style landmarks: hand-fixed files first,
 then the set's detectors), then ``geostyle train`` (``--resume`` when the run has a resume
-checkpoint). Both steps resume by themselves, so starting the runner again after any interruption
-(server restart, reboot, stop button) continues the job. The runner is the only writer of
+checkpoint), then, when asked, ``geostyle evaluate`` on the finished model. Each step resumes or is
+skipped when done, so starting the runner again after any interruption (server restart, reboot,
+stop button) continues the job. The runner is the only writer of
 ``JOB_DIR/state.json``; the server only reads it. SIGTERM (the stop button) ends the current command
 and records the job as stopped.
 """
@@ -21,7 +22,7 @@ from typing import Any
 
 from geostyle.serve.storage import read_json, write_json
 
-ACTIVE = ("starting", "preparing", "training")
+ACTIVE = ("starting", "preparing", "training", "evaluating")
 # What ``geostyle train --resume`` still lets change (execution details, and the length).
 RESUME_OVERRIDES = ("train.threads", "train.device")
 
@@ -78,6 +79,37 @@ def commands(job: dict[str, Any], job_dir: Path) -> list[tuple[str, list[str]]]:
     return [("preparing", prepare_photos), ("preparing", prepare_styles), ("training", train)]
 
 
+def needs_evaluation(job: dict[str, Any], job_dir: Path) -> bool:
+    """Evaluation was asked for and there is no report of the current model yet."""
+    if not job.get("evaluate"):
+        return False
+    metrics = job_dir / "eval" / "metrics.json"
+    model = job_dir / "run" / "model.safetensors"
+    return not metrics.is_file() or metrics.stat().st_mtime < model.stat().st_mtime
+
+
+def evaluate_command(job: dict[str, Any], job_dir: Path) -> list[str]:
+    """``geostyle evaluate`` of the job's model beside the baselines, on the evaluation photos and the
+    set's own exemplars (a few-shot set has no held-out style images, so the training files count)."""
+    return cli(
+        "evaluate",
+        "--model",
+        str(job_dir / "run" / "model.safetensors"),
+        "--photos",
+        job.get("eval_photos_dir") or job["photos_dir"],
+        "--styles",
+        job["styles_dir"],
+        "--out",
+        str(job_dir / "eval"),
+        "--include-trained",
+        "--n",
+        str(int(job.get("eval_n", 24))),
+        "--speed-repeats",
+        "0",
+        "--no-progress",
+    )
+
+
 def last_error(log_path: Path) -> str:
     """The CLI's one-line error (``geostyle X: error: ...``) from the end of the log, if any."""
     try:
@@ -127,16 +159,17 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     with open(job_dir / "log.txt", "a", buffering=1, encoding="utf-8") as log:
         log.write(f"--- runner started {time.strftime('%Y-%m-%d %H:%M:%S')} (pid {os.getpid()})\n")
-        if finished(job, job_dir):
-            set_state(phase="done", returncode=0)
-            return 0
-        for phase, command in commands(job, job_dir):
+
+        def run(phase: str, command: list[str]) -> int:
             set_state(phase=phase)
             log.write("$ " + " ".join(command) + "\n")
             log.flush()
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             child[:] = [proc]
-            code = proc.wait()
+            return proc.wait()
+
+        for phase, command in [] if finished(job, job_dir) else commands(job, job_dir):
+            code = run(phase, command)
             if stopping[0]:
                 set_state(phase="stopped", message="stopped by the user", returncode=code)
                 return 0
@@ -147,7 +180,15 @@ def main(argv: list[str] | None = None) -> int:
         if not finished(job, job_dir):
             set_state(phase="failed", message="training ended without a final model", returncode=1)
             return 1
-        set_state(phase="done", message="", returncode=0)
+        message = ""
+        if needs_evaluation(job, job_dir):
+            code = run("evaluating", evaluate_command(job, job_dir))
+            if stopping[0]:
+                set_state(phase="done", message="evaluation stopped", returncode=0)
+                return 0
+            if code != 0:
+                message = "evaluation failed: " + (last_error(job_dir / "log.txt") or f"exit status {code}")
+        set_state(phase="done", message=message, returncode=0)
     return 0
 
 

@@ -3,7 +3,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const cards = new Map();
-  const RUNNING = new Set(["starting", "preparing", "training"]);
+  const RUNNING = new Set(["starting", "preparing", "training", "evaluating"]);
 
   async function loadChoices() {
     const [styles, photos, presets] = await Promise.all([
@@ -102,12 +102,13 @@
       log: gs.el("pre"),
       sample: gs.el("img", { class: "sample", alt: "latest sample grid", hidden: true }),
       sampleCaption: gs.el("div", { class: "muted" }),
+      evaluation: gs.el("div", { class: "evaluation" }),
       svg,
     };
     c.root.append(
       gs.el("div", {}, c.title, c.phase, c.progress, c.step, c.stats, c.svg,
         gs.el("div", { class: "muted", text: "blue: generator loss · orange: style critic loss" }),
-        c.message, c.buttons, gs.el("details", {}, gs.el("summary", { text: "log" }), c.log)),
+        c.message, c.buttons, c.evaluation, gs.el("details", {}, gs.el("summary", { text: "log" }), c.log)),
       gs.el("div", {}, c.sample, c.sampleCaption),
     );
     cards.set(job.id, c);
@@ -142,25 +143,55 @@
       buttons.push(more, gs.el("button", { class: "secondary continue", text: "Continue to these steps",
         onclick: () => action(job.id, "resume", { steps: Number(more.value) }) }));
     }
+    if (job.phase === "done") {
+      buttons.push(gs.el("button", { class: "secondary evaluate", text: job.evaluation ? "Evaluate again" : "Evaluate",
+        onclick: () => action(job.id, "evaluate") }));
+    }
     if (job.model) {
       buttons.push(gs.el("a", { class: "use-model", href: `/?model=${job.model}`, text: "Use this model" }),
         gs.el("a", { href: `/webcam?model=${job.model}`, text: "on the webcam" }));
     }
-    const key = JSON.stringify([job.alive, job.phase, job.model, job.steps]);
+    const key = JSON.stringify([job.alive, job.phase, job.model, job.steps, Boolean(job.evaluation)]);
     if (c.buttons.dataset.key !== key) {
       c.buttons.replaceChildren(...buttons);
       c.buttons.dataset.key = key;
     }
+    renderEvaluation(c, job);
     c.log.textContent = (job.log || []).join("\n");
     const latest = job.samples && job.samples[job.samples.length - 1];
     if (latest) {
       const src = `/api/jobs/${job.id}/samples/${latest}`;
       if (c.sample.getAttribute("src") !== src) c.sample.src = src;
       c.sample.hidden = false;
-      c.sampleCaption.textContent = `sample grid, ${latest.replace(".png", "")} (rows: photo, photo warped, ` +
+      c.sampleCaption.textContent = `sample grid, ${latest.replace(".png", "")} (columns: photo, photo warped, ` +
         "output, cycle, exemplar, exemplar warped)";
     }
     return c.root;
+  }
+
+  function renderEvaluation(c, job) {
+    const ev = job.evaluation;
+    const key = JSON.stringify([ev, job.phase]);
+    if (c.evaluation.dataset.key === key) return;
+    c.evaluation.dataset.key = key;
+    if (job.phase === "evaluating") {
+      c.evaluation.replaceChildren(gs.el("p", { class: "muted", text: "evaluating beside the baselines…" }));
+      return;
+    }
+    if (!ev) {
+      c.evaluation.replaceChildren();
+      return;
+    }
+    const fmt = (v) => (v === null || v === undefined ? "–" : String(v));
+    const table = gs.el("table", { class: "metrics" },
+      gs.el("thead", {}, gs.el("tr", {}, gs.el("th", { text: "" }), ev.columns.map((t) => gs.el("th", { text: t })))),
+      gs.el("tbody", {}, ev.rows.map((row, i) =>
+        gs.el("tr", { class: i === 0 ? "model-row" : "" }, row.map((v, j) => gs.el(j ? "td" : "th", { text: fmt(v) }))))));
+    c.evaluation.replaceChildren(
+      gs.el("h4", { text: `Evaluation: ${ev.photos} photos, ${ev.style_images} style images (the job's own, seen in training)` }),
+      table,
+      gs.el("img", { class: "eval-sheet", src: `/api/jobs/${job.id}/evaluation.jpg?v=${ev.seconds}`, alt: "evaluation contact sheet" }),
+    );
   }
 
   async function refresh() {
