@@ -41,31 +41,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from geostyle.nets.blocks import identity_grid, warp
+from geostyle.eval.speed import smooth_grid, summarize
+from geostyle.nets.blocks import warp
 from geostyle.nets.flops import count_flops
 from geostyle.nets.generator import DEFAULT_GENERATOR, export_generator_onnx
 from geostyle.nets.registry import create_model, list_models
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def smooth_grid(size: int) -> torch.Tensor:
-    """A TPS-like smooth backward map (identity plus a low-frequency displacement of ~4 % of the frame)."""
-    base = identity_grid(1, size, size).clone()
-    x, y = base[..., :1], base[..., 1:]
-    return (base + 0.04 * torch.sin(2.5 * torch.cat([y, x], dim=-1) + 1.0)).contiguous()
-
-
-def summarize(times: list[float]) -> dict[str, float]:
-    median = float(np.median(times))
-    return {
-        "median_ms": round(median, 2),
-        "min_ms": round(float(np.min(times)), 2),
-        "fps": round(1000 / median, 1),
-    }
 
 
 def ort_session(path: Path, threads: int):

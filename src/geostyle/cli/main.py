@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stylize": ("geostyle.cli.stylize", "stylize images, videos and folders with a trained model"),
     "live": ("geostyle.cli.live", "stylize a webcam (or a video file) live, with a window or headless"),
     "export": ("geostyle.cli.export", "export a model to ONNX or ncnn (mobile), with parity check and metadata"),
+    "evaluate": ("geostyle.cli.evaluate", "measure a model beside baselines on held-out photos and styles"),
     "serve": ("geostyle.cli.serve", "local web app: stylize, fix style landmarks, train a custom style"),
 }
 

@@ -1,0 +1,121 @@
+"""End to end: ``geostyle evaluate`` with a tiny real release checkpoint on a handful of real photos,
+including a photo without a face and a corrupt file (counted and named, never fatal)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from geostyle.errors import GeostyleError
+from geostyle.eval.run import ROW_KEYS, select, style_kind, trained_on
+
+from .conftest import make_tiny_model
+
+REPO = Path(__file__).resolve().parents[2]
+TOP_KEYS = {
+    "kid", "kid_std", "fid", "anime_rate", "identity_rank1", "identity_distance", "landmark_nme",
+    "detection_rate", "ssim", "lpips", "feature_distance", "n_outputs", "model", "style_images",
+    "anime_rate_crop", "identity_rank1_crop", "baselines",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, shared_data):
+    root = tmp_path_factory.mktemp("eval")
+    cuhk = shared_data / "styles/sketch_cuhk"
+    photos, styles = root / "photos", root / "styles"
+    photos.mkdir()
+    styles.mkdir()
+    for stem in ("f-005-01", "f-006-01", "f-007-01", "m-034-01"):
+        shutil.copy(cuhk / "photo" / f"{stem}.jpg", photos)
+    Image.fromarray(np.full((120, 100, 3), 90, np.uint8)).save(photos / "noface.png")
+    (photos / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    for stem in ("F2-008-01-sz1", "F2-009-01-sz1", "F2-010-01-sz1", "M2-035-01-sz1", "M2-036-01-sz1"):
+        shutil.copy(cuhk / "sketch" / f"{stem}.jpg", styles)
+    model = root / "tiny.safetensors"
+    make_tiny_model(model, shared_data, {"trained_on": {"photos": ["f-007-01"], "styles": ["F2-008-01-sz1"]}})
+    from geostyle.cli.main import main
+
+    out = root / "report"
+    code = main(
+        [
+            "evaluate", "--model", str(model), "--photos", str(photos), "--styles", str(styles),
+            "--pairs", str(REPO / "docs/eval/cuhk_pairs.csv"), "--truth-dir", str(cuhk / "sketch"),
+            "--out", str(out), "--cache-dir", str(root / "cache"), "--speed-repeats", "0",
+            "--kid-subsets", "5", "--no-progress", "--threads", "1",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def test_metrics_json_keys_and_rows(report):
+    _, m = report
+    assert TOP_KEYS <= set(m)
+    assert set(m["baselines"]) == {"photo", "grayscale", "pencil", "cartoon", "style_images"}
+    for row in m["baselines"].values():
+        assert set(ROW_KEYS) <= set(row)
+    assert m["kind"] == "other" and m["anime_rate"] is None  # not an anime style
+    assert m["n_outputs"] == 3 and m["style_images"] == 4
+    assert m["speed"]["model"]["params"] > 0 and m["speed"]["model"]["gflops"] > 0
+
+
+def test_failures_are_counted_and_named(report):
+    _, m = report
+    failed = {f["photo"]: f["reason"] for f in m["failures"]}
+    assert failed == {"noface.png": "NoFaceError", "corrupt.jpg": "ImageReadError"}
+    assert m["inputs"]["photos_failed"] == 2 and m["inputs"]["photos_evaluated"] == 3
+
+
+def test_trained_on_files_are_excluded(report):
+    out, m = report
+    assert m["inputs"]["excluded_trained"] == {"photos": 1, "styles": 1}
+    assert "f-007-01" not in m["photos_evaluated"]
+    assert not (out / "outputs/full/f-007-01.png").exists()
+
+
+def test_outputs_are_kept_per_input(report):
+    out, m = report
+    for stem in ("f-005-01", "f-006-01", "m-034-01"):
+        full = np.asarray(Image.open(out / "outputs/full" / f"{stem}.png"))
+        crop = np.asarray(Image.open(out / "outputs/crop" / f"{stem}.png"))
+        assert full.shape == (250, 200, 3) and crop.shape == (128, 128, 3)
+    assert (out / "report.md").read_text().count("|") > 40
+    assert Image.open(out / "contact_sheet.jpg").size[0] > 5 * 192
+
+
+def test_known_answers_of_the_baselines(report):
+    _, m = report
+    photo = m["baselines"]["photo"]
+    # The photo baseline's outputs are its inputs: identity is perfect.
+    assert photo["identity_rank1"] == 1.0 and photo["identity_distance"] == 0.0
+    assert photo["identity_rank1_crop"] == 1.0
+    assert m["pairs"]["pairs"] == 3 and m["pairs"]["missing"] == ["corrupt", "noface"]  # not in the CSV
+    # Against the artists' drawings: grayscale is closer in structure than the colour photo is far.
+    for name in ("photo", "grayscale", "pencil"):
+        assert 0 < m["baselines"][name]["ssim"] < 1
+    assert m["ssim"] is not None and m["lpips"] is not None and m["feature_distance"] is not None
+    assert m["baselines"]["style_images"]["identity_rank1"] is not None  # artists' sketches vs photos
+    assert m["baselines"]["photo"]["detection_rate"] == 1.0
+
+
+def test_selection_rules(tmp_path):
+    for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / name)
+    sel = select(tmp_path, trained={"b"}, listed={"c"}, skip=1, n=1)
+    assert [p.name for p in sel.paths] == ["d.jpg"]
+    assert sel.excluded_trained == ["b"] and sel.excluded_listed == ["c"] and sel.found == 4
+    with pytest.raises(GeostyleError, match="no photos left"):
+        select(tmp_path, set(), set(), skip=4)
+    assert trained_on({"extra": {}}) is None
+    assert trained_on({"extra": {"trained_on": {"photos": ["x.jpg"], "styles": []}}}) == {
+        "photos": ["x"],
+        "styles": [],
+    }
+    assert style_kind({"config": {"name": "anime_v6"}}, None) == "anime"
+    assert style_kind({"config": {"name": "anime"}}, "sketch") == "sketch"
