@@ -193,6 +193,7 @@ class Track:
     box: tuple[float, float, float, float]
     missed: int = 0
     filter: OneEuroFilter = field(default_factory=OneEuroFilter)
+    motion: float = 0.0  # mean move of the smoothed landmarks since the last frame, in eye distances
 
 
 class FaceTracker:
@@ -260,14 +261,19 @@ class FaceTracker:
                 unmatched.remove(best)
                 track = self.tracks[best]
                 track.raw, track.box, track.missed = face.landmarks.copy(), face.box, 0
+            previous = track.landmarks
             if self.smoothing:
                 track.landmarks = track.filter(face.landmarks, t, scale=face_scale(face.landmarks))
             else:
                 track.landmarks = face.landmarks.copy()
+            if best is not None:
+                step = np.linalg.norm(track.landmarks - previous, axis=-1)
+                track.motion = float(np.nanmean(step) / max(face_scale(track.landmarks), 1e-6))
             kept.append(track)
         for i in unmatched:
             track = self.tracks[i]
             track.missed += 1
+            track.motion = 0.0
             if track.missed <= self.hold_frames:
                 kept.append(track)
         self.tracks = kept
