@@ -86,8 +86,8 @@ class TemporalFilter:
         # The quarter-resolution output, blended the same way (instead of resampling the output).
         w3 = weight[..., None]
         out_small = w3 * self._out_small + (1.0 - w3) * styled
-        weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
-        out = cv2.blendLinear(self._out, stylized, weight, 1.0 - weight)
+        full_weight = np.asarray(cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+        out = cv2.blendLinear(self._out, stylized, full_weight, 1.0 - full_weight)
         self._source, self._out, self._out_small = src, out, out_small
         return out
 
