@@ -165,7 +165,7 @@
     row.classList.toggle("missing", !p);
     row.querySelector(".coords").textContent = p ? `${p[0].toFixed(1)}, ${p[1].toFixed(1)}` : "missing";
     const button = row.querySelector("button");
-    button.textContent = p ? "missing" : (editor.placing === name ? "click picture" : "place");
+    button.textContent = p ? "mark missing" : (editor.placing === name ? "click picture" : "place");
   }
 
   function buildRows() {
