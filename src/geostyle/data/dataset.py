@@ -7,6 +7,7 @@ tensor: no loader workers, no per-step file I/O, and batch ``k`` of a run is a p
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,22 +86,28 @@ class FaceSet:
         return with_missing_as_nan(self.points, self.mask)
 
 
-def read_pairs(path: str | Path) -> list[tuple[str, str]]:
-    """``photo,truth`` file stems (or file names) from a CSV; a header row and ``#`` comments are skipped."""
-    import csv
-
+def read_pairs_csv(path: str | Path) -> list[tuple[str, str]]:
+    """Raw ``(photo, truth)`` rows of a pairs CSV (header and ``#`` comment lines skipped)."""
     path = Path(path)
     if not path.is_file():
         raise GeostyleError(f"{path}: no such pairs file")
-    pairs = []
+    rows = []
     with open(path, newline="") as fh:
-        for row in csv.reader(fh):
-            if not row or row[0].startswith("#") or row[0].strip().lower() == "photo":
+        for n, row in enumerate(csv.reader(fh), start=1):
+            cells = [c.strip() for c in row]
+            if not cells or not cells[0] or cells[0].startswith("#"):
                 continue
-            if len(row) < 2:
-                raise GeostyleError(f"{path}: expected 'photo,truth' rows, got {row!r}")
-            pairs.append((Path(row[0].strip()).stem, Path(row[1].strip()).stem))
-    return pairs
+            if [c.lower() for c in cells[:2]] == ["photo", "truth"]:
+                continue
+            if len(cells) < 2 or not cells[1]:
+                raise GeostyleError(f"{path}:{n}: expected 'photo,truth', got {row!r}")
+            rows.append((cells[0], cells[1]))
+    return rows
+
+
+def read_pairs(path: str | Path) -> list[tuple[str, str]]:
+    """``(photo, artwork)`` file stems of a pairs CSV (:func:`read_pairs_csv` rows, names or stems)."""
+    return [(Path(p).stem, Path(t).stem) for p, t in read_pairs_csv(path)]
 
 
 def partner_indices(photos: FaceSet, styles: FaceSet, pairs: list[tuple[str, str]]) -> torch.Tensor:

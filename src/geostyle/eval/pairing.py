@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from geostyle.data.dataset import read_pairs_csv
 from geostyle.data.images import list_images
 from geostyle.errors import GeostyleError
 
@@ -72,25 +73,6 @@ def pair_by_stem(photos: Sequence[Path], truth_dir: str | Path) -> Pairing:
         found.sort(key=lambda p: (p.stem != stem, len(p.stem), str(p)))
         pairing.truth[stem] = found[0]
     return pairing
-
-
-def read_pairs_csv(path: str | Path) -> list[tuple[str, str]]:
-    """Raw ``(photo, truth)`` rows of a pairs CSV (header and ``#`` comment lines skipped)."""
-    path = Path(path)
-    if not path.is_file():
-        raise GeostyleError(f"{path}: no such pairs file")
-    rows = []
-    with open(path, newline="") as fh:
-        for n, row in enumerate(csv.reader(fh), start=1):
-            cells = [c.strip() for c in row]
-            if not cells or not cells[0] or cells[0].startswith("#"):
-                continue
-            if [c.lower() for c in cells[:2]] == ["photo", "truth"]:
-                continue
-            if len(cells) < 2 or not cells[1]:
-                raise GeostyleError(f"{path}:{n}: expected 'photo,truth', got {row!r}")
-            rows.append((cells[0], cells[1]))
-    return rows
 
 
 def pairs_from_csv(
