@@ -44,6 +44,8 @@ class FaceFieldSolver:
         self.grid = int(min(aligner.grid_resolution, size))
         self.anchors = aligner.anchors.double().numpy()  # (A, 2), normalised
         self._points = identity_field(self.grid, self.grid).reshape(-1, 2)
+        self._points32 = self._points.astype(np.float32)
+        self._points_sq = (self._points32 * self._points32).sum(1)
         self._identity: dict[int, np.ndarray] = {}
 
     def target(self, landmarks: np.ndarray, strength: float) -> np.ndarray:
@@ -63,10 +65,18 @@ class FaceFieldSolver:
         dst = np.concatenate([p[keep], self.anchors])
         coeffs = solve_tps_numpy(src, dst, regularization=self.aligner.regularization)
         k = len(src)
-        pts = self._points
-        d2 = (pts * pts).sum(1)[:, None] + (src * src).sum(1)[None] - 2.0 * pts @ src.T
-        d2 = np.maximum(d2, np.finfo(np.float64).tiny)
-        values = (0.5 * d2 * np.log(d2)) @ coeffs[:k] + coeffs[k] + pts @ coeffs[k + 1 :]
+        # The kernel sum in float32, in place: the precision the trainer's torch field has, at
+        # half the cost of float64 (this loop over grid points x centres is most of the field).
+        pts = self._points32
+        c = src.astype(np.float32)
+        d2 = pts @ (-2.0 * c.T)
+        d2 += self._points_sq[:, None]
+        d2 += (c * c).sum(1)[None]
+        np.maximum(d2, np.finfo(np.float32).tiny, out=d2)
+        kernel = np.log(d2)
+        kernel *= d2
+        values = kernel @ (0.5 * coeffs[:k]).astype(np.float32)
+        values += (coeffs[k] + self._points @ coeffs[k + 1 :]).astype(np.float32)
         return (values - pts).reshape(self.grid, self.grid, 2)
 
     def _ident(self, n: int) -> np.ndarray:

@@ -72,7 +72,16 @@ class StageTimer:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB, macOS bytes)."""
+    """Peak resident memory of this process so far, in MiB.
+
+    On Linux from ``VmHWM`` (``/proc/self/status``): ``getrusage``'s ``ru_maxrss`` survives
+    ``fork`` + ``exec``, so a child started by a large parent would report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024) if platform.system() == "Darwin" else peak / 1024, 1)
 

@@ -36,9 +36,11 @@ def sniff(path: Path) -> str | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:  # reads the header only
-            img.size  # noqa: B018  (touch the header: some formats parse lazily)
-            return IMAGE
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # large is fine here
+            with Image.open(path) as img:  # reads the header only
+                img.size  # noqa: B018  (touch the header: some formats parse lazily)
+                return IMAGE
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         pass
     except Image.DecompressionBombError:
