@@ -73,3 +73,9 @@ def test_stylizer_runtimes_give_the_same_frame(astronaut_path):
     onnx_frame = Stylizer("anime", runtime="onnx", threads=1).stylize_frame(image)
     diff = np.abs(torch_frame.astype(int) - onnx_frame)
     assert diff.max() <= 2 and diff.mean() < 0.01
+
+
+def test_warm_up_prepares_both_graphs():
+    stylizer = Stylizer("anime", runtime="onnx", threads=1)
+    stylizer.warm_up(720, 1280)
+    assert set(stylizer.runtime.cache.graphs) == {("frame", 288, 512), ("face", 256, 256)}

@@ -245,6 +245,18 @@ class Stylizer:
         return Stylized(out, aligned.crop, aligned.alignment, aligned.face)
 
     # ------------------------------------------------------------------------------ frames
+    def warm_up(self, height: int, width: int) -> None:
+        """Prepare the runtime for ``height x width`` frames now (ONNX Runtime / OpenVINO export and
+        compile their fixed-size graphs on first use, about a second each), e.g. before a live loop."""
+        from geostyle.infer.fields import identity_field
+
+        wh, ww = working_size(height, width, self.work_size)
+        self.runtime.frame(np.zeros((1, 3, wh, ww), np.float32))
+        s = self.size
+        crop = np.zeros((1, 3, s, s), np.float32)
+        grid = np.ascontiguousarray(identity_field(s // 4, s // 4)[None], dtype=np.float32)
+        self.runtime.face(crop, grid, crop)
+
     def stylize_background(self, image: np.ndarray) -> np.ndarray:
         """The whole frame through the generator at the working resolution, without any warp,
         returned at the size of ``image``."""

@@ -134,7 +134,8 @@ def draw_overlay(frame: np.ndarray, lines: list[str]) -> np.ndarray:
     scale = max(0.4, min(out.shape[:2]) / 900)
     thickness = max(1, round(scale * 2))
     line_h = int(26 * scale) + 6
-    band = out[: line_h * len(lines) + 6, : int(260 * scale) + 20]
+    width = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)[0][0] for t in lines) + 16
+    band = out[: line_h * len(lines) + 6, :width]
     band[...] = (band.astype(np.float32) * 0.45).astype(np.uint8)
     for i, text in enumerate(lines):
         y = (i + 1) * line_h
@@ -151,12 +152,15 @@ class LiveControls:
     make: Callable[[str], Stylizer]
     overlay: bool = True
     index: int = 0
+    frame_size: tuple[int, int] | None = None  # (height, width): new models are warmed up for it
     stylizers: dict[str, Stylizer] = field(default_factory=dict)
 
     def stylizer(self) -> Stylizer:
         name = self.models[self.index]
         if name not in self.stylizers:
             self.stylizers[name] = self.make(name)
+            if self.frame_size is not None:
+                self.stylizers[name].warm_up(*self.frame_size)
         return self.stylizers[name]
 
     def handle_key(self, key: int, session: LiveSession) -> bool:
@@ -252,6 +256,9 @@ def live(
     writer = None
     session = LiveSession(controls.stylizer(), smoothing=smoothing)
     try:
+        if reader is not None:
+            controls.frame_size = (reader.info.height, reader.info.width)
+            session.stylizer.warm_up(*controls.frame_size)
         if out is not None:
             if reader is not None:
                 info = reader.info
