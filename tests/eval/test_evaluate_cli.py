@@ -39,6 +39,8 @@ def report(tmp_path_factory, shared_data):
         shutil.copy(cuhk / "sketch" / f"{stem}.jpg", styles)
     model = root / "tiny.safetensors"
     make_tiny_model(model, shared_data, {"trained_on": {"photos": ["f-007-01"], "styles": ["F2-008-01-sz1"]}})
+    other = root / "other.safetensors"
+    make_tiny_model(other, shared_data, seed=1)
     from geostyle.cli.main import main
 
     out = root / "report"
@@ -46,7 +48,7 @@ def report(tmp_path_factory, shared_data):
         [
             "evaluate", "--model", str(model), "--photos", str(photos), "--styles", str(styles),
             "--pairs", str(REPO / "docs/eval/cuhk_pairs.csv"), "--truth-dir", str(cuhk / "sketch"),
-            "--out", str(out), "--cache-dir", str(root / "cache"), "--speed-repeats", "0",
+            "--out", str(out), "--compare", str(other), "--cache-dir", str(root / "cache"), "--speed-repeats", "0",
             "--kid-subsets", "5", "--no-progress", "--threads", "1",
         ]
     )  # fmt: skip
@@ -57,7 +59,9 @@ def report(tmp_path_factory, shared_data):
 def test_metrics_json_keys_and_rows(report):
     _, m = report
     assert TOP_KEYS <= set(m)
-    assert set(m["baselines"]) == {"photo", "grayscale", "pencil", "cartoon", "style_images"}
+    assert set(m["baselines"]) == {"compare", "photo", "grayscale", "pencil", "cartoon", "style_images"}
+    assert m["baselines"]["compare"]["model"].endswith("other.safetensors")
+    assert m["baselines"]["compare"]["kid"] != m["kid"]  # another generator, other outputs
     for row in m["baselines"].values():
         assert set(ROW_KEYS) <= set(row)
     assert m["kind"] == "other" and m["anime_rate"] is None  # not an anime style
@@ -85,6 +89,7 @@ def test_outputs_are_kept_per_input(report):
         full = np.asarray(Image.open(out / "outputs/full" / f"{stem}.png"))
         crop = np.asarray(Image.open(out / "outputs/crop" / f"{stem}.png"))
         assert full.shape == (250, 200, 3) and crop.shape == (128, 128, 3)
+        assert (out / "outputs/compare/full" / f"{stem}.png").is_file()
     assert (out / "report.md").read_text().count("|") > 40
     assert Image.open(out / "contact_sheet.jpg").size[0] > 5 * 192
 

@@ -163,6 +163,12 @@ def markdown(metrics: dict[str, Any]) -> str:
     if metrics["failures"]:
         names = ", ".join(f"{f['photo']} ({f['reason']})" for f in metrics["failures"][:20])
         out.append(f"- failed photos: {names}")
+    timeouts = metrics.get("anime_timeouts") or {}
+    if timeouts.get("total"):
+        where = ", ".join(f"{t['row']}/{t['photo']}" for t in timeouts["outputs"][:20])
+        out.append(
+            f"- animeface timed out on {timeouts['total']} images (counted as no anime face): {where or 'style images'}"
+        )
     s = metrics["settings"]
     out.append(
         f"- geometry strength {s['strength']:g}, crop {s['resolution']} px; KID over {s['kid_subsets']} subsets of "

@@ -298,10 +298,12 @@ class Evaluation:
             "input_crop": made.input_crop,
         }
         if self.judge is not None:
+            before = self.judge.timeouts
             m["anime_likelihood"] = self.judge.likelihood(full)
             m["anime_likelihood_crop"] = self.judge.likelihood(crop)
             m["anime"] = m["anime_likelihood"] >= self.judge.threshold
             m["anime_crop"] = m["anime_likelihood_crop"] >= self.judge.threshold
+            m["anime_timeouts"] = self.judge.timeouts - before
         faces = self.landmarks.detect(np.ascontiguousarray(full), None)
         m["detected"] = bool(faces)
         if faces:
@@ -328,6 +330,8 @@ class Evaluation:
         if "nme" in m:
             tally.nme.append(m["nme"])
         record: dict[str, Any] = {"photo": stem, "detected": m["detected"], "nme": m.get("nme")}
+        if m.get("anime_timeouts"):
+            record["anime_timeouts"] = m["anime_timeouts"]
         if "anime" in m:
             record.update(
                 anime_likelihood=m["anime_likelihood"], anime_likelihood_crop=m["anime_likelihood_crop"]
@@ -571,6 +575,15 @@ class Evaluation:
             },
             "pairs": pairing.to_json() if pairing is not None else None,
             "failures": self.failures,
+            "anime_timeouts": {
+                "total": self.judge.timeouts if self.judge is not None else 0,
+                "outputs": [
+                    {"row": name, "photo": r["photo"]}
+                    for name, t in self.rows.items()
+                    for r in t.per_image
+                    if r.get("anime_timeouts")
+                ],
+            },
             "per_image": {name: t.per_image for name, t in self.rows.items()},
             "photos_evaluated": self.stems,
             "settings": {
@@ -592,6 +605,8 @@ class Evaluation:
             labels.append(f"compare: {Path(str(o.compare)).stem}")
         if pairing is not None:
             labels.append("truth")
+        if self.judge is not None:
+            self.judge.close()
         report.write_report(o.out, metrics, self.sheet, labels)
         return metrics
 
