@@ -20,8 +20,9 @@ Held-out data, identical for every arm so that the numbers are comparable:
 * photos: the photo source folder minus each model's training photos (its ``trained_on`` metadata),
   first ``--eval-photos`` of them (sorted);
 * style images: the style source folder minus the first ``max(N)`` exemplars the preset would use
-  (``RUN_ROOT/reference_exclude.txt``), i.e. none of the study's models saw them; for the paired
-  sketch study that leaves the 20 held-out CUHK pairs, whose drawings are also the ground truth.
+  (``max`` over ``--ns`` and the study's default N list; ``RUN_ROOT/reference_exclude.txt``), i.e. none
+  of the study's models saw them; for the paired sketch study that leaves the 20 held-out CUHK pairs,
+  whose drawings are also the ground truth.
 
 Writes ``DOCS/data_efficiency_<study>.md`` (table + the command) and
 ``DOCS/img/data_efficiency_<study>.png`` (KID and anime rate vs N for anime, paired SSIM and KID for
@@ -336,9 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     photo_dir, style_dir, order, pairs = source_items(config, args.overrides)
     if max(ns) > len(order):
         ap.error(f"N = {max(ns)} but the preset's style set has only {len(order)} exemplars")
-    # Identical held-out style images for every arm: none of the first max(N) exemplars.
+    # Identical held-out style images for every arm, and for a trial run with fewer N as for the full
+    # study: none of the first max(N) exemplars of the study's default N list either.
+    reach = max(max(ns), max(study["ns"]) if args.config is None else 0)
     exclude = root / "reference_exclude.txt"
-    exclude.write_text("# exemplars some arm of this study trains on\n" + "\n".join(order[: max(ns)]) + "\n")
+    exclude.write_text("# exemplars some arm of this study trains on\n" + "\n".join(order[:reach]) + "\n")
     command = "python benchmarks/data_efficiency.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
