@@ -44,6 +44,8 @@ from typing import Any
 import torch
 
 from geostyle.eval.speed import smooth_grid, summarize
+from geostyle.infer.runtime import ort_session as runtime_ort_session
+from geostyle.infer.timing import cpu_name
 from geostyle.nets.blocks import warp
 from geostyle.nets.flops import count_flops
 from geostyle.nets.generator import DEFAULT_GENERATOR, export_generator_onnx
@@ -53,13 +55,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def ort_session(path: Path, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    # The runtime's session with ONNX Runtime's default thread spinning (see the module docstring).
+    return runtime_ort_session(path, threads, spinning=True)
 
 
 def prepare_model(name: str, size: int, threads: int, workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -194,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": {
             "platform": platform.platform(),
-            "processor": _cpu_name(),
+            "processor": cpu_name(),
             "cpu_count": os.cpu_count(),
             "threads": args.threads,
             "load_average_before": [round(v, 2) for v in load_before],
@@ -214,16 +211,6 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(markdown)
     return 0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":
