@@ -44,6 +44,10 @@ def test_preset_with_raw_folders_prepares_then_trains(shared_data, tmp_path, cap
     assert main(argv) == 0
     assert (run / "datasets/photos/manifest.json").is_file()
     assert (run / "datasets/styles/manifest.json").is_file()
+    from geostyle.data.manifest import load_manifest
+
+    # The anime preset prepares raw anime folders with the anime landmark backend.
+    assert {it.backend for it in load_manifest(run / "datasets/styles").items} == {"animeface"}
     assert ckpt.load_resume(run / "resume.pt")["step"] == 2
     assert "model:" in capsys.readouterr().out
     # Resume: the saved run as it was; other settings are refused with one readable line.

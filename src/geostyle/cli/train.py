@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         if args.photos:
             config.data.photos = str(ensure_prepared(args.photos, run_dir / "datasets" / "photos", "photo"))
         if args.styles:
-            backend = "animeface" if config.name == "anime" else None
+            backend = config.data.style_backend or None
             config.data.styles = str(
                 ensure_prepared(args.styles, run_dir / "datasets" / "styles", "style", backend)
             )

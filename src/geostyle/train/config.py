@@ -33,6 +33,7 @@ class DataConfig:
     # palette, flattened, with line art: geostyle.train.targets); "paired" (each photo's own artwork
     # from data.pairs, TPS-aligned onto the photo's target geometry).
     target: str = "none"
+    style_backend: str = ""  # landmark backends for raw style folders prepared by `train` ("" = prepare's default)
     pairs: str = ""  # CSV of photo,artwork file stems (paired data, e.g. presets/cuhk_pairs.csv)
 
 
