@@ -262,3 +262,43 @@ def test_monochrome_generator_outputs_gray_and_exports():
     torch.onnx.export(g, (x,), buf, opset_version=17, input_names=["image"], dynamo=False)
     out = ort.InferenceSession(buf.getvalue()).run(None, {"image": x.numpy()})[0]
     np.testing.assert_allclose(out, y.numpy(), atol=1e-4)
+
+
+def test_pencil_base_is_the_classical_pencil_filter_and_exports(shared_data):
+    """``pencil_sigma``: with a zero residual the generator draws exactly the colour-dodge filter."""
+    import io
+
+    import cv2
+    import onnxruntime as ort
+
+    from geostyle.eval.baselines import PENCIL_SIGMA, pencil
+
+    photo = cv2.imread(str(shared_data / "styles" / "sketch_cuhk" / "photo" / "f-005-01.jpg"))
+    photo = cv2.cvtColor(cv2.resize(photo, (96, 128), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 127.5 - 1
+    g = create_model("geo_mobile_s", monochrome=True, pencil_sigma=PENCIL_SIGMA).eval()
+    assert g.config["pencil_sigma"] == PENCIL_SIGMA
+    with torch.no_grad():
+        g.head.weight.zero_()
+        g.head.bias.zero_()
+        y = g(x)
+    drawn = (y[0, 0].numpy() + 1) * 127.5
+    reference = pencil(photo)[..., 0].astype(np.float64)
+    below_cap = reference < 0.94 * 255  # the base is capped at 0.9 in [-1, 1] (242 of 255)
+    assert below_cap.mean() > 0.2  # the photo has real strokes to compare
+    assert np.abs(drawn - reference)[below_cap].mean() < 1.0
+    assert drawn.max() <= 242.3
+    gray = photo.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    assert np.abs(drawn - gray).mean() > 20  # a drawing, not the photo's luma
+    buf = io.BytesIO()
+    torch.onnx.export(g, (x,), buf, opset_version=17, input_names=["image"], dynamo=False)
+    out = ort.InferenceSession(buf.getvalue()).run(None, {"image": x.numpy()})[0]
+    np.testing.assert_allclose(out, y.numpy(), atol=1e-4)
+
+
+def test_pencil_base_needs_a_monochrome_generator():
+    with pytest.raises(ValueError, match="monochrome"):
+        create_model("geo_mobile_s", pencil_sigma=0.02)
+    with pytest.raises(ValueError, match="pencil_sigma"):
+        create_model("geo_mobile_s", monochrome=True, pencil_sigma=-1.0)
+    assert "pencil_sigma" not in create_model("geo_mobile_s", monochrome=True).config

@@ -219,3 +219,34 @@ def compose_grids(first: torch.Tensor, then: torch.Tensor) -> torch.Tensor:
     ).permute(0, 3, 1, 2)
     sampled = F.grid_sample(displacement, then, mode="bilinear", padding_mode="border", align_corners=False)
     return then + sampled.permute(0, 2, 3, 1)
+
+
+def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of ``(B, C, H, W)`` with reflected borders; ``sigma`` in pixels.
+
+    The kernel reaches 3 sigma (at most to one pixel short of the smaller side, which reflection
+    padding needs).
+    """
+    channels, height, width = image.shape[1], image.shape[2], image.shape[3]
+    radius = max(1, min(int(3.0 * sigma + 0.5), int(height) - 1, int(width) - 1))
+    offsets = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    kernel = torch.exp(-0.5 * (offsets / max(float(sigma), 1e-3)) ** 2)
+    kernel = kernel / kernel.sum()
+    horizontal = kernel.view(1, 1, 1, -1).expand(int(channels), 1, 1, -1)
+    vertical = kernel.view(1, 1, -1, 1).expand(int(channels), 1, -1, 1)
+    out = F.conv2d(F.pad(image, (radius, radius, 0, 0), mode="reflect"), horizontal, groups=int(channels))
+    return F.conv2d(F.pad(out, (0, 0, radius, radius), mode="reflect"), vertical, groups=int(channels))
+
+
+def pencil_dodge(luma: torch.Tensor, sigma_fraction: float, white: float = 0.9) -> torch.Tensor:
+    """Colour-dodge pencil sketch of a ``(B, 1, H, W)`` luma in ``[-1, 1]``, the photo editors' filter
+    (and ``geostyle.eval.baselines.pencil``): the luma divided by its blurred inverse.
+
+    ``sigma_fraction`` is the blur in units of the shorter side, so the drawing is the same at every
+    resolution. The result is capped at ``white`` (in ``[-1, 1]``): a base at paper white (1) would
+    saturate the generator's residual, which then could not draw on it.
+    """
+    y = (luma + 1.0) * 0.5
+    sigma = float(sigma_fraction) * float(min(int(luma.shape[2]), int(luma.shape[3])))
+    denominator = (1.0 - gaussian_blur(1.0 - y, max(sigma, 1.0))).clamp_min(1e-3)
+    return ((y / denominator) * 2.0 - 1.0).clamp(-1.0, white)

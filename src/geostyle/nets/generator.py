@@ -51,7 +51,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from geostyle.nets.blocks import ConvNormAct, InvertedResidual, UpBlock, identity_grid, warp, warp_gather
+from geostyle.nets.blocks import (
+    ConvNormAct,
+    InvertedResidual,
+    UpBlock,
+    identity_grid,
+    pencil_dodge,
+    warp,
+    warp_gather,
+)
 from geostyle.nets.registry import register_model
 
 __all__ = [
@@ -84,6 +92,10 @@ class GeoGenerator(nn.Module):
         residual_init: initial scale of the residual branches and of the output head.
         monochrome: one lightness for all channels of the output (pencil, ink): the residual is
             averaged over channels and added to the base photo's luma, so no colour can leak in.
+        pencil_sigma: with ``monochrome``, > 0 makes the residual's base the colour-dodge pencil
+            sketch of the luma (blur ``pencil_sigma`` x the shorter side, as the classical pencil
+            filter) instead of the luma: the network starts from a drawing, strokes and all, and
+            learns what the artist does differently, instead of drawing strokes from a photo.
 
     ``forward(x, grid=None, warped=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with ``H, W``
     multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the photo
@@ -105,6 +117,7 @@ class GeoGenerator(nn.Module):
         padding_mode: str = "border",
         residual_init: float = 0.1,
         monochrome: bool = False,
+        pencil_sigma: float = 0.0,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -114,6 +127,8 @@ class GeoGenerator(nn.Module):
             raise ValueError(f"warp_level must be 2 or 3, got {warp_level}")
         if padding_mode not in ("border", "zeros", "reflection"):
             raise ValueError(f"unknown padding_mode {padding_mode!r}")
+        if pencil_sigma < 0 or (pencil_sigma > 0 and not monochrome):
+            raise ValueError(f"pencil_sigma must be >= 0 and needs monochrome=True, got {pencil_sigma}")
         self.config: dict[str, Any] = {
             "channels": channels,
             "widths": list(widths),
@@ -127,7 +142,10 @@ class GeoGenerator(nn.Module):
             "residual_init": residual_init,
             "monochrome": monochrome,
         }
+        if pencil_sigma > 0:  # only when used: older releases' configs stay as they were
+            self.config["pencil_sigma"] = float(pencil_sigma)
         self.monochrome = monochrome
+        self.pencil_sigma = float(pencil_sigma)
         self.channels = channels
         self.feature_warp = feature_warp
         self.warp_level = warp_level
@@ -166,6 +184,8 @@ class GeoGenerator(nn.Module):
         if self.monochrome and self.channels == 3:
             # ITU-R BT.601 luma of the base; the same lightness change for all three channels.
             luma = 0.299 * base[:, 0:1] + 0.587 * base[:, 1:2] + 0.114 * base[:, 2:3]
+            if self.pencil_sigma > 0:
+                luma = pencil_dodge(luma, self.pencil_sigma)
             base, t = luma.expand_as(base), t.mean(dim=1, keepdim=True).expand_as(t)
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
