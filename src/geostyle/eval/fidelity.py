@@ -106,14 +106,28 @@ def kid(
 ) -> tuple[float, float]:
     """Kernel inception distance ``(mean, std)`` over subsets (raw MMD^2 units; reports show x1000).
 
-    ``a (N_a, d)``, ``b (N_b, d)`` features. Needs at least 2 images per set.
+    ``a (N_a, d)``, ``b (N_b, d)`` features. Needs at least 2 images per set. When both sets are no
+    larger than ``subset_size`` every subset is the whole set, so the spread over subsets would be
+    0 and say nothing; the std is then the spread over half-size subsets scaled by ``1/sqrt(2)``
+    (the variance of this U-statistic falls as ``1/m``): the uncertainty of the full-set value.
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     m = min(subset_size, len(a), len(b))
     if m < 2:
         raise GeostyleError(f"KID needs at least 2 images per set (got {len(a)} and {len(b)})")
-    d = a.shape[1]
     rng = np.random.default_rng(seed)
+    values = _mmd_subsets(a, b, m, subsets, rng)
+    if m == len(a) == len(b):
+        if m < 4:
+            return float(np.mean(values)), float("nan")
+        half = _mmd_subsets(a, b, m // 2, subsets, rng)
+        return float(np.mean(values)), float(np.std(half) * np.sqrt((m // 2) / m))
+    return float(np.mean(values)), float(np.std(values))
+
+
+def _mmd_subsets(a: np.ndarray, b: np.ndarray, m: int, subsets: int, rng: np.random.Generator) -> list[float]:
+    """Unbiased polynomial-kernel MMD^2 of ``subsets`` random size-``m`` subset pairs."""
+    d = a.shape[1]
     values = []
     for _ in range(subsets):
         # Sorted indices: a set compared with itself pairs each image with itself when m = N.
@@ -124,7 +138,7 @@ def kid(
         kxy = (x @ y.T / d + 1) ** 3
         offdiag = kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy) - 2 * (kxy.sum() - np.trace(kxy))
         values.append(offdiag / (m * (m - 1)))
-    return float(np.mean(values)), float(np.std(values))
+    return values
 
 
 def fid(a: np.ndarray, b: np.ndarray) -> float:
