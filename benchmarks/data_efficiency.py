@@ -207,6 +207,7 @@ def plot(study: str, data: dict[str, Any], metrics: list[str], path: Path) -> No
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         _plot_pil(study, data, metrics, path)
         return
@@ -216,15 +217,26 @@ def plot(study: str, data: dict[str, Any], metrics: list[str], path: Path) -> No
             pts = sorted((r["n"], r[key]) for r in data["rows"] if r["arm"] == arm and r.get(key) is not None)
             if pts:
                 ax.plot(*zip(*pts), style, label=f"TPS {'on' if arm == 'tps' else 'off'}")
-        for name in BASELINE_LINES:
-            value = data["baselines"].get(name, {}).get(key)
-            if value is not None:
-                ax.axhline(value, color="grey", lw=0.8, ls=":")
-                ax.annotate(name, (ax.get_xlim()[0], value), fontsize=7, color="grey", va="bottom")
         ax.set_xscale("log")
         ns = sorted({r["n"] for r in data["rows"]})
         if ns:
             ax.set_xticks(ns, [str(n) for n in ns])
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        # Baselines as labelled lines; x in axes fraction so the label sits at the left edge.
+        label_at = ax.get_yaxis_transform()
+        lines = sorted((v, n) for n in BASELINE_LINES if (v := data["baselines"].get(n, {}).get(key)) is not None)
+        lo, hi = ax.get_ylim()
+        groups: list[list[tuple[float, str]]] = []
+        for value, name in lines:  # baselines closer than 3 % of the axis share one label
+            if groups and value - groups[-1][-1][0] < 0.03 * (max(hi, value) - min(lo, value)):
+                groups[-1].append((value, name))
+            else:
+                groups.append([(value, name)])
+        for group in groups:
+            for value, _ in group:
+                ax.axhline(value, color="grey", lw=0.8, ls=":")
+            label = " / ".join(name for _, name in group)
+            ax.text(0.01, group[-1][0], label, transform=label_at, fontsize=7, color="dimgrey", va="bottom")
         ax.set_xlabel("style exemplars N")
         ax.set_title(LABELS.get(key, key), fontsize=10)
         ax.legend(fontsize=8)
@@ -307,6 +319,22 @@ def markdown(study: str, data: dict[str, Any], command: str, steps: int, image: 
     return "\n".join(lines)
 
 
+def replot(study_name: str, docs: Path) -> int:
+    """Doc and plot again from a finished study's results file (the runs need not exist any more)."""
+    saved = RESULTS / f"data_efficiency_{study_name}.json"
+    if not saved.is_file():
+        print(f"no results file {saved}: run the study first", file=sys.stderr)
+        return 2
+    result = json.loads(saved.read_text())
+    data = {"rows": result["rows"], "baselines": result["baselines"]}
+    image = docs / "img" / f"data_efficiency_{study_name}.png"
+    plot(study_name, data, STUDIES[study_name]["metrics"], image)
+    md = docs / f"data_efficiency_{study_name}.md"
+    md.write_text(markdown(study_name, data, result["command"], result["steps"], os.path.relpath(image, md.parent)))
+    print(f"wrote {md}, {image} from {saved}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--study", choices=sorted(STUDIES), default="anime")
@@ -320,10 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-photos", type=int, default=50, help="held-out photos per evaluation")
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "data_efficiency")
     ap.add_argument("--docs", type=Path, default=REPO / "docs")
+    ap.add_argument("--replot", action="store_true",
+                    help="rewrite the doc and plot from benchmarks/results/data_efficiency_<study>.json")  # fmt: skip
     ap.add_argument("--arm", type=Path, help=argparse.SUPPRESS)  # internal: run one arm from its spec
     args = ap.parse_args(argv)
     if args.arm is not None:
         return run_arm(args.arm)
+    if args.replot:
+        return replot(args.study, args.docs)
 
     study = STUDIES[args.study]
     config = (args.config or study["config"]).resolve()
