@@ -332,7 +332,7 @@ def replot(study_name: str, docs: Path) -> int:
     md = docs / f"data_efficiency_{study_name}.md"
     text = markdown(study_name, data, result["command"], result["steps"], os.path.relpath(image, md.parent))
     if result.get("notes"):  # the reading of the measurement, written after it (kept in the results file)
-        text += "\n## What it shows\n\n" + "\n".join(result["notes"]) + "\n"
+        text += "\n## What it shows\n\n" + "\n\n".join(result["notes"]) + "\n"
     md.write_text(text)
     print(f"wrote {md}, {image} from {saved}")
     return 0
