@@ -2,6 +2,7 @@
 
     python benchmarks/landmark_accuracy.py                    # mediapipe and dlib, all 300 images
     python benchmarks/landmark_accuracy.py --tune-mediapipe   # re-derive the mediapipe mesh indices
+    python benchmarks/landmark_accuracy.py --fit-outline      # re-fit the pose-dependent outline
 
 Metric
 ------
@@ -15,7 +16,12 @@ Metric
   per-point NME is over non-failed images too.
 * Time: wall time of ``backend.detect`` per image (images already decoded; graphs built and warmed up
   on one image before timing) on this machine.
-* Images 0-149 (sorted by name) were used to choose the mediapipe mesh indices; 150-299 are held out.
+* Images 0-149 (sorted by name) were used to choose the mediapipe mesh indices and to fit the
+  outline regression (with their mirror images); 150-299 are held out.
+* ``mediapipe-fixed`` is the same detections mapped with the fixed vertices only
+  (``MESH_INDICES``, the mapping before the outline regression): before/after on the same meshes.
+* Yaw bins: the head yaw measured from the mesh (``geostyle.faces.outline.head_yaw``); per-point
+  NME in each bin on the held-out half.
 
 Writes ``benchmarks/results/landmark_accuracy.json`` and ``.md``.
 """
@@ -38,6 +44,7 @@ from geostyle.data.images import load_image
 from geostyle.faces.backends.base import get_backend
 from geostyle.faces.backends.files import read_pts
 from geostyle.faces.landmarks import CANONICAL_NAMES, INDEX, PARTS, from_ibug68, mirror_permutation
+from geostyle.faces.outline import ASSET, OUTLINE_NAMES, fit_outline
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = (
@@ -74,6 +81,7 @@ def run_backend(name: str, images: list[Path], truth: np.ndarray, iod: np.ndarra
     times = []
     found = np.zeros(len(images), dtype=bool)
     meshes = []
+    yaws = np.full(len(images), np.nan)
     for i, (path, image) in enumerate(zip(images, decoded, strict=True)):
         t0 = time.perf_counter()
         faces = backend.detect(image, path)
@@ -85,11 +93,14 @@ def run_backend(name: str, images: list[Path], truth: np.ndarray, iod: np.ndarra
         errs = [point_errors(f.landmarks, truth[i], iod[i]) for f in faces]
         best = int(np.argmin([np.nanmean(e) for e in errs]))
         per_point[i] = errs[best]
-        meshes[i] = faces[best].extra.get("mesh")
+        extra = faces[best].extra
+        if "mesh" in extra:
+            meshes[i] = np.column_stack([extra["mesh"], extra["mesh_z"]]) if "mesh_z" in extra else extra["mesh"]
+        yaws[i] = extra.get("yaw", np.nan)
     close = getattr(backend, "close", None)
     if close:
         close()
-    return per_point, found, np.array(times), meshes
+    return per_point, found, np.array(times), meshes, yaws
 
 
 def summarise(per_point: np.ndarray, found: np.ndarray, times: np.ndarray, rows: slice | np.ndarray) -> dict:
@@ -132,12 +143,45 @@ def markdown(results: dict) -> str:
                 f"{s['nme_inner_mean']:.4f} | {s['ms_per_image']:.1f} |"
             )
     names = list(results["backends"])
-    lines += ["", "Per-point NME (all images):", "", "| point | " + " | ".join(names) + " |"]
+    split = "150-299" if all("150-299" in results["backends"][n] for n in names) else "all"
+    lines += ["", f"Per-point NME (images {split}):", "", "| point | " + " | ".join(names) + " |"]
     lines.append("|---|" + "---|" * len(names))
     for point in CANONICAL_NAMES:
-        vals = " | ".join(f"{results['backends'][n]['all']['per_point'][point]:.4f}" for n in names)
+        vals = " | ".join(f"{results['backends'][n][split]['per_point'][point]:.4f}" for n in names)
         lines.append(f"| {point} | {vals} |")
+    for name, bins in results.get("yaw_bins", {}).items():
+        lines += ["", f"{name}: NME by head yaw (images {split}; yaw from the mesh, degrees; negative turns "
+                  "the subject's left side away):", ""]  # fmt: skip
+        labels = list(bins)
+        lines.append("| point | " + " | ".join(f"{b} (n={bins[b]['images']})" for b in labels) + " |")
+        lines.append("|---|" + "---|" * len(labels))
+        for point in ["all points", "outline", *OUTLINE_NAMES]:
+            lines.append(f"| {point} | " + " | ".join(_cell(bins[b].get(point)) for b in labels) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+YAW_EDGES = (-90.0, -30.0, -15.0, 15.0, 30.0, 90.0)
+
+
+def yaw_bins(per_point: np.ndarray, found: np.ndarray, yaws: np.ndarray, rows: np.ndarray) -> dict:
+    """Per-point NME of the found images in each yaw bin (``rows``: the images that count)."""
+    outline = [INDEX[n] for n in OUTLINE_NAMES]
+    out = {}
+    for lo, hi in itertools.pairwise(YAW_EDGES):
+        sel = rows[found[rows] & (yaws[rows] >= lo) & (yaws[rows] < hi)]
+        cell: dict[str, float | int | None] = {"images": int(len(sel))}
+        if len(sel):
+            pp = per_point[sel]
+            cell["all points"] = round(float(np.nanmean(pp)), 4)
+            cell["outline"] = round(float(np.nanmean(pp[:, outline])), 4)
+            for n in OUTLINE_NAMES:
+                cell[n] = round(float(np.nanmean(pp[:, INDEX[n]])), 4)
+        out[f"{lo:+.0f}..{hi:+.0f}"] = cell
+    return out
 
 
 # ------------------------------------------------------------------------------------ tuning mode
@@ -169,10 +213,10 @@ def tune_mediapipe(folder: Path) -> None:
     from geostyle.faces.backends import mediapipe_mesh as mm
 
     images, truth, iod = load_helen(folder)
-    per_point, found, _, meshes = run_backend("mediapipe", images, truth, iod)
+    per_point, found, _, meshes, _ = run_backend("mediapipe", images, truth, iod)
     if not found.all():
         print(f"{(~found).sum()} images without a face are left out of tuning")
-    mesh = np.stack([m if m is not None else np.full((478, 2), np.nan) for m in meshes])
+    mesh = np.stack([m[:, :2] if m is not None else np.full((478, 2), np.nan) for m in meshes])
     backend = get_backend("mediapipe")
     mirror = mesh_mirror_map(backend, images[TUNE])
     backend.close()
@@ -236,16 +280,99 @@ def tune_mediapipe(folder: Path) -> None:
         print(json.dumps({n: list(v) for n, v in chosen.items()}))
 
 
+def helen_meshes(images: list[Path], truth: np.ndarray, iod: np.ndarray, cache: Path | None = None):
+    """``[(image index, flipped, mesh (N, 3), truth (K, 2))]``: each HELEN image and its mirror image.
+
+    The mirror's truth is flipped with left/right names swapped. ``cache``: an ``.npz`` to reuse.
+    """
+    from geostyle.faces.backends import mediapipe_mesh as mm
+
+    if cache is not None and cache.is_file():
+        z = np.load(cache)
+        return [(int(i), bool(f), m, t) for i, f, m, t in zip(z["index"], z["flipped"], z["mesh"], z["truth"], strict=True)]
+    backend = get_backend("mediapipe")
+    perm = mirror_permutation()
+    samples: list[tuple[int, bool, np.ndarray, np.ndarray]] = []
+    for i, path in enumerate(images):
+        image = load_image(path)
+        for flipped in (False, True):
+            faces = backend.detect(np.ascontiguousarray(image[:, ::-1]) if flipped else image)
+            if not faces:
+                continue
+            t = truth[i].copy()
+            if flipped:
+                t[:, 0] = (image.shape[1] - 1) - t[:, 0]
+                t = t[perm]
+            errs = [np.nanmean(point_errors(mm.mesh_to_canonical(self_mesh(f), outline=False), t, iod[i]))
+                    for f in faces]  # fmt: skip
+            samples.append((i, flipped, self_mesh(faces[int(np.argmin(errs))]), t))
+        print(f"\rmeshes {i + 1}/{len(images)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    backend.close()
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, index=[s[0] for s in samples], flipped=[s[1] for s in samples],
+                 mesh=np.stack([s[2] for s in samples]), truth=np.stack([s[3] for s in samples]))  # fmt: skip
+    return samples
+
+
+def fit_outline_asset(folder: Path, cache: Path | None = None) -> None:
+    """Fit the outline regression on HELEN 0-149 and their mirror images; write the asset; report."""
+    from geostyle.faces.backends import mediapipe_mesh as mm
+    from geostyle.faces.outline import OutlineModel, head_yaw
+
+    images, truth, iod = load_helen(folder)
+    samples = helen_meshes(images, truth, iod, cache)
+
+    def arrays(rows: range, flips: tuple[bool, ...]):
+        chosen = [(i, m, t) for i, f, m, t in samples if i in rows and f in flips]
+        return np.stack([m for _, m, _ in chosen]), np.stack([t for _, _, t in chosen]), np.array([iod[i] for i, _, _ in chosen])
+
+    tune, held = range(0, 150), range(150, 300)
+    meshes, t_truth, t_iod = arrays(tune, (False, True))
+    # Every point is re-fitted (the inner ones gain a little too); the outline is where it matters.
+    model = fit_outline(meshes, t_truth, t_iod, dict(mm.MESH_INDICES), names=CANONICAL_NAMES)
+    model.meta.update(data="HELEN images 0-149 and their mirror images", held_out="HELEN images 150-299")
+    test_meshes, test_truth, test_iod = arrays(held, (False,))
+    before = np.stack([mm.mesh_to_canonical(m, outline=False) for m in test_meshes])
+    after = before.copy()
+    fitted = OutlineModel.from_json(json.loads(json.dumps(model.to_json())))  # as the asset will read it
+    for j, m in enumerate(test_meshes):
+        for name, p in fitted.points(m).items():
+            after[j, INDEX[name]] = p
+    e_before = np.linalg.norm(before - test_truth, axis=-1) / test_iod[:, None]
+    e_after = np.linalg.norm(after - test_truth, axis=-1) / test_iod[:, None]
+    yaws = np.array([head_yaw(m) for m in test_meshes])
+    print(f"held-out HELEN 150-299 ({len(test_meshes)} faces, yaw {yaws.min():.0f}..{yaws.max():.0f} deg)")
+    print(f"  NME all points: before {e_before.mean():.4f} after {e_after.mean():.4f}")
+    for name in OUTLINE_NAMES:
+        k = INDEX[name]
+        print(f"  {name:16s} before {e_before[:, k].mean():.4f} after {e_after[:, k].mean():.4f}")
+    model.meta["held_out_nme"] = {"before": round(float(e_before.mean()), 4), "after": round(float(e_after.mean()), 4)}
+    ASSET.write_text(json.dumps(model.to_json(), indent=1) + "\n")
+    print(f"wrote {ASSET}")
+
+
+def self_mesh(face) -> np.ndarray:
+    """``(N, 3)`` mesh of a mediapipe face (x, y, depth)."""
+    return np.column_stack([face.extra["mesh"], face.extra["mesh_z"]])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of .jpg + .pts pairs")
     parser.add_argument("--backends", default="mediapipe,dlib")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--tune-mediapipe", action="store_true", help="re-derive the mediapipe mesh indices")
+    parser.add_argument("--fit-outline", action="store_true", help="re-fit the outline regression (asset)")
+    parser.add_argument("--mesh-cache", type=Path, help="with --fit-outline: .npz of the HELEN meshes to reuse")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.tune_mediapipe:
         tune_mediapipe(args.data)
+        return 0
+    if args.fit_outline:
+        fit_outline_asset(args.data, args.mesh_cache)
         return 0
 
     images, truth, iod = load_helen(args.data, args.limit)
@@ -259,12 +386,28 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores",
         "backends": {},
     }
+    arms = []
     for name in args.backends.split(","):
-        per_point, found, times, _ = run_backend(name, images, truth, iod)
+        per_point, found, times, meshes, yaws = run_backend(name, images, truth, iod)
+        arms.append((name, per_point, found, times, yaws))
+        if name == "mediapipe":  # before: the same meshes through the fixed vertices
+            from geostyle.faces.backends.mediapipe_mesh import mesh_to_canonical
+
+            fixed = np.full_like(per_point, np.nan)
+            for i, m in enumerate(meshes):
+                if m is not None:
+                    fixed[i] = point_errors(mesh_to_canonical(m, outline=False), truth[i], iod[i])
+            arms.append(("mediapipe-fixed", fixed, found, times, yaws))
+    results["yaw_bins"] = {}
+    for name, per_point, found, times, yaws in arms:
         splits = {"all": summarise(per_point, found, times, slice(None))}
+        rows = np.arange(len(images))
         if len(images) >= 300:
             splits["0-149"] = summarise(per_point, found, times, TUNE)
             splits["150-299"] = summarise(per_point, found, times, HELD_OUT)
+            rows = rows[HELD_OUT]
+        if np.isfinite(yaws).any():
+            results["yaw_bins"][name] = yaw_bins(per_point, found, yaws, rows)
         results["backends"][name] = splits
         s = splits["all"]
         print(

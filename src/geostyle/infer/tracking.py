@@ -134,10 +134,10 @@ class VideoFaceMesh:
         try:
             import mediapipe as mp
 
-            from geostyle.faces.backends.mediapipe_mesh import mesh_to_canonical
+            from geostyle.faces.backends.mediapipe_mesh import face_from_mesh, mesh_pixels
         except Exception as exc:  # ImportError, or protobuf/numpy mismatches at import time
             raise BackendUnavailableError(f"mediapipe cannot be imported: {exc}") from exc
-        self._to_canonical = mesh_to_canonical
+        self._face_from_mesh, self._mesh_pixels = face_from_mesh, mesh_pixels
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=False,
             max_num_faces=max_faces,
@@ -152,14 +152,10 @@ class VideoFaceMesh:
         h, w = image.shape[:2]
         with self._lock:
             result = self._mesh.process(image)
-        faces = []
-        for lms in result.multi_face_landmarks or []:
-            mesh = np.array([(p.x, p.y) for p in lms.landmark], dtype=np.float64) * [w, h] - 0.5
-            core = mesh[:468]
-            (x0, y0), (x1, y1) = core.min(0), core.max(0)
-            faces.append(
-                Face((float(x0), float(y0), float(x1), float(y1)), self._to_canonical(mesh), 1.0, self.name)
-            )
+        faces = [
+            self._face_from_mesh(self._mesh_pixels(lms.landmark, w, h), 1.0, self.name)
+            for lms in result.multi_face_landmarks or []
+        ]
         return sorted(faces, key=lambda f: -f.area)
 
     def close(self) -> None:

@@ -13,6 +13,11 @@ was measured by running the mesh on flipped images) so the mapping is symmetric,
 only from midline vertices or symmetric pairs. HELEN images 150-299 are held out for reporting.
 ``python benchmarks/landmark_accuracy.py --tune-mediapipe`` reruns the selection.
 
+The outline points (chin, jaw, cheeks) are the exception: a fixed vertex leaves the face's
+silhouette as the head turns, so when the mesh comes with depth they come from the pose-dependent
+regression of :mod:`geostyle.faces.outline`, and each face carries a per-point ``confidence``
+(``extra["confidence"]``) that falls for the far-side outline of a turned head.
+
 Small faces (crop-and-retry)
 ----------------------------
 FaceMesh finds faces with mediapipe's *short-range* detector, which misses faces smaller than
@@ -32,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from geostyle.errors import BackendUnavailableError
-from geostyle.faces.landmarks import CANONICAL_NAMES, Face
+from geostyle.faces.landmarks import CANONICAL_NAMES, INDEX, Face
+from geostyle.faces.outline import head_yaw, load_outline_model, outline_confidence
 
 # canonical name -> mediapipe FaceMesh vertex indices whose mean gives the point (see module doc).
 RIGHT_EYE_CONTOUR = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
@@ -79,10 +85,52 @@ CROP_SCALE = 2.2  # crop side / detected face box side
 TILE_MIN_SIDE = 640  # tile the image in crop-and-retry only if its long side is at least this
 
 
-def mesh_to_canonical(mesh: np.ndarray) -> np.ndarray:
-    """``(468 or 478, 2)`` FaceMesh points -> ``(K, 2)`` canonical points (same frame)."""
+def mesh_to_canonical(mesh: np.ndarray, outline: bool = True) -> np.ndarray:
+    """``(468 or 478, 2 or 3)`` FaceMesh points -> ``(K, 2)`` canonical points (same frame).
+
+    With depth (3 columns) and ``outline``, the outline points come from the shipped pose-dependent
+    regression (module doc); otherwise every point is the mean of its ``MESH_INDICES`` vertices.
+    """
     mesh = np.asarray(mesh, dtype=np.float64)
-    return np.stack([mesh[list(idx)].mean(axis=0) for idx in MESH_INDICES.values()])
+    points = np.stack([mesh[list(idx), :2].mean(axis=0) for idx in MESH_INDICES.values()])
+    model = load_outline_model() if outline and mesh.shape[1] >= 3 else None
+    if model is not None:
+        for name, p in model.points(mesh).items():
+            points[INDEX[name]] = p
+    return points
+
+
+def mesh_pixels(landmarks, width: int, height: int) -> np.ndarray:
+    """mediapipe's normalised landmarks -> ``(N, 3)`` pixels ``(x, y, depth)``.
+
+    mediapipe normalises by the image size with 0 at the image edge; pixel centres are at integers,
+    so the edge is at -0.5. Depth is relative to the face centre, in the units of x.
+    """
+    pts = np.array([(lm.x, lm.y, lm.z) for lm in landmarks], dtype=np.float64)
+    pts[:, 0] = pts[:, 0] * width - 0.5
+    pts[:, 1] = pts[:, 1] * height - 0.5
+    pts[:, 2] *= width
+    return pts
+
+
+def face_from_mesh(mesh: np.ndarray, score: float, backend: str, extra: dict | None = None) -> Face:
+    """A :class:`Face` from one ``(N, 3)`` pixel mesh: canonical points, yaw and confidence.
+
+    ``extra["mesh"]`` keeps the 2-D mesh (as before), ``extra["mesh_z"]`` its depth.
+    """
+    core = mesh[:468, :2]
+    (x0, y0), (x1, y1) = core.min(axis=0), core.max(axis=0)
+    yaw = head_yaw(mesh)
+    info = {"mesh": mesh[:, :2].copy(), "mesh_z": mesh[:, 2].copy(), "yaw": yaw}
+    info["confidence"] = outline_confidence(yaw)
+    info.update(extra or {})
+    return Face(
+        box=(float(x0), float(y0), float(x1), float(y1)),
+        landmarks=mesh_to_canonical(mesh),
+        score=float(score),
+        backend=backend,
+        extra=info,
+    )
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -168,25 +216,11 @@ class MediapipeBackend:
     # ---------------------------------------------------------------------------------- detect
     @staticmethod
     def _meshes(result, width: int, height: int) -> list[np.ndarray]:
-        out = []
-        for face in result.multi_face_landmarks or []:
-            pts = np.array([(lm.x, lm.y) for lm in face.landmark], dtype=np.float64)
-            # mediapipe normalises by the image size with 0 at the image edge; pixel centres are at
-            # integers, so the edge is at -0.5.
-            out.append(pts * [width, height] - 0.5)
-        return out
+        """``(478, 3)`` meshes in pixels: x, y and depth (mediapipe scales z like x, by the width)."""
+        return [mesh_pixels(face.landmark, width, height) for face in result.multi_face_landmarks or []]
 
     def _face(self, mesh: np.ndarray, score: float, how: str) -> Face:
-        core = mesh[:468]
-        x0, y0 = core.min(axis=0)
-        x1, y1 = core.max(axis=0)
-        return Face(
-            box=(float(x0), float(y0), float(x1), float(y1)),
-            landmarks=mesh_to_canonical(mesh),
-            score=float(score),
-            backend=self.name,
-            extra={"mesh": mesh, "found_by": how},
-        )
+        return face_from_mesh(mesh, score, self.name, {"found_by": how})
 
     def detect(self, image: np.ndarray, path: Path | None = None) -> list[Face]:
         image = np.ascontiguousarray(image, dtype=np.uint8)
@@ -265,6 +299,8 @@ class MediapipeBackend:
             meshes = self._meshes(result, CROP_SIZE, CROP_SIZE)
             if not meshes:
                 continue
-            mesh = (meshes[0] - matrix[:, 2]) / scale
+            mesh = meshes[0].copy()
+            mesh[:, :2] = (mesh[:, :2] - matrix[:, 2]) / scale
+            mesh[:, 2] /= scale  # depth is a length: scaled, not shifted
             faces.append(self._face(mesh, score, "full-range-crop"))
         return faces
