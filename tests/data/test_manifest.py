@@ -18,7 +18,7 @@ from geostyle.data.manifest import (
 )
 from geostyle.data.prepare import make_id, summarize
 from geostyle.errors import GeostyleError
-from geostyle.faces.landmarks import CANONICAL_NAMES, NUM_LANDMARKS
+from geostyle.faces.landmarks import CANONICAL_NAMES, INDEX, NUM_LANDMARKS
 
 
 def _manifest(root, n=3) -> Manifest:
@@ -166,3 +166,30 @@ def test_count_distinct_faces():
     )  # inside the big one (reflection, duplicate)
     assert count_distinct_faces([face(90, 0, 150, 60), big]) == 2  # overlapping a little: another person
     assert count_distinct_faces([big, face(200, 0, 260, 60), face(210, 10, 250, 50)]) == 2
+
+
+def test_confidence_round_trips_and_masks_hidden_points(tmp_path):
+    m = _manifest(tmp_path)
+    conf = np.ones(NUM_LANDMARKS)
+    conf[[INDEX["jaw_left"], INDEX["cheek_left"]]] = [0.2, 0.49]
+    conf[INDEX["jaw_left_lower"]] = 0.5  # at the threshold: kept
+    m.items[1].confidence = conf
+    save_manifest(m)
+    raw = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    assert "confidence" not in raw["items"][0] and len(raw["items"][1]["confidence"]) == NUM_LANDMARKS
+    back = load_manifest(tmp_path)
+    assert back.items[0].confidence is None
+    np.testing.assert_allclose(back.items[1].confidence, conf)
+    usable = landmarks_array(back)
+    assert np.isnan(usable[1, [INDEX["jaw_left"], INDEX["cheek_left"]]]).all()
+    assert np.isfinite(usable[1, INDEX["jaw_left_lower"]]).all()
+    # everything else as stored (to the 3 decimals written); 0 keeps every detected point
+    keep = np.ones(NUM_LANDMARKS, bool)
+    keep[[INDEX["jaw_left"], INDEX["cheek_left"]]] = False
+    np.testing.assert_array_equal(usable[1, keep], back.items[1].landmarks[keep])
+    np.testing.assert_allclose(landmarks_array(back, min_confidence=0)[1], m.items[1].landmarks, atol=1e-3)
+    np.testing.assert_array_equal(np.isnan(usable[0]), np.isnan(m.items[0].landmarks))
+    raw["items"][1]["confidence"][0] = 1.5
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match="confidence"):
+        load_manifest(tmp_path)

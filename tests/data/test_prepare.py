@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import geostyle.data.prepare as prepare_mod
@@ -297,3 +298,41 @@ def test_a_rejected_face_falls_through_to_the_next_backend(tmp_path, shared_data
         src, tmp_path / "both", domain="style", size=64, backends="mediapipe,animeface", progress=False
     )
     assert both.summary["ok"] == 1 and both.items[0].backend == "animeface"
+
+
+def test_hidden_jaw_of_a_turned_head_reaches_the_manifest_and_the_training_set(tmp_path, shared_data):
+    """HELEN 197 turns the subject's right side away (yaw about -38 deg): prepare stores mediapipe's
+    per-point confidence, the right jaw, cheek and lower jaw fall below ``MIN_CONFIDENCE``, and the
+    training set (whose landmarks also fit the training geometry model) treats them as missing,
+    on the mirrored copy as well."""
+    from geostyle.data.dataset import FaceSet
+    from geostyle.data.manifest import MIN_CONFIDENCE, landmarks_array
+    from geostyle.faces.landmarks import mirror_permutation
+
+    helen = sorted((shared_data / "landmarks" / "helen").glob("*.jpg"))
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(helen[197], src / "a_turned.jpg")
+    shutil.copy(helen[150], src / "b_frontal.jpg")
+    m = prepare_dataset(
+        src, tmp_path / "ds", size=64, backends="mediapipe", progress=False, contact_sheet=False
+    )
+    assert m.summary["ok"] == 2
+    back = load_manifest(tmp_path / "ds")
+    turned, frontal = sorted(back.items, key=lambda it: it.source)
+    assert turned.confidence is not None and frontal.confidence is not None
+    hidden = [INDEX[n] for n in ("jaw_right", "cheek_right", "jaw_right_lower")]
+    assert (turned.confidence[hidden] < MIN_CONFIDENCE).all()
+    assert np.delete(turned.confidence, hidden).min() == 1.0 and frontal.confidence.min() == 1.0
+    assert np.isfinite(turned.landmarks).all()  # the guess is kept in the manifest ...
+    usable = landmarks_array(back)
+    assert set(np.flatnonzero(np.isnan(usable).any(-1).any(0))) == set(hidden)  # ... but not used
+
+    faces = FaceSet(tmp_path / "ds", 32)
+    t = faces.ids.index(turned.id)
+    assert set(np.flatnonzero(~faces.mask[t].numpy())) == set(hidden)
+    assert faces.mask[1 - t].all()
+    flipped = faces.batch(torch.tensor([t]), flips=torch.tensor([True]))
+    mirrored = set(mirror_permutation()[hidden])
+    assert set(np.flatnonzero(~flipped.mask[0].numpy())) == mirrored != set(hidden)
+    assert np.isnan(faces.landmarks_nan()[t, hidden]).all()

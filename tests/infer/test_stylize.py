@@ -116,3 +116,30 @@ def test_stylize_cli_reports_bad_files_and_continues(tiny_model, astronaut_path,
     assert code == 1
     assert (tmp_path / "o" / "astronaut.png").is_file()
     assert "bad.jpg: error" in capsys.readouterr().err
+
+
+def test_hidden_jaw_of_a_turned_head_moves_no_pixels(tiny_model, shared_data):
+    """HELEN 197 turns the subject's right side away: the aligned crop's landmarks (what the warp is
+    fitted to) leave the hidden right jaw, cheek and lower jaw out; every other point is the
+    detector's. The whole-frame product uses the same points, and leaving them out changes it."""
+    from geostyle.faces.align import apply_affine
+    from geostyle.faces.landmarks import INDEX
+    from geostyle.infer.stylize import _width
+
+    image = load_image(sorted((shared_data / "landmarks" / "helen").glob("*.jpg"))[197])
+    stylizer = Stylizer(tiny_model, strength=1.0)
+    aligned = stylizer.align(image)
+    hidden = sorted(INDEX[n] for n in ("jaw_right", "cheek_right", "jaw_right_lower"))
+    assert aligned.face.extra["yaw"] < -30
+    assert list(np.flatnonzero(np.isnan(aligned.landmarks).any(axis=1))) == hidden
+    everything = apply_affine(aligned.alignment.matrix, aligned.face.landmarks)
+    kept = np.isfinite(aligned.landmarks).all(axis=1)
+    np.testing.assert_allclose(aligned.landmarks[kept], everything[kept])
+
+    frame = stylizer.stylize_frame(image)
+    assert np.array_equal(frame, stylizer.render(image, [aligned.face.warp_landmarks()]))
+    trusting = stylizer.render(image, [aligned.face.landmarks])
+    assert np.abs(frame.astype(int) - trusting).mean() > 0.3  # 0.93 when measured
+    # a face with hidden points still counts by its visible width when faces are layered
+    lm = aligned.face.warp_landmarks()
+    assert _width(lm) == pytest.approx(np.nanmax(lm[:, 0]) - np.nanmin(lm[:, 0])) and _width(lm) > 100

@@ -244,9 +244,8 @@ def test_part_statistics(model):
     assert model.style.parts["nose"].count == 0  # nose_base never seen in the style
 
 
-def test_from_datasets(tmp_path):
+def _save_datasets(root, photos, styles, photo_confidence=None):
     manifest = pytest.importorskip("geostyle.data.manifest")
-    photos, styles = _datasets(n=6)
     for name, pts, domain in (("photos", photos, "photo"), ("styles", styles, "style")):
         items = [
             manifest.ManifestItem(
@@ -258,16 +257,45 @@ def test_from_datasets(tmp_path):
                 faces_found=1,
                 landmarks=pts[i],
                 matrix=np.eye(2, 3),
+                confidence=None if photo_confidence is None or domain == "style" else photo_confidence[i],
             )
             for i in range(len(pts))
         ]
         manifest.save_manifest(
-            manifest.Manifest(domain=domain, size=SIZE, zoom=1.0, root=tmp_path / name, items=items)
+            manifest.Manifest(domain=domain, size=SIZE, zoom=1.0, root=root / name, items=items)
         )
+
+
+def test_from_datasets(tmp_path):
+    photos, styles = _datasets(n=6)
+    _save_datasets(tmp_path, photos, styles)
     model = GeometryModel.from_datasets(tmp_path / "photos", tmp_path / "styles")
     direct = GeometryModel.fit(photos, styles, size=SIZE)
     np.testing.assert_allclose(model.style_mean, direct.style_mean, atol=1e-4)  # manifests round to 1e-3 px
     assert model.meta["zoom"] == 1.0
+
+
+def test_from_datasets_leaves_out_hidden_points(tmp_path):
+    """A photo whose far-side jaw is hidden (confidence < 0.5, stored in the manifest) adds nothing
+    to the photo geometry at those points: the fit equals one where they are missing."""
+    photos, styles = _datasets(n=8)
+    photos = np.nan_to_num(photos, nan=128.0)
+    hidden = [INDEX["jaw_left"], INDEX["cheek_left"], INDEX["jaw_left_lower"]]
+    photos[0, hidden] += [60.0, 25.0]  # a guessed silhouette far from the jaw
+    confidence = np.ones((len(photos), NUM_LANDMARKS))
+    confidence[0, hidden] = 0.2
+    confidence[1, INDEX["jaw_right"]] = 0.5  # at the threshold: kept
+    _save_datasets(tmp_path, photos, styles, confidence)
+    model = GeometryModel.from_datasets(tmp_path / "photos", tmp_path / "styles")
+    dropped = photos.copy()
+    dropped[0, hidden] = np.nan
+    expected = GeometryModel.fit(dropped, styles, size=SIZE)
+    trusting = GeometryModel.fit(photos, styles, size=SIZE)
+    np.testing.assert_allclose(model.photo_mean, expected.photo_mean, atol=1e-4)
+    np.testing.assert_allclose(
+        model.target(photos[1], 1.0, size=SIZE), expected.target(photos[1], 1.0, size=SIZE), atol=1e-2
+    )
+    assert np.abs(trusting.photo_mean[hidden] - expected.photo_mean[hidden]).max() > 0.02  # it matters
 
 
 def test_preview_row_shape(model):

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise NoFaceError(f"{args.image}: no face found by backend {args.backend!r}")
     row = preview_photo(
         image,
-        faces[0].landmarks,
+        faces[0].warp_landmarks(),  # as stylize: a hidden far-side jaw moves no pixels
         model,
         args.alphas,
         size=args.size,

@@ -57,7 +57,8 @@ class FaceSet:
         self.resolution = resolution
         images = np.stack([_resize(load_image(it.crop_path), resolution) for it in items])
         self.images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # uint8 (N, 3, R, R)
-        pts = np.stack([it.landmarks for it in items]).astype(np.float64)
+        # hidden far-side outline points (low confidence) are missing: the warps drop them
+        pts = np.stack([it.usable_landmarks() for it in items]).astype(np.float64)
         norm = pixels_to_normalized(pts, manifest.size, manifest.size)
         mask = np.isfinite(norm).all(axis=-1)
         self.points = torch.from_numpy(np.nan_to_num(norm, nan=0.0)).float()

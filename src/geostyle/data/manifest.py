@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from geostyle.errors import GeostyleError
-from geostyle.faces.landmarks import CANONICAL_NAMES, NUM_LANDMARKS
+from geostyle.faces.landmarks import CANONICAL_NAMES, MIN_CONFIDENCE, NUM_LANDMARKS
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "geostyle-dataset"
@@ -43,6 +43,17 @@ class ManifestItem:
     landmarks: np.ndarray  # (K, 2) crop pixel frame, NaN = missing
     matrix: np.ndarray  # (2, 3) source pixels -> crop pixels
     root: Path | None = field(default=None, repr=False, compare=False)
+    # (K,) per-point confidence in [0, 1] where the backend gives one (mediapipe: the far-side outline
+    # of a turned head); None = every point fully trusted (older manifests, other backends).
+    confidence: np.ndarray | None = field(default=None, compare=False)
+
+    def usable_landmarks(self, min_confidence: float = MIN_CONFIDENCE) -> np.ndarray:
+        """``(K, 2)`` landmarks with the points below ``min_confidence`` missing (NaN): what the
+        geometry model and the training warps use, so a guessed hidden jaw moves no pixels."""
+        points = np.array(self.landmarks, dtype=np.float64)
+        if self.confidence is not None:
+            points[np.asarray(self.confidence) < min_confidence] = np.nan
+        return points
 
     @property
     def crop_path(self) -> Path:
@@ -63,6 +74,11 @@ class ManifestItem:
                 for x, y in np.asarray(self.landmarks, dtype=np.float64)
             ],
             "matrix": [[float(v) for v in row] for row in np.asarray(self.matrix, dtype=np.float64)],
+            **(
+                {"confidence": [round(float(c), 3) for c in np.asarray(self.confidence, np.float64)]}
+                if self.confidence is not None
+                else {}
+            ),
         }
 
 
@@ -104,11 +120,12 @@ class Manifest:
         }
 
 
-def landmarks_array(manifest: Manifest) -> np.ndarray:
-    """``(N, K, 2)`` float64 landmarks of every item (crop frame, NaN = missing)."""
+def landmarks_array(manifest: Manifest, min_confidence: float = MIN_CONFIDENCE) -> np.ndarray:
+    """``(N, K, 2)`` float64 landmarks of every item (crop frame, NaN = missing or less confident
+    than ``min_confidence``; 0 keeps every detected point)."""
     if not manifest.items:
         return np.zeros((0, len(manifest.landmark_names), 2), dtype=np.float64)
-    return np.stack([np.asarray(item.landmarks, dtype=np.float64) for item in manifest.items])
+    return np.stack([item.usable_landmarks(min_confidence) for item in manifest.items])
 
 
 def save_manifest(manifest: Manifest) -> Path:
@@ -220,6 +237,11 @@ def _item_from_json(raw: dict[str, Any], root: Path) -> ManifestItem:
     matrix = np.asarray(raw["matrix"], dtype=np.float64)
     if matrix.shape != (2, 3):
         raise ValueError(f"item {raw.get('id')!r} has a matrix of shape {matrix.shape}, expected (2, 3)")
+    confidence = None
+    if raw.get("confidence") is not None:
+        confidence = np.asarray(raw["confidence"], dtype=np.float64)
+        if confidence.shape != (NUM_LANDMARKS,) or not ((confidence >= 0) & (confidence <= 1)).all():
+            raise ValueError(f"item {raw.get('id')!r}: confidence must be {NUM_LANDMARKS} values in [0, 1]")
     return ManifestItem(
         id=str(raw["id"]),
         crop=str(raw["crop"]),
@@ -230,4 +252,5 @@ def _item_from_json(raw: dict[str, Any], root: Path) -> ManifestItem:
         landmarks=landmarks,
         matrix=matrix,
         root=root,
+        confidence=confidence,
     )

@@ -185,6 +185,12 @@ def _align_largest(
     return crop, face, found, alignment.matrix, apply_affine(alignment.matrix, landmarks)
 
 
+def _confidence(face: Face) -> np.ndarray | None:
+    """The backend's per-point confidence (mediapipe gives one), or None."""
+    conf = face.extra.get("confidence")
+    return None if conf is None else np.clip(np.asarray(conf, dtype=np.float64), 0.0, 1.0)
+
+
 def summarize(manifest: Manifest) -> dict[str, int]:
     """Counts of the manifest's content: ``ok``, each failure reason, and ``multiple_faces``
     (kept items whose image held more than one distinct face; the largest was used)."""
@@ -304,6 +310,7 @@ def prepare_dataset(
                     landmarks=crop_pts,
                     matrix=matrix,
                     root=out_dir,
+                    confidence=_confidence(face),
                 )
                 Image.fromarray(crop).save(item.crop_path)
                 manifest.items.append(item)

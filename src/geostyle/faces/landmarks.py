@@ -184,6 +184,11 @@ def normalized_to_pixels(points, width: int, height: int):
     return (points + 1.0) * scale - 0.5
 
 
+# Points less confident than this (``Face.extra["confidence"]``, a manifest item's ``confidence``)
+# count as missing wherever a warp or a geometry is built.
+MIN_CONFIDENCE = 0.5
+
+
 @dataclass
 class Face:
     """One detected face in one image.
@@ -206,6 +211,15 @@ class Face:
     @property
     def mask(self) -> np.ndarray:
         return visibility(self.landmarks)
+
+    def warp_landmarks(self, min_confidence: float = MIN_CONFIDENCE) -> np.ndarray:
+        """``(K, 2)`` landmarks with points below ``min_confidence`` (``extra["confidence"]``, e.g. the
+        hidden far-side jaw of a turned head) missing: a guessed point moves no pixels in a warp."""
+        points = np.array(self.landmarks, dtype=np.float64)
+        confidence = self.extra.get("confidence")
+        if confidence is not None:
+            points[np.asarray(confidence) < min_confidence] = np.nan
+        return points
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -23,10 +23,17 @@ fitted weights ship as ``geostyle/assets/mesh_outline.json``.
 
 Confidence
 ----------
-A turned head hides its far-side jaw behind the cheek: the silhouette there is guessed from the
-mesh, and its error doubles (HELEN, |yaw| > 30 deg). :func:`outline_confidence` ramps the far-side
-outline points from 1 at 20 deg of yaw to 0 at 50 deg; everything else keeps 1. Negative yaw (as
-measured here) turns the subject's left side away from the camera.
+A turned head hides its far-side jaw behind the cheek: what the image shows there is the cheek's
+silhouette, not the jaw, so the point is a guess about something unseen. :func:`outline_confidence`
+ramps the far-side outline points (jaw, cheek, lower jaw of the side turned away; not the chin)
+from 1 at 20 deg of yaw to 0 at 50 deg; everything else keeps 1. Negative yaw (as measured here)
+turns the subject's *right* side away from the camera (FaceMesh depth grows away from the camera,
+so the right cheek edge is the deeper one; on HELEN the nose then points to the image's left).
+
+Confidence says what is hidden, not how large the error is: on the held-out HELEN half the
+regression's *near*-side jaw, cheek and lower jaw are further from the human outline than the far
+side's in every yaw bin beyond 15 deg (|yaw| > 30 deg: near 0.10 / 0.13, far 0.09 / 0.05 NME;
+``benchmarks/results/landmark_accuracy.md``); the annotators, too, put the far side on its silhouette.
 """
 
 from __future__ import annotations
@@ -60,8 +67,9 @@ _RIGHT_EDGE, _LEFT_EDGE = 234, 454
 def head_yaw(mesh: np.ndarray) -> float:
     """Yaw in degrees from a ``(N >= 468, 3)`` FaceMesh with depth in pixel units.
 
-    The angle of the right-to-left cheek vector out of the image plane: 0 for a frontal face, its
-    sign tells which side turned away (negative: the subject's left).
+    The angle of the right-to-left cheek vector out of the image plane (FaceMesh depth: larger is
+    further from the camera): 0 for a frontal face, negative when the subject's right side is turned
+    away (their left cheek edge nearer the camera), positive when the left side is.
     """
     v = np.asarray(mesh[_LEFT_EDGE], np.float64) - np.asarray(mesh[_RIGHT_EDGE], np.float64)
     return float(np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1]))))
@@ -208,10 +216,11 @@ def _ridge(a: np.ndarray, b: np.ndarray, lam: float) -> np.ndarray:
 
 
 def outline_confidence(yaw: float) -> np.ndarray:
-    """``(K,)`` per-point confidence for a face at ``yaw`` degrees (see module doc)."""
+    """``(K,)`` per-point confidence for a face at ``yaw`` degrees (see module doc): the outline
+    points of the side turned away (the subject's right for negative yaw) fall from 1 to 0."""
     conf = np.ones(NUM_LANDMARKS)
     hidden = float(np.clip((abs(yaw) - CONFIDENT_YAW) / (HIDDEN_YAW - CONFIDENT_YAW), 0.0, 1.0))
-    side = "left" if yaw < 0 else "right"
+    side = "right" if yaw < 0 else "left"
     for name in OUTLINE_NAMES:
         if f"_{side}" in name:
             conf[INDEX[name]] = 1.0 - hidden

@@ -219,7 +219,7 @@ class Stylizer:
         face = self.detect(image, path)
         alignment = estimate_alignment(face.landmarks, self.size, self.zoom)
         crop = warp_to_crop(image, alignment)
-        return Aligned(crop, apply_affine(alignment.matrix, face.landmarks), alignment, face)
+        return Aligned(crop, apply_affine(alignment.matrix, face.warp_landmarks()), alignment, face)
 
     # ------------------------------------------------------------------------------ crops
     def stylize_crop(
@@ -287,7 +287,7 @@ class Stylizer:
         feather = self.feather if feather is None else feather
         out = self.stylize_background(image)
         # Smaller faces first, so where crops overlap the larger face ends on top.
-        order = sorted(faces, key=lambda lm: float(np.nan_to_num(np.ptp(lm[:, 0]))))
+        order = sorted(faces, key=_width)
         for landmarks in order:
             try:
                 alignment = estimate_alignment(landmarks, self.size, self.zoom)
@@ -318,4 +318,11 @@ class Stylizer:
         an image without a face is stylized without a warp. Same ``(H, W, 3)`` uint8 as ``image``."""
         with self.timer("detect+landmarks"):
             faces = self.detect_faces(image, path)
-        return self.render(image, [f.landmarks for f in faces], strength, feather)
+        return self.render(image, [f.warp_landmarks() for f in faces], strength, feather)
+
+
+def _width(landmarks: np.ndarray) -> float:
+    """Horizontal extent of the present points: a hidden (NaN) jaw point must not make a face count
+    as the smallest."""
+    x = landmarks[:, 0][np.isfinite(landmarks[:, 0])]
+    return float(np.ptp(x)) if x.size else 0.0

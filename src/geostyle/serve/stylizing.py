@@ -103,7 +103,7 @@ class ModelPool:
                 return stylizer.stylize(image, strength=strength).crop, 1
             # stylize_frame's two steps, so the page can say whether a face was found.
             faces = stylizer.detect_faces(image)
-            return stylizer.render(image, [f.landmarks for f in faces], strength), len(faces)
+            return stylizer.render(image, [f.warp_landmarks() for f in faces], strength), len(faces)
 
 
 class LiveStreams:
