@@ -10,7 +10,8 @@ Metric
 * NME of an image: mean over the canonical points of ``|predicted - truth|``, divided by the
   inter-ocular distance = distance between the *outer eye corners* (iBUG points 37 and 46, the
   300-W convention). "inner" NME uses only the eye, nose and mouth points (``PARTS``), leaving out
-  brows and jaw, whose definitions differ most between detectors.
+  brows and jaw, whose definitions differ most between detectors; "outline" NME only the chin, jaw
+  and cheek points (``OUTLINE_NAMES``).
 * If a backend returns several faces, the one with the lowest NME is scored.
 * Failure: no face returned, or NME > 0.10. Mean / median NME are over non-failed images;
   per-point NME is over non-failed images too.
@@ -21,7 +22,8 @@ Metric
 * ``mediapipe-fixed`` is the same detections mapped with the fixed vertices only
   (``MESH_INDICES``, the mapping before the outline regression): before/after on the same meshes.
 * Yaw bins: the head yaw measured from the mesh (``geostyle.faces.outline.head_yaw``); per-point
-  NME in each bin on the held-out half.
+  NME in each bin on the held-out half, and the jaw, cheek and lower-jaw points of the side turned
+  away from the camera (far, hidden) and of the side facing it (near).
 
 Writes ``benchmarks/results/landmark_accuracy.json`` and ``.md``.
 """
@@ -55,6 +57,7 @@ FAIL_NME = 0.10
 TUNE = slice(0, 150)
 HELD_OUT = slice(150, 300)
 INNER = [INDEX[n] for part in PARTS.values() for n in part]
+OUTLINE = [INDEX[n] for n in OUTLINE_NAMES]
 
 
 def load_helen(folder: Path, limit: int | None = None):
@@ -109,6 +112,7 @@ def summarise(per_point: np.ndarray, found: np.ndarray, times: np.ndarray, rows:
         warnings.simplefilter("ignore", RuntimeWarning)
         nme = np.nanmean(pp, axis=1)
         nme_inner = np.nanmean(pp[:, INNER], axis=1)
+        nme_outline = np.nanmean(pp[:, OUTLINE], axis=1)
     ok = fd & (nme <= FAIL_NME)
     return {
         "images": int(len(pp)),
@@ -118,6 +122,7 @@ def summarise(per_point: np.ndarray, found: np.ndarray, times: np.ndarray, rows:
         "nme_mean": round(float(nme[ok].mean()), 4),
         "nme_median": round(float(np.median(nme[ok])), 4),
         "nme_inner_mean": round(float(nme_inner[ok].mean()), 4),
+        "nme_outline_mean": round(float(nme_outline[ok].mean()), 4),
         "nme_all_found_mean": round(float(nme[fd].mean()), 4),
         "per_point": {n: round(float(pp[ok, k].mean()), 4) for k, n in enumerate(CANONICAL_NAMES)},
         "ms_per_image": round(float(times[rows].mean() * 1000), 1),
@@ -132,15 +137,15 @@ def markdown(results: dict) -> str:
         f"distance; failure = no face or NME > {FAIL_NME}; mean/median over non-failed images. "
         f"Machine: {results['machine']}.",
         "",
-        "| backend | split | images | no face | NME>0.10 | failure rate | NME mean | NME median | NME inner (eyes, nose, mouth) | ms / image |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| backend | split | images | no face | NME>0.10 | failure rate | NME mean | NME median | NME inner (eyes, nose, mouth) | NME outline (chin, jaw, cheeks) | ms / image |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, splits in results["backends"].items():
         for split, s in splits.items():
             lines.append(
                 f"| {name} | {split} | {s['images']} | {s['no_face']} | {s['nme_over_0.10']} | "
                 f"{100 * s['failure_rate']:.1f} % | {s['nme_mean']:.4f} | {s['nme_median']:.4f} | "
-                f"{s['nme_inner_mean']:.4f} | {s['ms_per_image']:.1f} |"
+                f"{s['nme_inner_mean']:.4f} | {s['nme_outline_mean']:.4f} | {s['ms_per_image']:.1f} |"
             )
     names = list(results["backends"])
     split = "150-299" if all("150-299" in results["backends"][n] for n in names) else "all"
@@ -151,11 +156,12 @@ def markdown(results: dict) -> str:
         lines.append(f"| {point} | {vals} |")
     for name, bins in results.get("yaw_bins", {}).items():
         lines += ["", f"{name}: NME by head yaw (images {split}; yaw from the mesh, degrees; negative turns "
-                  "the subject's left side away):", ""]  # fmt: skip
+                  "the subject's right side away; far / near side: jaw, cheek and lower jaw of the side turned away / "
+                  "facing the camera):", ""]  # fmt: skip
         labels = list(bins)
         lines.append("| point | " + " | ".join(f"{b} (n={bins[b]['images']})" for b in labels) + " |")
         lines.append("|---|" + "---|" * len(labels))
-        for point in ["all points", "outline", *OUTLINE_NAMES]:
+        for point in ["all points", "outline", "far side", "near side", *OUTLINE_NAMES]:
             lines.append(f"| {point} | " + " | ".join(_cell(bins[b].get(point)) for b in labels) + " |")
     return "\n".join(lines) + "\n"
 
@@ -165,6 +171,7 @@ def _cell(value: float | None) -> str:
 
 
 YAW_EDGES = (-90.0, -30.0, -15.0, 15.0, 30.0, 90.0)
+SIDE_NAMES = ("jaw_{}", "cheek_{}", "jaw_{}_lower")  # the outline points of one side (not the chin)
 
 
 def yaw_bins(per_point: np.ndarray, found: np.ndarray, yaws: np.ndarray, rows: np.ndarray) -> dict:
@@ -178,6 +185,11 @@ def yaw_bins(per_point: np.ndarray, found: np.ndarray, yaws: np.ndarray, rows: n
             pp = per_point[sel]
             cell["all points"] = round(float(np.nanmean(pp)), 4)
             cell["outline"] = round(float(np.nanmean(pp[:, outline])), 4)
+            # jaw, cheek and lower jaw of the side turned away (hidden) and of the side facing the camera
+            for label, away in (("far side", True), ("near side", False)):
+                sides = np.where((yaws[sel] < 0) == away, "right", "left")
+                cols = np.array([[INDEX[n.format(side)] for n in SIDE_NAMES] for side in sides])
+                cell[label] = round(float(np.nanmean(np.take_along_axis(pp, cols, axis=1))), 4)
             for n in OUTLINE_NAMES:
                 cell[n] = round(float(np.nanmean(pp[:, INDEX[n]])), 4)
         out[f"{lo:+.0f}..{hi:+.0f}"] = cell
@@ -412,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         s = splits["all"]
         print(
             f"{name:10s} NME mean {s['nme_mean']:.4f} median {s['nme_median']:.4f} inner {s['nme_inner_mean']:.4f} "
+            f"outline {s['nme_outline_mean']:.4f} "
             f"failure {100 * s['failure_rate']:.1f}% (no face {s['no_face']}, NME>0.1 {s['nme_over_0.10']}) "
             f"{s['ms_per_image']:.1f} ms/image"
         )
