@@ -127,6 +127,8 @@ def run_arm(spec_path: Path) -> int:
             releases = sorted(run_dir.glob("model-*.safetensors"))
             model.write_bytes(releases[-1].read_bytes())
         (run_dir / "train_seconds.txt").write_text(f"{time.time() - start:.0f}\n")
+    if spec.get("train_only"):
+        return 0
     report = run_dir / "eval"
     if not (report / "metrics.json").is_file():
         evaluate(
@@ -353,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=Path, default=REPO / "docs")
     ap.add_argument("--replot", action="store_true",
                     help="rewrite the doc and plot from benchmarks/results/data_efficiency_<study>.json")  # fmt: skip
+    ap.add_argument("--train-only", action="store_true",
+                    help="train the arms and stop (e.g. on an accelerator machine); a later run without it "
+                         "evaluates the models it finds and writes the doc")  # fmt: skip
     ap.add_argument("--arm", type=Path, help=argparse.SUPPRESS)  # internal: run one arm from its spec
     args = ap.parse_args(argv)
     if args.arm is not None:
@@ -386,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         for arm in arms:
             name = f"n{n:03d}_{arm}"
             run_dir = root / name
-            if (run_dir / "eval" / "metrics.json").is_file() and (run_dir / "model.safetensors").is_file():
+            done = (run_dir / "model.safetensors").is_file()
+            if done and (args.train_only or (run_dir / "eval" / "metrics.json").is_file()):
                 print(f"{name}: done, skipped")
                 continue
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -400,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                 "pairs": pairs,
                 "exclude": str(exclude),
                 "eval_photos": args.eval_photos,
+                "train_only": args.train_only,
             }
             spec_path = run_dir / "arm.json"
             spec_path.write_text(json.dumps(spec, indent=2) + "\n")
@@ -423,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
                 if proc.returncode != 0:
                     failed.append(name)
 
+    if args.train_only:
+        print(f"trained {len(ns) * len(arms) - len(failed)} arms in {time.time() - start:.0f} s; failed: {failed or 'none'}")
+        return 1 if failed else 0
     data = collect(root, ns, arms)
     image = args.docs / "img" / f"data_efficiency_{args.study}.png"
     plot(args.study, data, study["metrics"], image)

@@ -143,3 +143,28 @@ def test_each_release_gets_a_quick_evaluation(tiny_datasets, tmp_path):
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["n_outputs"] == 2  # --n 2 of the 4 held-out photos
     assert {"photo", "grayscale", "pencil", "cartoon"} <= set(metrics["baselines"])
+
+
+def test_target_parts_come_from_the_aligned_exemplar(tiny_datasets, tmp_path):
+    from geostyle.train.targets import cartoon_target, part_masks
+    from geostyle.warp.grid import warp_image
+
+    cfg = tiny_config(tiny_datasets, "data.target=cartoon", "loss.target=1.0", "data.target_parts=[right_eye, left_eye]")
+    tr = build_trainer(cfg, tmp_path, progress=False)
+    s = tr.prepare_step(0)
+    assert s.target is not None and s.geo.exemplar_on_target is not None
+    plain = cartoon_target(s.warped_x, tr.palette)
+    ex = warp_image(s.y.images, s.geo.exemplar_on_target)
+    m = part_masks(s.geo.photo_target, s.geo.photo_target_mask & s.y.mask, s.target.shape[-1], width=cfg.data.target_part_width)
+    inside, outside = (m >= 1.0).expand_as(s.target), (m <= 0.0).expand_as(s.target)
+    assert inside.any() and outside.any()
+    assert torch.allclose(s.target[inside], ex[inside], atol=1e-5)  # the exemplar's own eyes
+    assert torch.allclose(s.target[outside], plain[outside], atol=1e-5)  # the cartoon elsewhere
+    assert tr.train_step(0)["g/target"] > 0
+
+
+def test_target_parts_are_checked(tiny_datasets, tmp_path):
+    with pytest.raises(ConfigError, match="unknown part"):
+        build_trainer(tiny_config(tiny_datasets, "data.target=cartoon", "data.target_parts=[ears]"), tmp_path)
+    with pytest.raises(ConfigError, match="target=cartoon"):
+        build_trainer(tiny_config(tiny_datasets, "data.target_parts=[left_eye]"), tmp_path)

@@ -78,3 +78,55 @@ def test_edge_smoothing_blurs_only_the_lines(anime):
     # Blurred lines are weaker: less high-frequency energy than the originals.
     lap = [np.abs(cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.CV_64F)).mean() for x in (anime[0], soft[0])]
     assert lap[1] < 0.9 * lap[0]
+
+
+def _eye_points(size: int = 64):
+    """Canonical landmarks (normalised frame) with only the two eyes set: centres at x = -0.4 / +0.4."""
+    from geostyle.faces.landmarks import INDEX, NUM_LANDMARKS
+
+    pts = torch.zeros(1, NUM_LANDMARKS, 2)
+    mask = torch.zeros(1, NUM_LANDMARKS, dtype=torch.bool)
+    for side, cx in (("right", -0.4), ("left", 0.4)):
+        outer = cx - 0.1 if side == "right" else cx + 0.1
+        inner = cx + 0.1 if side == "right" else cx - 0.1
+        for name, x in ((f"{side}_eye_center", cx), (f"{side}_eye_outer", outer), (f"{side}_eye_inner", inner)):
+            pts[0, INDEX[name]] = torch.tensor([x, -0.2])
+            mask[0, INDEX[name]] = True
+    return pts, mask
+
+
+def test_part_masks_cover_the_eyes_and_nothing_else():
+    from geostyle.train.targets import part_masks
+
+    size = 64
+    pts, mask = _eye_points(size)
+    m = part_masks(pts, mask, size, width=1.6, aspect=0.8, feather=0.35)[0, 0]
+    assert m.shape == (size, size) and float(m.min()) >= 0 and float(m.max()) <= 1
+
+    def at(x: float, y: float) -> float:  # normalised -> nearest pixel
+        return float(m[int((y + 1) * size / 2), int((x + 1) * size / 2)])
+
+    assert at(-0.4, -0.2) == pytest.approx(1.0) and at(0.4, -0.2) == pytest.approx(1.0)
+    # semi-axes: 1.6 x 0.1 = 0.16 across, 0.128 down; outside them the mask is 0
+    assert at(-0.4 + 0.2, -0.2) == 0.0 and at(-0.4, -0.2 + 0.16) == 0.0
+    assert at(0.0, -0.2) == 0.0 and at(0.0, 0.5) == 0.0  # between the eyes, the mouth region
+    # a missing corner removes that eye's mask, not the other one
+    from geostyle.faces.landmarks import INDEX
+
+    mask2 = mask.clone()
+    mask2[0, INDEX["left_eye_outer"]] = False
+    m2 = part_masks(pts, mask2, size, width=1.6)[0, 0]
+    assert float(m2[int(0.8 * size / 2), int(1.4 * size / 2)]) == 0.0
+    assert float(m2[int(0.8 * size / 2), int(0.6 * size / 2)]) == pytest.approx(1.0)
+
+
+def test_paste_parts_takes_the_exemplar_inside_the_mask_only():
+    from geostyle.train.targets import paste_parts
+
+    target, exemplar = torch.full((1, 3, 8, 8), -1.0), torch.full((1, 3, 8, 8), 1.0)
+    masks = torch.zeros(1, 1, 8, 8)
+    masks[..., 2:4, 2:4] = 1.0
+    masks[..., 5, 5] = 0.5
+    out = paste_parts(target, exemplar, masks)
+    assert torch.all(out[..., 2:4, 2:4] == 1.0) and torch.all(out[..., 0, :] == -1.0)
+    assert torch.allclose(out[..., 5, 5], torch.zeros(1, 3))

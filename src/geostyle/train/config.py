@@ -35,6 +35,10 @@ class DataConfig:
     target: str = "none"
     style_backend: str = ""  # landmark backends for raw style folders prepared by `train` ("" = prepare's default)
     pairs: str = ""  # CSV of photo,artwork file stems (paired data, e.g. presets/cuhk_pairs.csv)
+    # With target "cartoon": facial parts (right_eye, left_eye, mouth) whose target pixels come from
+    # the exemplar TPS-aligned onto the photo's target geometry (aligned pairs at local scale).
+    target_parts: list[str] = field(default_factory=list)
+    target_part_width: float = 2.2  # ellipse half-width / half the part's corner-to-corner distance
 
 
 @dataclass

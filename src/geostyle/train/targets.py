@@ -110,3 +110,55 @@ def edge_smoothed(images: np.ndarray) -> np.ndarray:
         res[mask] = blurred[mask]
         out.append(res)
     return np.stack(out)
+
+
+# Facial parts whose pixels :func:`paste_parts` takes from the aligned exemplar.
+PASTE_PARTS: dict[str, tuple[str, str, str]] = {
+    # part: (centre, one corner, the other corner) of the canonical landmark set
+    "right_eye": ("right_eye_center", "right_eye_outer", "right_eye_inner"),
+    "left_eye": ("left_eye_center", "left_eye_outer", "left_eye_inner"),
+    "mouth": ("mouth_center", "mouth_right", "mouth_left"),
+}
+
+
+def part_masks(
+    points: torch.Tensor,
+    mask: torch.Tensor,
+    size: int,
+    parts: tuple[str, ...] = ("right_eye", "left_eye"),
+    width: float = 1.6,
+    aspect: float = 0.8,
+    feather: float = 0.35,
+) -> torch.Tensor:
+    """Soft elliptical masks ``(B, 1, size, size)`` in [0, 1] around facial parts.
+
+    Convention: ``points (B, K, 2)`` and ``mask (B, K)`` in the normalised crop frame
+    (``align_corners=False``), ``(x, y)`` order, canonical landmark order. Each part's ellipse sits at
+    its centre landmark; its horizontal semi-axis is ``width`` x half the corner-to-corner distance,
+    the vertical one ``aspect`` x that; the mask falls from 1 to 0 over the outer ``feather`` of the
+    radius. A part with a missing landmark gets no mask.
+    """
+    from geostyle.faces.landmarks import INDEX
+
+    b = points.shape[0]
+    coords = (torch.arange(size, dtype=points.dtype, device=points.device) + 0.5) * (2.0 / size) - 1.0
+    yy, xx = torch.meshgrid(coords, coords, indexing="ij")
+    out = torch.zeros(b, 1, size, size, dtype=points.dtype, device=points.device)
+    for part in parts:
+        c, a, z = (INDEX[n] for n in PASTE_PARTS[part])
+        ok = (mask[:, c] & mask[:, a] & mask[:, z]).to(points.dtype)  # (B,)
+        half = 0.5 * (points[:, a] - points[:, z]).norm(dim=-1).clamp_min(1e-3)  # (B,)
+        ax, ay = width * half, aspect * width * half
+        dx = (xx[None] - points[:, c, 0, None, None]) / ax[:, None, None]
+        dy = (yy[None] - points[:, c, 1, None, None]) / ay[:, None, None]
+        r = torch.sqrt(dx * dx + dy * dy)
+        m = ((1.0 - r) / feather).clamp(0.0, 1.0) * ok[:, None, None]
+        out = torch.maximum(out, m[:, None])
+    return out
+
+
+def paste_parts(target: torch.Tensor, exemplar: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """The dense target with facial parts taken from the exemplar aligned onto the same geometry
+    (the paper's aligned pairs, at local scale): ``target (B, 3, H, W)``, ``exemplar`` the same,
+    ``masks (B, 1, H, W)`` from :func:`part_masks`."""
+    return target * (1.0 - masks) + exemplar * masks

@@ -148,6 +148,13 @@ class Trainer:
             if len(photo_pool) == 0:
                 raise ConfigError(f"{dc.pairs}: no photo of {dc.photos} has a partner in {dc.styles}")
         self.photo_pool = photo_pool
+        from geostyle.train.targets import PASTE_PARTS
+
+        unknown = [p for p in dc.target_parts if p not in PASTE_PARTS]
+        if unknown:
+            raise ConfigError(f"data.target_parts: unknown part(s) {unknown}; known: {', '.join(PASTE_PARTS)}")
+        if dc.target_parts and dc.target != "cartoon":
+            raise ConfigError("data.target_parts needs data.target=cartoon")
         self.palette = None
         if dc.target == "cartoon":
             from geostyle.train.targets import Palette
@@ -217,7 +224,20 @@ class Trainer:
         if kind == "cartoon":
             from geostyle.train.targets import cartoon_target
 
-            return cartoon_target(warped_x, self.palette)
+            target = cartoon_target(warped_x, self.palette)
+            parts = tuple(self.cfg.data.target_parts)
+            if parts:
+                from geostyle.train.targets import part_masks, paste_parts
+
+                # The exemplar's own parts, aligned onto the photo's target geometry (unaligned in the
+                # TPS ablation, as every other use of exemplars there).
+                ex = y.images if geo.exemplar_on_target is None else warp_image(y.images, geo.exemplar_on_target)
+                masks = part_masks(
+                    geo.photo_target, geo.photo_target_mask & y.mask, target.shape[-1], parts,
+                    width=self.cfg.data.target_part_width,
+                )
+                target = paste_parts(target, ex, masks)
+            return target
         if kind == "paired":
             # The artist's drawing of this very photo, TPS-aligned onto the photo's target geometry
             # (the paper's aligned pairs, here with real ground truth). Without TPS: the raw drawing.
@@ -435,7 +455,7 @@ class Trainer:
             inner = (
                 geo.target_from_photo
                 if geo.target_from_photo is not None
-                else s.phase.aligner.identity(x.images.shape[0])
+                else s.phase.aligner.identity(x.images.shape[0]).to(fake_y.device)
             )
             fake_w = G(x.images, compose_fields(w_grid, inner))  # stylize with the deformation folded in
             terms["g/deform_inv"] = F.l1_loss(fake_w, warp_image(fake_y, w_grid))
