@@ -302,3 +302,75 @@ def test_pencil_base_needs_a_monochrome_generator():
     with pytest.raises(ValueError, match="pencil_sigma"):
         create_model("geo_mobile_s", monochrome=True, pencil_sigma=-1.0)
     assert "pencil_sigma" not in create_model("geo_mobile_s", monochrome=True).config
+
+
+def _box_reference(a: np.ndarray, r: int) -> np.ndarray:
+    """Window mean with windows cut at the border, by explicit loops (float64)."""
+    h, w = a.shape
+    out = np.empty_like(a)
+    for i in range(h):
+        for j in range(w):
+            out[i, j] = a[max(0, i - r) : i + r + 1, max(0, j - r) : j + r + 1].mean()
+    return out
+
+
+def test_box_mean_and_guided_smooth_match_a_reference():
+    from geostyle.nets.blocks import box_mean, guided_smooth
+
+    rng = np.random.default_rng(0)
+    img = rng.uniform(-1, 1, (1, 3, 12, 17))
+    t = torch.from_numpy(img)
+    np.testing.assert_allclose(box_mean(t, 2)[0, 1].numpy(), _box_reference(img[0, 1], 2), atol=1e-12)
+    # guided filter (He et al. 2010) with the luma as guide, written out with the reference box
+    eps, r = 0.05, 2
+    g = 0.299 * img[0, 0] + 0.587 * img[0, 1] + 0.114 * img[0, 2]
+    for c in range(3):
+        p = img[0, c]
+        mg, mp = _box_reference(g, r), _box_reference(p, r)
+        a = (_box_reference(g * p, r) - mg * mp) / (_box_reference(g * g, r) - mg * mg + eps)
+        b = mp - a * mg
+        ref = _box_reference(a, r) * g + _box_reference(b, r)
+        np.testing.assert_allclose(guided_smooth(t, r, eps)[0, c].numpy(), ref, atol=1e-10)
+    # a flat image stays flat; a step edge survives a small eps
+    flat = torch.full((1, 3, 9, 9), 0.3, dtype=torch.float64)
+    assert torch.allclose(guided_smooth(flat, 2, 0.01), flat)
+    step = torch.cat([torch.full((1, 3, 9, 5), -0.8), torch.full((1, 3, 9, 5), 0.8)], dim=-1).double()
+    out = guided_smooth(step, 2, 1e-4)
+    assert float(out[..., 0].max()) < -0.75 and float(out[..., -1].min()) > 0.75
+
+
+def test_cartoon_base_is_flat_with_lines_and_exports(shared_data):
+    """``cartoon_base``: with a zero residual the generator draws the in-graph cartoon filter: the
+    lightness on the quantisation grid, dark lines on a minority of pixels, ONNX parity."""
+    import io
+
+    import cv2
+    import onnxruntime as ort
+
+    from geostyle.nets.blocks import cartoon_base
+
+    photo = cv2.imread(str(shared_data / "photos" / "selfie" / "female_13582.jpg"))
+    photo = cv2.cvtColor(cv2.resize(photo, (128, 128), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 127.5 - 1
+    g = create_model("geo_mobile_s", cartoon_base=True).eval()
+    assert g.config["cartoon_base"] is True
+    with torch.no_grad():
+        g.head.weight.zero_()
+        g.head.bias.zero_()
+        y = g(x)
+        base = cartoon_base(x)
+        no_lines = cartoon_base(x, line_strength=0.0)
+    np.testing.assert_allclose(y.numpy(), base.clamp(-0.999, 0.999).numpy(), atol=2e-3)
+    luma = (0.299 * no_lines[0, 0] + 0.587 * no_lines[0, 1] + 0.114 * no_lines[0, 2]).numpy()
+    grid = (luma + 1.0) / 0.2 - 0.5  # 10 levels: centres at integers
+    assert np.mean(np.abs(grid - np.round(grid)) < 1e-3) > 0.9
+    lines = (base - no_lines).abs().amax(1)[0].numpy() > 0.05
+    assert 0.02 < lines.mean() < 0.3  # lines at structure, not everywhere
+    assert float(base.mean(1)[0].numpy()[lines].mean()) < float(base.mean(1)[0].numpy()[~lines].mean()) - 0.3
+    assert float((base - x).abs().mean()) > 0.05  # a drawing, not the photo
+    buf = io.BytesIO()
+    torch.onnx.export(g, (x,), buf, opset_version=17, input_names=["image"], dynamo=False)
+    out = ort.InferenceSession(buf.getvalue()).run(None, {"image": x.numpy()})[0]
+    np.testing.assert_allclose(out, y.numpy(), atol=1e-3)
+    with pytest.raises(ValueError, match="monochrome"):
+        create_model("geo_mobile_s", cartoon_base=True, monochrome=True)

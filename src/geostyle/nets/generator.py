@@ -55,6 +55,7 @@ from geostyle.nets.blocks import (
     ConvNormAct,
     InvertedResidual,
     UpBlock,
+    cartoon_base,
     identity_grid,
     pencil_dodge,
     warp,
@@ -96,6 +97,11 @@ class GeoGenerator(nn.Module):
             sketch of the luma (blur ``pencil_sigma`` x the shorter side, as the classical pencil
             filter) instead of the luma: the network starts from a drawing, strokes and all, and
             learns what the artist does differently, instead of drawing strokes from a photo.
+        cartoon_base: the residual's base is the classical cartoon filter of the (warped) photo,
+            computed in the graph (:func:`geostyle.nets.blocks.cartoon_base`: flat colour, quantised
+            lightness, dark line art): the network starts from flat colour and lines and learns what
+            the exemplars do differently (palette, eyes, line style) instead of having to cancel
+            photographic texture through its half-resolution residual.
 
     ``forward(x, grid=None, warped=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with ``H, W``
     multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the photo
@@ -118,6 +124,7 @@ class GeoGenerator(nn.Module):
         residual_init: float = 0.1,
         monochrome: bool = False,
         pencil_sigma: float = 0.0,
+        cartoon_base: bool = False,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -144,6 +151,11 @@ class GeoGenerator(nn.Module):
         }
         if pencil_sigma > 0:  # only when used: older releases' configs stay as they were
             self.config["pencil_sigma"] = float(pencil_sigma)
+        if cartoon_base and monochrome:
+            raise ValueError("cartoon_base is a colour base; it cannot be combined with monochrome")
+        if cartoon_base:
+            self.config["cartoon_base"] = True
+        self.cartoon_base = bool(cartoon_base)
         self.monochrome = monochrome
         self.pencil_sigma = float(pencil_sigma)
         self.channels = channels
@@ -181,6 +193,8 @@ class GeoGenerator(nn.Module):
         h = self.up2(self.body(e3), e2)
         h = self.up1(h, self.detail(base))
         t = torch.tanh(self.head(h))
+        if self.cartoon_base:
+            base = cartoon_base(base)
         if self.monochrome and self.channels == 3:
             # ITU-R BT.601 luma of the base; the same lightness change for all three channels.
             luma = 0.299 * base[:, 0:1] + 0.587 * base[:, 1:2] + 0.114 * base[:, 2:3]

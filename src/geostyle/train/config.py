@@ -39,6 +39,9 @@ class DataConfig:
     # the exemplar TPS-aligned onto the photo's target geometry (aligned pairs at local scale).
     target_parts: list[str] = field(default_factory=list)
     target_part_width: float = 2.2  # ellipse half-width / half the part's corner-to-corner distance
+    # How target "cartoon" is drawn: "bilateral" (OpenCV) or "guided" (the in-graph filter of a
+    # generator with cartoon_base, so the target differs from its base only by what exemplars add).
+    target_filter: str = "bilateral"
 
 
 @dataclass

@@ -88,8 +88,22 @@ def cartoon_image(
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def cartoon_target(images: torch.Tensor, palette: Palette | None) -> torch.Tensor:
-    """:func:`cartoon_image` of a ``(B, 3, H, W)`` batch in [-1, 1]; returns the same layout."""
+CARTOON_FILTERS = ("bilateral", "guided")
+
+
+def cartoon_target(images: torch.Tensor, palette: Palette | None, kind: str = "bilateral") -> torch.Tensor:
+    """The cartoon of a ``(B, 3, H, W)`` batch in [-1, 1]; returns the same layout. ``kind``
+    ``"bilateral"``: :func:`cartoon_image` (OpenCV); ``"guided"``: the generator's in-graph filter
+    (:func:`geostyle.nets.blocks.cartoon_base`) moved to ``palette`` — the target of a generator
+    built on that base, which then only has to learn what the exemplars add."""
+    if kind not in CARTOON_FILTERS:
+        raise ValueError(f"unknown cartoon filter {kind!r}; expected one of {CARTOON_FILTERS}")
+    if kind == "guided":
+        from geostyle.nets.blocks import cartoon_base
+
+        drawn = to_uint8(cartoon_base(images.detach().cpu().float()))
+        out = np.stack([transfer_palette(im, palette) if palette is not None else im for im in drawn])
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(images.device)
     batch = to_uint8(images)
     out = np.stack([cartoon_image(im, palette) for im in batch])
     return torch.from_numpy(out).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(images.device)

@@ -153,6 +153,10 @@ class Trainer:
         unknown = [p for p in dc.target_parts if p not in PASTE_PARTS]
         if unknown:
             raise ConfigError(f"data.target_parts: unknown part(s) {unknown}; known: {', '.join(PASTE_PARTS)}")
+        from geostyle.train.targets import CARTOON_FILTERS
+
+        if dc.target_filter not in CARTOON_FILTERS:
+            raise ConfigError(f"data.target_filter: {dc.target_filter!r} is not one of {', '.join(CARTOON_FILTERS)}")
         if dc.target_parts and dc.target != "cartoon":
             raise ConfigError("data.target_parts needs data.target=cartoon")
         self.palette = None
@@ -224,7 +228,7 @@ class Trainer:
         if kind == "cartoon":
             from geostyle.train.targets import cartoon_target
 
-            target = cartoon_target(warped_x, self.palette)
+            target = cartoon_target(warped_x, self.palette, self.cfg.data.target_filter)
             parts = tuple(self.cfg.data.target_parts)
             if parts:
                 from geostyle.train.targets import part_masks, paste_parts
