@@ -130,3 +130,19 @@ def test_paste_parts_takes_the_exemplar_inside_the_mask_only():
     out = paste_parts(target, exemplar, masks)
     assert torch.all(out[..., 2:4, 2:4] == 1.0) and torch.all(out[..., 0, :] == -1.0)
     assert torch.allclose(out[..., 5, 5], torch.zeros(1, 3))
+
+
+def test_guided_cartoon_target_is_the_generator_base_in_the_exemplar_palette(photo, anime):
+    from geostyle.nets.blocks import cartoon_base
+
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+    pal = Palette.of(anime)
+    out = cartoon_target(x, pal, "guided")
+    base = (cartoon_base(x)[0].permute(1, 2, 0).numpy() + 1.0) * 127.5
+    expected = transfer_palette(np.clip(np.round(base), 0, 255).astype(np.uint8), pal)
+    got = ((out[0].permute(1, 2, 0).numpy() + 1.0) * 127.5).round()
+    assert np.abs(got - expected.astype(np.float64)).max() <= 1.0
+    unpainted = ((cartoon_target(x, None, "guided")[0].permute(1, 2, 0).numpy() + 1.0) * 127.5).round()
+    assert np.abs(unpainted - np.clip(np.round(base), 0, 255)).max() <= 1.0
+    with pytest.raises(ValueError, match="cartoon filter"):
+        cartoon_target(x, pal, "median")
