@@ -142,6 +142,7 @@ def run_arm(spec_path: Path) -> int:
                 exclude=[Path(spec["exclude"])],
                 threads=1,
                 speed_repeats=0,
+                baselines=spec.get("baselines", True),
                 kid_subsets=50,
                 progress=False,
                 sheet_rows=6,
@@ -198,7 +199,8 @@ def collect(root: Path, ns: list[int], arms: list[str]) -> dict[str, Any]:
                     "train_seconds": float(seconds.read_text()) if seconds.is_file() else None,
                 }
             )
-            baselines = baselines or m["baselines"]
+            if not baselines and "photo" in m["baselines"]:
+                baselines = m["baselines"]
     return {"rows": rows, "baselines": baselines or {}}
 
 
@@ -386,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
 
-    pending = []
+    pending: list[tuple[str, Path, Path]] = []
+    any_done = False
     for n in ns:
         for arm in arms:
             name = f"n{n:03d}_{arm}"
@@ -394,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             done = (run_dir / "model.safetensors").is_file()
             if done and (args.train_only or (run_dir / "eval" / "metrics.json").is_file()):
                 print(f"{name}: done, skipped")
+                any_done = any_done or (run_dir / "eval" / "metrics.json").is_file()
                 continue
             run_dir.mkdir(parents=True, exist_ok=True)
             spec = {
@@ -407,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
                 "exclude": str(exclude),
                 "eval_photos": args.eval_photos,
                 "train_only": args.train_only,
+                # The classical baselines do not depend on the arm: measured once, with the first arm.
+                "baselines": not pending and not any_done,
             }
             spec_path = run_dir / "arm.json"
             spec_path.write_text(json.dumps(spec, indent=2) + "\n")

@@ -124,3 +124,22 @@ def test_selection_rules(tmp_path):
     }
     assert style_kind({"config": {"name": "anime_v6"}}, None) == "anime"
     assert style_kind({"config": {"name": "anime"}}, "sketch") == "sketch"
+
+
+def test_without_baselines_only_the_model_and_the_style_images_are_measured(report, tmp_path):
+    """``EvalOptions(baselines=False)``: the model's numbers are those of the full run; no filter rows."""
+    from geostyle.eval.run import EvalOptions, evaluate
+
+    out, full = report
+    cfg = json.loads((out / "metrics.json").read_text())["inputs"]
+    root = Path(cfg["photos"]).parent
+    lean = evaluate(
+        EvalOptions(
+            model=str(root / "tiny.safetensors"), photos=Path(cfg["photos"]), styles=Path(cfg["styles"]),
+            out=tmp_path / "lean", cache_dir=root / "cache", speed_repeats=0, kid_subsets=5, progress=False,
+            threads=1, baselines=False,
+        )
+    )  # fmt: skip
+    assert set(lean["baselines"]) == {"style_images"}
+    assert lean["identity_rank1"] == full["identity_rank1"] and lean["n_outputs"] == full["n_outputs"]
+    assert lean["kid"] == pytest.approx(full["kid"], rel=1e-6)

@@ -87,6 +87,9 @@ class EvalOptions:
     speed_size: int = 512
     speed_repeats: int = 10  # 0 = params and FLOPs only
     kid_subsets: int = 100
+    # The classical baselines (photo, grayscale, pencil, cartoon) in the same run; off only where
+    # another report of the same photos already has them (the data-efficiency arms after the first).
+    baselines: bool = True
     seed: int = 0
     sheet_rows: int = 8
     progress: bool = True
@@ -228,7 +231,8 @@ class Evaluation:
         self.rows: dict[str, Tally] = {"model": Tally()}
         if self.compare is not None:
             self.rows[COMPARE_ROW] = Tally()
-        for name in FILTERS:
+        self.filters = dict(FILTERS) if options.baselines else {}
+        for name in self.filters:
             self.rows[name] = Tally()
         self.style_tally = Tally()
         self.inputs: list[np.ndarray] = []  # full-frame input embeddings, one per evaluated photo
@@ -360,7 +364,7 @@ class Evaluation:
         if other is not None:
             results[COMPARE_ROW] = self.measure(other.full, other.crop, other, box, truth, truth_feat)
         made: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for name, fn in FILTERS.items():
+        for name, fn in self.filters.items():
             made[name] = (fn(image), fn(main.source_crop))
             results[name] = self.measure(*made[name], main, box, truth, truth_feat)
         style: dict[str, Any] | None = None
@@ -390,7 +394,7 @@ class Evaluation:
         if sheet:
             from geostyle.eval.report import thumbnail
 
-            row = [thumbnail(image)] + [thumbnail(made[n][0]) for n in FILTERS if n != "photo"]
+            row = [thumbnail(image)] + [thumbnail(made[n][0]) for n in self.filters if n != "photo"]
             row += [thumbnail(main.full), thumbnail(main.crop)]
             if other is not None:
                 row += [thumbnail(other.full)]
@@ -534,7 +538,7 @@ class Evaluation:
                 "model": str(o.compare),
                 **self.row_metrics(self.rows[COMPARE_ROW], style_feats),
             }
-        for name in FILTERS:
+        for name in self.filters:
             baselines[name] = self.row_metrics(self.rows[name], style_feats)
         baselines[STYLE_ROW] = self.style_row(style_feats)
         speed = {"model": generator_speed(self.stylizer.release.generator, o.speed_size, o.speed_repeats)}
@@ -600,7 +604,7 @@ class Evaluation:
             "machine": {"platform": platform.platform(), "cpu_count": __import__("os").cpu_count()},
             "seconds": round(time.perf_counter() - start, 1),
         }
-        labels = ["input", *[n for n in FILTERS if n != "photo"], "model", "model crop"]
+        labels = ["input", *[n for n in self.filters if n != "photo"], "model", "model crop"]
         if self.compare is not None:
             labels.append(f"compare: {Path(str(o.compare)).stem}")
         if pairing is not None:
