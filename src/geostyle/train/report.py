@@ -1,6 +1,8 @@
-"""Pictures of a finished (or running) training run: loss curves from ``stats.jsonl``.
+"""Pictures of a finished (or running) training run: loss curves from ``stats.jsonl``, and how the
+output of G grew over the run from the sample grids in ``samples/``.
 
 ``python -m geostyle.train.report RUN_DIR [--out PNG]``
+``python -m geostyle.train.report RUN_DIR --progress [--rows 3] [--out PNG]``
 """
 
 from __future__ import annotations
@@ -64,12 +66,51 @@ def plot_losses(run_dir: str | Path, out: str | Path | None = None, window: int 
     return out
 
 
+# Layout of the trainer's sample grids (Trainer.save_samples through data.contact_sheet.image_grid).
+SAMPLE_LABEL_STRIP, SAMPLE_PAD = 14, 2
+PHOTO_COLUMN, OUTPUT_COLUMN = 0, 2
+
+
+def progression(run_dir: str | Path, out: str | Path | None = None, rows: int = 3, max_steps: int = 6) -> Path:
+    """One picture of G's output over the run: a row per sample photo (the photo, then G_ema at up to
+    ``max_steps`` sample steps, evenly chosen, the last included), cut from ``samples/step-*.png``."""
+    from PIL import Image
+
+    from geostyle.data.contact_sheet import image_grid
+
+    run_dir = Path(run_dir)
+    sheets = sorted((run_dir / "samples").glob("step-*.png"))
+    if not sheets:
+        raise ValueError(f"{run_dir}: no sample grids in samples/ yet")
+    picks = sorted({int(round(i)) for i in np.linspace(0, len(sheets) - 1, min(max_steps, len(sheets)))})
+    grids = [np.asarray(Image.open(sheets[i]).convert("RGB")) for i in picks]
+    cols = 6
+    side = (grids[0].shape[1] - SAMPLE_PAD) // cols - SAMPLE_PAD
+
+    def cell(grid: np.ndarray, row: int, col: int) -> np.ndarray:
+        y = SAMPLE_LABEL_STRIP + SAMPLE_PAD + row * (side + SAMPLE_PAD)
+        x = SAMPLE_PAD + col * (side + SAMPLE_PAD)
+        return grid[y : y + side, x : x + side]
+
+    n_rows = min(rows, (grids[0].shape[0] - SAMPLE_LABEL_STRIP - SAMPLE_PAD) // (side + SAMPLE_PAD))
+    table = [[cell(grids[-1], r, PHOTO_COLUMN)] + [cell(g, r, OUTPUT_COLUMN) for g in grids] for r in range(n_rows)]
+    labels = ["photo"] + [f"step {int(sheets[i].stem.split('-')[1])}" for i in picks]
+    out = Path(out) if out else run_dir / "progress.png"
+    Image.fromarray(image_grid(table, labels)).save(out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="plot the loss curves of a training run")
     parser.add_argument("run_dir")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--progress", action="store_true", help="G's output at several steps instead")
+    parser.add_argument("--rows", type=int, default=3, help="sample photos in the --progress picture")
     args = parser.parse_args(argv)
-    print(plot_losses(args.run_dir, args.out))
+    if args.progress:
+        print(progression(args.run_dir, args.out, args.rows))
+    else:
+        print(plot_losses(args.run_dir, args.out))
     return 0
 
 
