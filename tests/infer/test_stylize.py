@@ -143,3 +143,23 @@ def test_hidden_jaw_of_a_turned_head_moves_no_pixels(tiny_model, shared_data):
     # a face with hidden points still counts by its visible width when faces are layered
     lm = aligned.face.warp_landmarks()
     assert _width(lm) == pytest.approx(np.nanmax(lm[:, 0]) - np.nanmin(lm[:, 0])) and _width(lm) > 100
+
+
+def test_a_model_carries_its_default_strength(tiny_model, tmp_path):
+    from geostyle.nets.release import read_release_metadata, update_release_extra
+
+    assert Stylizer(tiny_model).strength == 0.5  # no default_strength: the runtime's
+    marked = tmp_path / "marked.safetensors"
+    update_release_extra(tiny_model, marked, default_strength=0.35)
+    meta = read_release_metadata(marked)
+    assert meta["extra"]["default_strength"] == 0.35
+    assert meta["extra"].items() >= read_release_metadata(tiny_model)["extra"].items()  # the rest kept
+    assert Stylizer(marked).strength == 0.35 and Stylizer(marked, strength=0.8).strength == 0.8
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(tiny_model)), load_file(str(marked))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    bad = tmp_path / "bad.safetensors"
+    update_release_extra(tiny_model, bad, default_strength=7.0)
+    with pytest.raises(CheckpointError, match="default_strength"):
+        Stylizer(bad)

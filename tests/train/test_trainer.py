@@ -61,6 +61,13 @@ def test_tiny_run_learns_and_writes_everything(tiny_datasets, tmp_path):
     assert model.resolution == 32 and model.geometry["version"] >= 1
     y = model.generator(torch.zeros(1, 3, 32, 32))
     assert y.shape == (1, 3, 32, 32) and torch.isfinite(y).all()
+    assert "default_strength" not in model.metadata["extra"]  # geometry.inference_strength 0: none
+
+
+def test_inference_strength_is_written_into_the_release(tiny_datasets, tmp_path):
+    cfg = tiny_config(tiny_datasets, "train.steps=2", "geometry.inference_strength=0.35")
+    final = train(cfg, tmp_path, progress=False)
+    assert ckpt.load_release(final).metadata["extra"]["default_strength"] == 0.35
 
 
 def test_resume_matches_uninterrupted_run(tiny_datasets, tmp_path):

@@ -11,7 +11,7 @@ def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
         "--strength",
         type=float,
         default=None,
-        help="geometry strength alpha (0 = keep the photo's shape, 1 = the style's; default 0.5)",
+        help="geometry strength alpha (0 = keep the photo's shape, 1 = the style's; default: the model's own, else 0.5)",
     )
     p.add_argument(
         "--runtime",

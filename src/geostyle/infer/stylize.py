@@ -91,7 +91,8 @@ class Stylizer:
 
     Args:
         model: bundled model name or path to a release checkpoint.
-        strength: geometry strength alpha (0 keeps the photo's shape, 1 the style's; default 0.5).
+        strength: geometry strength alpha (0 keeps the photo's shape, 1 the style's; default: the
+            model's ``extra.default_strength`` if it carries one, else 0.5).
             Read at every call, so it may be changed between frames.
         backend: landmark backend spec for still images (``mediapipe``, ``mediapipe,dlib``, ...).
         threads: intra-op threads of the runtime (0 = the library's default).
@@ -131,7 +132,11 @@ class Stylizer:
         self.zoom = float(extra.get("zoom", 1.0))
         self.size = self.release.resolution
         self.trained_strength = float(extra.get("strength", 1.0))
-        self.strength = DEFAULT_STRENGTH if strength is None else float(strength)
+        # A model may carry the strength its evaluation chose (extra.default_strength).
+        self.default_strength = float(extra.get("default_strength", DEFAULT_STRENGTH))
+        if not 0.0 <= self.default_strength <= 2.0:
+            raise CheckpointError(f"{self.path}: default_strength {self.default_strength} is out of range")
+        self.strength = self.default_strength if strength is None else float(strength)
         cfg = self.release.metadata.get("config", {}).get("geometry", {})
         aligner_args = dict(
             strength=self.strength,

@@ -79,6 +79,18 @@ def save_release(
     atomic_write(Path(path), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
+def update_release_extra(path: str | Path, out: str | Path, **extra: Any) -> None:
+    """Copy a release checkpoint to ``out`` (may be ``path``) with keys of its ``extra`` metadata set
+    (e.g. ``default_strength`` chosen by an evaluation after training); weights are unchanged."""
+    read_release_metadata(path)  # ours, readable: raises CheckpointError otherwise
+    with safe_open(str(path), framework="pt") as fh:
+        raw = dict(fh.metadata() or {})
+    tensors = load_file(str(path))
+    merged = {**json.loads(raw.get("extra", "{}")), **extra}
+    raw["extra"] = json.dumps(merged, sort_keys=True)
+    atomic_write(Path(out), lambda tmp: save_file(tensors, str(tmp), metadata=raw))
+
+
 def read_release_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata of a release checkpoint, JSON fields decoded. Raises :class:`CheckpointError`."""
     path = Path(path)

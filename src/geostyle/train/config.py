@@ -60,6 +60,9 @@ class GeometryConfig:
     feature_warp: bool = True  # ablation: False = warp the input pixels only, not the skip features
     align_exemplars: bool = True  # warp style exemplars onto the paired photo's target geometry
     strength: float = 1.0  # geometry strength alpha used in training
+    # The strength a release is stylized at when the user gives none (written into the release;
+    # 0 = the runtime's default). Chosen by held-out evaluation: style against identity.
+    inference_strength: float = 0.0
     per_part: bool = True  # per-part target geometry (see GeometryModel.target)
     regularization: float = 1e-3  # TPS smoothing for noisy landmarks (normalised frame)
     grid_resolution: int = 64  # TPS field evaluated at this size, then upsampled

@@ -544,6 +544,11 @@ class Trainer:
                     # Evaluation leaves these out of its held-out sets by default.
                     "trained_on": {"photos": self.photos.stems, "styles": self.styles.stems},
                     "target": self.cfg.data.target,
+                    **(
+                        {"default_strength": self.cfg.geometry.inference_strength}
+                        if self.cfg.geometry.inference_strength > 0
+                        else {}
+                    ),
                 },
             )
         return path
