@@ -342,8 +342,10 @@ def fit_outline_asset(folder: Path, cache: Path | None = None) -> None:
 
     tune, held = range(0, 150), range(150, 300)
     meshes, t_truth, t_iod = arrays(tune, (False, True))
+    groups = np.array([i for i, f, _, _ in samples if i in tune])  # an image and its mirror: one CV fold
     # Every point is re-fitted (the inner ones gain a little too); the outline is where it matters.
-    model = fit_outline(meshes, t_truth, t_iod, dict(mm.MESH_INDICES), names=CANONICAL_NAMES)
+    model = fit_outline(meshes, t_truth, t_iod, dict(mm.MESH_INDICES), names=CANONICAL_NAMES, groups=groups,
+                        mirror=mesh_mirror_from_samples(samples, tune))  # fmt: skip
     model.meta.update(data="HELEN images 0-149 and their mirror images", held_out="HELEN images 150-299")
     test_meshes, test_truth, test_iod = arrays(held, (False,))
     before = np.stack([mm.mesh_to_canonical(m, outline=False) for m in test_meshes])
@@ -361,8 +363,34 @@ def fit_outline_asset(folder: Path, cache: Path | None = None) -> None:
         k = INDEX[name]
         print(f"  {name:16s} before {e_before[:, k].mean():.4f} after {e_after[:, k].mean():.4f}")
     model.meta["held_out_nme"] = {"before": round(float(e_before.mean()), 4), "after": round(float(e_after.mean()), 4)}
-    ASSET.write_text(json.dumps(model.to_json(), indent=1) + "\n")
+    data = model.to_json()
+    # one line a point: the weights of a point are one array, no use in a line per number
+    points = [f"  {json.dumps(n)}: {json.dumps(p, separators=(',', ':'))}" for n, p in data["points"].items()]
+    ASSET.write_text("{\n" + f' "meta": {json.dumps(data["meta"])},\n "points": {{\n' + ",\n".join(points) + "\n }\n}\n")
     print(f"wrote {ASSET}")
+
+
+def mesh_mirror_from_samples(samples, rows: range) -> np.ndarray:
+    """Mirror of every FaceMesh vertex, measured on images that have both meshes: the mesh of the
+    flipped image, flipped back, lies on the mesh of the image with each vertex on its mirror."""
+    from geostyle.faces.landmarks import INDEX
+
+    by_image: dict[int, dict[bool, tuple[np.ndarray, np.ndarray]]] = {}
+    for i, f, m, t in samples:
+        if i in rows:
+            by_image.setdefault(i, {})[f] = (m, t)
+    midline = INDEX["nose_bridge"]  # a midline truth point: x + flipped x = image width - 1
+    cost = np.zeros((478, 478))
+    for pair in by_image.values():
+        if len(pair) != 2:
+            continue
+        (a, ta), (b, tb) = pair[False], pair[True]
+        back = b[:, :2].copy()
+        back[:, 0] = ta[midline, 0] + tb[midline, 0] - back[:, 0]
+        cost += np.linalg.norm(a[:, None, :2] - back[None], axis=2) / np.linalg.norm(a[33, :2] - a[263, :2])
+    mirror = cost.argmin(axis=1)
+    mirror[468:] = np.arange(468, len(mirror))  # irises: not used by the regression
+    return mirror
 
 
 def self_mesh(face) -> np.ndarray:

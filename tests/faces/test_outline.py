@@ -17,8 +17,10 @@ from geostyle.faces.outline import (
     OUTLINE_NAMES,
     OutlineModel,
     fit_outline,
+    head_pitch,
     head_yaw,
     load_outline_model,
+    mirror_mesh,
     outline_confidence,
 )
 
@@ -182,3 +184,32 @@ def test_shipped_asset_round_trips_and_fit_recovers_a_known_map():
     anchor_only = np.stack([m[152, :2] for m, _ in test])
     error = np.linalg.norm(predicted - truth, axis=1).mean()
     assert error < 0.1 * np.linalg.norm(anchor_only - truth, axis=1).mean(), error
+
+
+def test_mirrored_mesh_turns_the_other_way_and_fits_left_like_right():
+    """``mirror_mesh`` with a vertex mirror map: yaw changes sign, pitch stays; fitting with the
+    mirrors added gives a left point that is the mirror image of the right one."""
+    rng = np.random.default_rng(1)
+    n = 478
+    mirror = np.arange(n)
+    half = rng.permutation(np.setdiff1d(np.arange(468), [10, 152, 33, 263, 234, 454]))[:200]
+    mirror[half[:100]], mirror[half[100:]] = half[100:], half[:100]
+    mirror[33], mirror[263], mirror[234], mirror[454] = 263, 33, 454, 234
+    template = rng.normal(size=(n, 3)) * 50
+    m = template + rng.normal(size=template.shape)
+    m[454, 2] += 20.0
+    flipped = mirror_mesh(m, mirror)
+    np.testing.assert_allclose(mirror_mesh(flipped, mirror), m)
+    assert head_yaw(flipped) == pytest.approx(-head_yaw(m))
+    assert head_pitch(flipped) == pytest.approx(head_pitch(m))
+    meshes = np.stack([template + rng.normal(size=template.shape) * 2 for _ in range(30)])
+    truth = np.zeros((30, len(INDEX), 2))
+    truth[:, INDEX["jaw_right"]] = meshes[:, 234, :2] + [3.0, 1.0]
+    truth[:, INDEX["jaw_left"]] = meshes[:, 454, :2] + [-2.0, 0.0]
+    anchors = {"jaw_right": (234,), "jaw_left": (454,)}
+    fitted = fit_outline(meshes, truth, np.ones(30), anchors, names=("jaw_right", "jaw_left"), neighbours=8,
+                         mirror=mirror, folds=3)  # fmt: skip
+    assert fitted.meta["samples"] == 60
+    right = fitted.points(m)["jaw_right"]
+    left = fitted.points(flipped)["jaw_left"]  # the right point's mirror
+    np.testing.assert_allclose(left * [-1, 1], right, atol=1e-6)
