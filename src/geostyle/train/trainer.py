@@ -148,13 +148,11 @@ class Trainer:
             if len(photo_pool) == 0:
                 raise ConfigError(f"{dc.pairs}: no photo of {dc.photos} has a partner in {dc.styles}")
         self.photo_pool = photo_pool
-        from geostyle.train.targets import PASTE_PARTS
+        from geostyle.train.targets import CARTOON_FILTERS, PASTE_PARTS
 
         unknown = [p for p in dc.target_parts if p not in PASTE_PARTS]
         if unknown:
             raise ConfigError(f"data.target_parts: unknown part(s) {unknown}; known: {', '.join(PASTE_PARTS)}")
-        from geostyle.train.targets import CARTOON_FILTERS
-
         if dc.target_filter not in CARTOON_FILTERS:
             raise ConfigError(f"data.target_filter: {dc.target_filter!r} is not one of {', '.join(CARTOON_FILTERS)}")
         if dc.target_parts and dc.target != "cartoon":
