@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from geostyle.errors import GeostyleError
-from geostyle.faces.landmarks import CANONICAL_NAMES, MIN_CONFIDENCE, NUM_LANDMARKS
+from geostyle.faces.landmarks import CANONICAL_NAMES, MIN_CONFIDENCE, NUM_LANDMARKS, confident_points
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = "geostyle-dataset"
@@ -50,10 +50,7 @@ class ManifestItem:
     def usable_landmarks(self, min_confidence: float = MIN_CONFIDENCE) -> np.ndarray:
         """``(K, 2)`` landmarks with the points below ``min_confidence`` missing (NaN): what the
         geometry model and the training warps use, so a guessed hidden jaw moves no pixels."""
-        points = np.array(self.landmarks, dtype=np.float64)
-        if self.confidence is not None:
-            points[np.asarray(self.confidence) < min_confidence] = np.nan
-        return points
+        return confident_points(self.landmarks, self.confidence, min_confidence)
 
     @property
     def crop_path(self) -> Path:

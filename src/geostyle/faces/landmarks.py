@@ -189,6 +189,15 @@ def normalized_to_pixels(points, width: int, height: int):
 MIN_CONFIDENCE = 0.5
 
 
+def confident_points(points, confidence, min_confidence: float = MIN_CONFIDENCE) -> np.ndarray:
+    """``(K, 2)`` float64 copy of ``points`` with those below ``min_confidence`` missing (NaN);
+    ``confidence`` ``(K,)`` or None (every point trusted). A guessed point moves no pixels in a warp."""
+    out = np.array(points, dtype=np.float64)
+    if confidence is not None:
+        out[np.asarray(confidence) < min_confidence] = np.nan
+    return out
+
+
 @dataclass
 class Face:
     """One detected face in one image.
@@ -215,11 +224,7 @@ class Face:
     def warp_landmarks(self, min_confidence: float = MIN_CONFIDENCE) -> np.ndarray:
         """``(K, 2)`` landmarks with points below ``min_confidence`` (``extra["confidence"]``, e.g. the
         hidden far-side jaw of a turned head) missing: a guessed point moves no pixels in a warp."""
-        points = np.array(self.landmarks, dtype=np.float64)
-        confidence = self.extra.get("confidence")
-        if confidence is not None:
-            points[np.asarray(confidence) < min_confidence] = np.nan
-        return points
+        return confident_points(self.landmarks, self.extra.get("confidence"), min_confidence)
 
     def to_json(self) -> dict[str, Any]:
         return {

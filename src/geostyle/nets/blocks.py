@@ -34,6 +34,7 @@ __all__ = [
     "warp",
     "warp_gather",
     "compose_grids",
+    "luma",
     "box_mean",
     "guided_smooth",
     "cartoon_base",
@@ -255,6 +256,12 @@ def pencil_dodge(luma: torch.Tensor, sigma_fraction: float, white: float = 0.9) 
     return ((y / denominator) * 2.0 - 1.0).clamp(-1.0, white)
 
 
+def luma(image: torch.Tensor) -> torch.Tensor:
+    """ITU-R BT.601 luma ``(B, 1, H, W)`` of an RGB ``(B, 3, H, W)`` image (the classical filters'
+    lightness, as :func:`geostyle.eval.baselines.luma`)."""
+    return 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
+
+
 def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over the ``(2 radius + 1)^2`` window around each pixel of ``(B, C, H, W)``; windows are
     cut at the border (not zero-padded), so flat images stay flat up to the edge."""
@@ -278,7 +285,7 @@ def guided_smooth(image: torch.Tensor, radius: int, eps: float, subsample: int =
     and bilinear resizing only: exports to ONNX."""
     s = int(subsample)
     if image.shape[1] == 3:
-        guide = 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
+        guide = luma(image)
     else:
         guide = image.mean(dim=1, keepdim=True)
     g, p = (guide, image) if s == 1 else (F.avg_pool2d(guide, s), F.avg_pool2d(image, s))
@@ -328,12 +335,11 @@ def cartoon_base(
         sub -= 1
     r_smooth = max(1, side // 64)
     flat = guided_smooth(guided_smooth(image, r_smooth, smooth_eps, sub), r_smooth, smooth_eps, sub)
-    luma = 0.299 * flat[:, 0:1] + 0.587 * flat[:, 1:2] + 0.114 * flat[:, 2:3]
+    lightness = luma(flat)
     step = 2.0 / levels
-    quantised = torch.floor((luma + 1.0) / step) * step + (step / 2.0 - 1.0)
-    flat = (flat + (quantised - luma)).clamp(-1.0, 1.0)
-    gray = 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
-    gray = _smooth_local(gray, max(1, side // 128), sub)  # a little blur first: lines at structure, not pores
+    quantised = torch.floor((lightness + 1.0) / step) * step + (step / 2.0 - 1.0)
+    flat = (flat + (quantised - lightness)).clamp(-1.0, 1.0)
+    gray = _smooth_local(luma(image), max(1, side // 128), sub)  # a little blur first: lines at structure, not pores
     local = _smooth_local(gray, max(2, side // 48), sub)
     line = ((local - gray - line_margin) / (0.25 * line_margin)).clamp(0.0, 1.0) * line_strength
     dark = -0.8  # about 25 of 255, the line colour of the classical filter

@@ -57,6 +57,7 @@ from geostyle.nets.blocks import (
     UpBlock,
     cartoon_base,
     identity_grid,
+    luma,
     pencil_dodge,
     warp,
     warp_gather,
@@ -197,10 +198,10 @@ class GeoGenerator(nn.Module):
             base = cartoon_base(base)
         if self.monochrome and self.channels == 3:
             # ITU-R BT.601 luma of the base; the same lightness change for all three channels.
-            luma = 0.299 * base[:, 0:1] + 0.587 * base[:, 1:2] + 0.114 * base[:, 2:3]
+            lightness = luma(base)
             if self.pencil_sigma > 0:
-                luma = pencil_dodge(luma, self.pencil_sigma)
-            base, t = luma.expand_as(base), t.mean(dim=1, keepdim=True).expand_as(t)
+                lightness = pencil_dodge(lightness, self.pencil_sigma)
+            base, t = lightness.expand_as(base), t.mean(dim=1, keepdim=True).expand_as(t)
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
         return (b + t) / (1 + b * t)

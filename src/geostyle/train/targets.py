@@ -103,9 +103,8 @@ def cartoon_target(images: torch.Tensor, palette: Palette | None, kind: str = "b
 
         drawn = to_uint8(cartoon_base(images.detach().cpu().float()))
         out = np.stack([transfer_palette(im, palette) if palette is not None else im for im in drawn])
-        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(images.device)
-    batch = to_uint8(images)
-    out = np.stack([cartoon_image(im, palette) for im in batch])
+    else:
+        out = np.stack([cartoon_image(im, palette) for im in to_uint8(images)])
     return torch.from_numpy(out).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(images.device)
 
 
