@@ -8,6 +8,7 @@ import torch
 
 from geostyle.data.images import load_image
 from geostyle.errors import CheckpointError, GeostyleError, NoFaceError
+from geostyle.faces.landmarks import INDEX, PARTS
 from geostyle.infer.stylize import Stylizer, available_models, resolve_model
 
 
@@ -162,4 +163,27 @@ def test_a_model_carries_its_default_strength(tiny_model, tmp_path):
     bad = tmp_path / "bad.safetensors"
     update_release_extra(tiny_model, bad, default_strength=7.0)
     with pytest.raises(CheckpointError, match="default_strength"):
+        Stylizer(bad)
+
+
+def test_a_model_carries_its_part_gains(tiny_model, tmp_path, astronaut_path):
+    from geostyle.nets.release import update_release_extra
+
+    marked = tmp_path / "eyes.safetensors"
+    update_release_extra(tiny_model, marked, default_strength=0.35, part_gains={"eyes": 2.0})
+    s = Stylizer(marked)
+    assert s.part_gains == {"right_eye": 2.0, "left_eye": 2.0}
+    assert Stylizer(marked, part_gains={}).part_gains == {}  # an explicit choice replaces the model's
+    crop_pts = s.align(load_image(astronaut_path)).landmarks
+    eyes = [INDEX[n] for part in ("right_eye", "left_eye") for n in PARTS[part]]
+    _, t_model = s.target_field(crop_pts, s.size)
+    _, t_plain = Stylizer(marked, part_gains={}).target_field(crop_pts, s.size)
+    _, t_double = Stylizer(marked, strength=0.7, part_gains={}).target_field(crop_pts, s.size)
+    # The model's eyes sit where plain strength 0.7 puts them; the nose and mouth where 0.35 does.
+    np.testing.assert_allclose(t_model[eyes], t_double[eyes], atol=1e-6)
+    nose = [INDEX[n] for part in ("nose", "mouth") for n in PARTS[part]]
+    np.testing.assert_allclose(t_model[nose], t_plain[nose], atol=1e-6)
+    bad = tmp_path / "bad_gains.safetensors"
+    update_release_extra(tiny_model, bad, part_gains={"ears": 2.0})
+    with pytest.raises(CheckpointError, match="part gains"):
         Stylizer(bad)

@@ -111,3 +111,31 @@ def test_smoothing_halves_landmark_jitter_on_a_real_video(shared_data):
     assert jitter(smooth) < 0.5 * jitter(raw)
     # ... while staying on the face: within 3 % of the eye distance of the raw points on average.
     assert np.linalg.norm(smooth - raw, axis=-1).mean() < 0.03
+
+
+def test_tracks_hand_the_warp_only_confident_points(shared_data):
+    """A turned head through the video-mode mesh and the tracker: the track keeps every point
+    smoothed, but the points it hands the warp leave the hidden far-side jaw out, as a still
+    image's face does (HELEN 197, turned about 38 degrees, its right side away)."""
+    from geostyle.data.images import load_image
+    from geostyle.faces.landmarks import CANONICAL_NAMES
+    from geostyle.infer.tracking import VideoFaceMesh
+
+    image = load_image(sorted((shared_data / "landmarks" / "helen").glob("*.jpg"))[197])
+    tracker = FaceTracker(VideoFaceMesh(max_faces=1), smoothing=True)
+    try:
+        for i in range(3):
+            tracks = tracker.update(image, i / 30)
+    finally:
+        tracker.detector.close()
+    assert len(tracks) == 1
+    track = tracks[0]
+    assert np.isfinite(track.landmarks).all()
+    warp = track.warp_landmarks()
+    dropped = {CANONICAL_NAMES[k] for k in np.flatnonzero(np.isnan(warp).any(axis=1))}
+    assert dropped == {"jaw_right", "cheek_right", "jaw_right_lower"}
+    kept = ~np.isnan(warp).any(axis=1)
+    np.testing.assert_array_equal(warp[kept], track.landmarks[kept])
+    # Without a confidence (a backend that gives none) every point is handed on.
+    track.confidence = None
+    assert np.isfinite(track.warp_landmarks()).all()

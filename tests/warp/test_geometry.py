@@ -161,6 +161,31 @@ def test_anime_like_geometry_enlarges_eyes_and_lifts_mouth(model):
     assert mouth_w < p[INDEX["mouth_left"], 0] - p[INDEX["mouth_right"], 0] - 15
 
 
+def test_part_gains_move_only_their_part_further(model):
+    rng = np.random.default_rng(4)
+    p = _template() + rng.normal(0, 2, (NUM_LANDMARKS, 2))
+    plain = model.target(p, 0.35, size=SIZE)
+    gained = model.target(p, 0.35, size=SIZE, gains={"eyes": 2.0})
+    # The eyes move exactly as at strength 0.7; every other point exactly as at 0.35.
+    at_07 = model.target(p, 0.7, size=SIZE)
+    eyes = [INDEX[n] for part in ("right_eye", "left_eye") for n in PARTS[part]]
+    rest = np.setdiff1d(np.arange(NUM_LANDMARKS), eyes)
+    np.testing.assert_allclose(gained[eyes], at_07[eyes], atol=1e-9)
+    np.testing.assert_allclose(gained[rest], plain[rest], atol=1e-9)
+    assert np.abs(gained[eyes] - plain[eyes]).max() > 1.0
+    # Gains do not touch strength 0, and a gain of 1 is the plain map.
+    np.testing.assert_allclose(model.target(p, 0.0, size=SIZE, gains={"eyes": 3.0}), p, atol=1e-10)
+    np.testing.assert_allclose(
+        model.target(p, 0.5, size=SIZE, gains={"mouth": 1.0}), model.target(p, 0.5, size=SIZE)
+    )
+
+
+@pytest.mark.parametrize("gains", [{"ears": 2.0}, {"eyes": -1.0}, {"eyes": float("nan")}, {"eyes": "big"}])
+def test_bad_part_gains_raise(model, gains):
+    with pytest.raises((GeostyleError, ValueError)):
+        model.target(_template(), 0.5, size=SIZE, gains=gains)
+
+
 def test_missing_style_points_zero_vs_interpolate():
     photos, styles = _datasets()
     zero = GeometryModel.fit(photos, styles, size=SIZE, missing="zero")

@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from geostyle.cli.stylize import add_part_gain_argument, part_gains
+
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="bundled model name or .safetensors release checkpoint")
@@ -41,6 +43,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
         help="text file of file stems (one a line) left out of --photos and --styles; repeatable",
     )
     p.add_argument("--strength", type=float, help="geometry strength (default: the stylizer's)")
+    add_part_gain_argument(p)
     p.add_argument("--backend", default="mediapipe", help="face detector of the stylizer")
     p.add_argument("--landmark-backend", help="detector judging the outputs' landmarks (default: --backend)")
     p.add_argument("--cache-dir", type=Path, help="style-feature cache (default ~/.cache/geostyle/eval)")
@@ -50,6 +53,11 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--kid-subsets", type=int, default=100)
     p.add_argument("--sheet-rows", type=int, default=8, help="photos on the contact sheet")
+    p.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="skip the classical baselines (only beside another report of the same photos that has them)",
+    )
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -72,12 +80,14 @@ def run(args: argparse.Namespace) -> int:
         include_trained=args.include_trained,
         exclude=list(args.exclude),
         strength=args.strength,
+        part_gains=part_gains(args),
         backend=args.backend,
         landmark_backend=args.landmark_backend,
         cache_dir=args.cache_dir,
         threads=args.threads,
         speed_repeats=args.speed_repeats,
         kid_subsets=args.kid_subsets,
+        baselines=not args.no_baselines,
         sheet_rows=args.sheet_rows,
         progress=not args.no_progress,
         command="geostyle " + " ".join(shlex.quote(a) for a in sys.argv[1:])

@@ -5,6 +5,33 @@ from __future__ import annotations
 import argparse
 
 
+def part_gain(text: str) -> tuple[str, float]:
+    """``NAME=GAIN`` of ``--part-gain`` (e.g. ``eyes=2``)."""
+    name, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected PART=GAIN (e.g. eyes=2), got {text!r}") from None
+
+
+def add_part_gain_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--part-gain",
+        type=part_gain,
+        action="append",
+        metavar="PART=GAIN",
+        help="multiply the strength for one face part (eyes, right_eye, left_eye, nose, mouth); "
+        "repeatable; replaces the model's own part gains",
+    )
+
+
+def part_gains(args: argparse.Namespace) -> dict[str, float] | None:
+    """The ``--part-gain`` options as a mapping (None: keep the model's own)."""
+    return None if not args.part_gain else dict(args.part_gain)
+
+
 def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``stylize`` and ``live``."""
     p.add_argument(
@@ -13,6 +40,7 @@ def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="geometry strength alpha (0 = keep the photo's shape, 1 = the style's; default: the model's own, else 0.5)",
     )
+    add_part_gain_argument(p)
     p.add_argument(
         "--runtime",
         default="onnx",
@@ -34,7 +62,10 @@ def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="images, videos or folders (recursive; recognised by content)"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="images, videos or folders (recursive; recognised by content)",
     )
     p.add_argument(
         "--model", default="anime", help="bundled model name (e.g. anime, sketch) or a .safetensors path"
@@ -45,7 +76,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="images: write the aligned stylized face crop instead of the whole frame",
     )
-    p.add_argument("--side-by-side", action="store_true", help="images: write input and output next to each other")
+    p.add_argument(
+        "--side-by-side", action="store_true", help="images: write input and output next to each other"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     add_runtime_arguments(p)
 
@@ -56,6 +89,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
     return Stylizer(
         model,
         strength=args.strength,
+        part_gains=part_gains(args),
         backend=args.backend,
         threads=args.threads,
         runtime=args.runtime,

@@ -80,6 +80,7 @@ class EvalOptions:
     include_trained: bool = False  # do not exclude the model's own training files
     exclude: list[Path] = field(default_factory=list)  # files listing stems to leave out (both sets)
     strength: float | None = None
+    part_gains: dict[str, float] | None = None  # None: the model's own (extra.part_gains)
     backend: str = "mediapipe"  # face detector of the stylizer
     landmark_backend: str | None = None  # detector judging the outputs' geometry (default: backend)
     cache_dir: Path | None = None
@@ -210,7 +211,9 @@ class Evaluation:
         self.o = options
         if options.threads > 0:
             torch.set_num_threads(options.threads)
-        self.stylizer = Stylizer(options.model, strength=options.strength, backend=options.backend)
+        self.stylizer = Stylizer(
+            options.model, strength=options.strength, part_gains=options.part_gains, backend=options.backend
+        )
         self.compare = (
             Stylizer(options.compare, strength=options.strength, backend=options.backend)
             if options.compare
@@ -592,6 +595,7 @@ class Evaluation:
             "photos_evaluated": self.stems,
             "settings": {
                 "strength": self.stylizer.strength,
+                "part_gains": self.stylizer.part_gains,
                 "resolution": self.stylizer.size,
                 "backend": o.backend,
                 "landmark_backend": o.landmark_backend or o.backend,

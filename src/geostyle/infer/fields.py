@@ -51,7 +51,10 @@ class FaceFieldSolver:
     def target(self, landmarks: np.ndarray, strength: float) -> np.ndarray:
         """Target landmarks ``(K, 2)`` in the normalised crop frame (NaN where missing)."""
         p = pixels_to_normalized(np.asarray(landmarks, np.float64), self.size, self.size)
-        return np.asarray(self.aligner.geometry.target(p, strength, per_part=self.aligner.per_part))
+        geometry = self.aligner.geometry
+        return np.asarray(
+            geometry.target(p, strength, per_part=self.aligner.per_part, gains=self.aligner.part_gains)
+        )
 
     def low_res(self, landmarks: np.ndarray, strength: float) -> np.ndarray:
         """The displacement ``field - identity`` on the ``grid x grid`` evaluation grid, ``(g, g, 2)``."""

@@ -34,7 +34,7 @@ from geostyle.infer.timing import StageTimer
 from geostyle.infer.tracking import reduce_for_detection, scale_face
 from geostyle.nets.release import ReleaseModel, load_release
 from geostyle.warp.alignment import BatchAligner
-from geostyle.warp.geometry import GeometryModel
+from geostyle.warp.geometry import GeometryModel, check_part_gains
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 # Models train at full style geometry (1.0), but at inference half strength keeps people far more
@@ -110,6 +110,7 @@ class Stylizer:
         backend: str = "mediapipe",
         threads: int = 0,
         *,
+        part_gains: dict[str, float] | None = None,
         runtime: str = "torch",
         work_size: int | None = DEFAULT_WORK_SIZE,
         detect_size: int | None = DEFAULT_DETECT_SIZE,
@@ -137,6 +138,13 @@ class Stylizer:
         if not 0.0 <= self.default_strength <= 2.0:
             raise CheckpointError(f"{self.path}: default_strength {self.default_strength} is out of range")
         self.strength = self.default_strength if strength is None else float(strength)
+        # Per-part multipliers of the strength (extra.part_gains, e.g. anime eyes that grow more
+        # than the face changes); an explicit argument replaces the model's.
+        gains = extra.get("part_gains", {}) if part_gains is None else part_gains
+        try:
+            self.part_gains = check_part_gains(gains)
+        except (GeostyleError, AttributeError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{self.path}: part gains {gains!r} are malformed ({exc})") from exc
         cfg = self.release.metadata.get("config", {}).get("geometry", {})
         aligner_args = dict(
             strength=self.strength,
@@ -145,6 +153,7 @@ class Stylizer:
             grid_resolution=cfg.get("grid_resolution", 64),
             anchors_per_side=cfg.get("anchors_per_side", 5),
             enabled=cfg.get("tps_alignment", True),
+            part_gains=self.part_gains,
         )
         self.aligner = BatchAligner(self.geometry, self.size, **aligner_args)
         self.fields = FaceFieldSolver(self.aligner, self.size)
@@ -240,7 +249,9 @@ class Stylizer:
         full, quarter = fields
         s = self.size
         maps = ((full + 1.0) * (s / 2.0) - 0.5).astype(np.float32)
-        warped = cv2.remap(crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(
+            crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         return from_blob(self.runtime.face(x, quarter, to_blob(warped)))
 
     def stylize(self, image: np.ndarray, path: Path | None = None, strength: float | None = None) -> Stylized:

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from geostyle.errors import BackendUnavailableError
-from geostyle.faces.landmarks import INDEX, Face
+from geostyle.faces.landmarks import INDEX, MIN_CONFIDENCE, Face, confident_points
 
 # Tuned on the talking-head videos of shared/data/video (docs/inference.md): halves the landmark
 # jitter of a still head and follows a turning head within about one frame.
@@ -48,7 +48,10 @@ class OneEuroFilter:
     """
 
     def __init__(
-        self, min_cutoff: float = DEFAULT_MIN_CUTOFF, beta: float = DEFAULT_BETA, d_cutoff: float = DEFAULT_D_CUTOFF
+        self,
+        min_cutoff: float = DEFAULT_MIN_CUTOFF,
+        beta: float = DEFAULT_BETA,
+        d_cutoff: float = DEFAULT_D_CUTOFF,
     ) -> None:
         if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
             raise ValueError("One-Euro cutoffs must be > 0 and beta >= 0")
@@ -190,6 +193,13 @@ class Track:
     missed: int = 0
     filter: OneEuroFilter = field(default_factory=OneEuroFilter)
     motion: float = 0.0  # mean move of the smoothed landmarks since the last frame, in eye distances
+    confidence: np.ndarray | None = None  # per-point confidence of the last detection (K,)
+
+    def warp_landmarks(self, min_confidence: float = MIN_CONFIDENCE) -> np.ndarray:
+        """The smoothed points the warp may move: low-confidence points (the hidden far-side jaw of a
+        turned head) missing, as for a still image (:meth:`Face.warp_landmarks`). All points stay
+        smoothed, so a point that turns visible again continues from where the filter had it."""
+        return confident_points(self.landmarks, self.confidence, min_confidence)
 
 
 class FaceTracker:
@@ -257,6 +267,8 @@ class FaceTracker:
                 unmatched.remove(best)
                 track = self.tracks[best]
                 track.raw, track.box, track.missed = face.landmarks.copy(), face.box, 0
+            conf = face.extra.get("confidence")
+            track.confidence = None if conf is None else np.asarray(conf, dtype=np.float64)
             previous = track.landmarks
             if self.smoothing:
                 track.landmarks = track.filter(face.landmarks, t, scale=face_scale(face.landmarks))

@@ -309,7 +309,9 @@ def _smooth_local(gray: torch.Tensor, radius: int, subsample: int) -> torch.Tens
     if subsample == 1:
         return box_mean(gray, radius)
     small = box_mean(F.avg_pool2d(gray, subsample), max(1, radius // subsample))
-    return F.interpolate(small, size=(int(gray.shape[2]), int(gray.shape[3])), mode="bilinear", align_corners=False)
+    return F.interpolate(
+        small, size=(int(gray.shape[2]), int(gray.shape[3])), mode="bilinear", align_corners=False
+    )
 
 
 def cartoon_base(
@@ -327,19 +329,29 @@ def cartoon_base(
     same at every resolution. Depends on the image only (no gradient is needed through it): a
     generator with this base learns what its exemplars do differently from the filter."""
     side = min(int(image.shape[2]), int(image.shape[3]))
-    # Exact up to 256 px (the training and face-crop sizes); above, the windows are computed on a copy
-    # reduced to about 256 px: at 512 px the exact filter cost 25 ms (ONNX Runtime, one thread), three
-    # times the generator itself.
+    height, width = int(image.shape[2]), int(image.shape[3])
+    # Exact up to 256 px (the training and face-crop sizes). Above, the flat colour is computed on a
+    # copy reduced to about 256 px and upsampled (flat regions lose nothing by it), and the line
+    # windows on that copy too; lines, quantisation and the final mix stay at full resolution.
+    # At 512 px, ONNX Runtime, one thread: 25 ms exact, 12.3 ms with only the guided filters'
+    # windows reduced, 7.4 ms like this (mean change 0.016 of the [-1, 1] range against the former).
     sub = max(1, side // 256)
-    while sub > 1 and (int(image.shape[2]) % sub or int(image.shape[3]) % sub):
+    while sub > 1 and (height % sub or width % sub):
         sub -= 1
     r_smooth = max(1, side // 64)
-    flat = guided_smooth(guided_smooth(image, r_smooth, smooth_eps, sub), r_smooth, smooth_eps, sub)
+    if sub > 1:
+        small = F.avg_pool2d(image, sub)
+        r = max(1, r_smooth // sub)
+        flat = guided_smooth(guided_smooth(small, r, smooth_eps), r, smooth_eps)
+        flat = F.interpolate(flat, size=(height, width), mode="bilinear", align_corners=False)
+    else:
+        flat = guided_smooth(guided_smooth(image, r_smooth, smooth_eps), r_smooth, smooth_eps)
     lightness = luma(flat)
     step = 2.0 / levels
     quantised = torch.floor((lightness + 1.0) / step) * step + (step / 2.0 - 1.0)
     flat = (flat + (quantised - lightness)).clamp(-1.0, 1.0)
-    gray = _smooth_local(luma(image), max(1, side // 128), sub)  # a little blur first: lines at structure, not pores
+    # A little blur first: lines at structure, not pores.
+    gray = _smooth_local(luma(image), max(1, side // 128), sub)
     local = _smooth_local(gray, max(2, side // 48), sub)
     line = ((local - gray - line_margin) / (0.25 * line_margin)).clamp(0.0, 1.0) * line_strength
     dark = -0.8  # about 25 of 255, the line colour of the classical filter

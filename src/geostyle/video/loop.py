@@ -92,10 +92,12 @@ class LiveSession:
         with timer("track+smooth"):
             tracks = self.tracker.update_with(faces, t)
         self.faces = len(tracks)
-        out = self.stylizer.render(frame, [track.landmarks for track in tracks])
+        out = self.stylizer.render(frame, [track.warp_landmarks() for track in tracks])
         if self.temporal is not None:
             with timer("temporal filter"):
-                out = self.temporal(frame, out, moving=[_grown(tr.box) for tr in tracks if tr.motion > MOVING_FACE])
+                out = self.temporal(
+                    frame, out, moving=[_grown(tr.box) for tr in tracks if tr.motion > MOVING_FACE]
+                )
         self.frames += 1
         timer.frame_done()
         return out

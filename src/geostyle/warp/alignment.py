@@ -9,6 +9,7 @@ A field named ``a_from_b`` produces an image in geometry ``a`` by reading an ima
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from geostyle.faces.landmarks import with_missing_as_nan
-from geostyle.warp.geometry import GeometryModel
+from geostyle.warp.geometry import GeometryModel, check_part_gains
 from geostyle.warp.grid import identity_grid, resize_grid, tps_grid
 from geostyle.warp.tps import ThinPlateSpline, border_anchors
 
@@ -58,8 +59,11 @@ class BatchAligner:
         grid_resolution: int = 64,
         anchors_per_side: int = 5,
         enabled: bool = True,
+        part_gains: Mapping[str, float] | None = None,
     ):
         self.geometry = geometry
+        # Per-part multipliers of the strength (inference only: models train at one strength).
+        self.part_gains = check_part_gains(part_gains)
         self.resolution = resolution
         self.strength = strength
         self.per_part = per_part
@@ -92,7 +96,7 @@ class BatchAligner:
 
     def _target(self, move, points: torch.Tensor, mask: torch.Tensor, strength: float | None) -> torch.Tensor:
         alpha = self.strength if strength is None else strength
-        t = move(with_missing_as_nan(points, mask), alpha, per_part=self.per_part)
+        t = move(with_missing_as_nan(points, mask), alpha, per_part=self.per_part, gains=self.part_gains)
         return torch.from_numpy(np.nan_to_num(np.asarray(t), nan=0.0)).to(points) * mask[..., None]
 
     # ---------------------------------------------------------------- fields

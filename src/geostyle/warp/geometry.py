@@ -27,6 +27,10 @@ and ``Δ = S̄ - P̄``.
   shape by the mean normalised shape change, but keeps the person's own position, size and shape
   residual. ``α = 0`` gives ``t = p`` and ``p = P̄, α = 1`` gives ``t = S̄`` exactly (both modes).
 * :meth:`GeometryModel.target_inverse` is the same map with photo and style swapped (style -> photo).
+* **Part gains** (``gains={"eyes": 2.0}``): a part's points move with ``α × gain`` instead of ``α``
+  (global offset and per-part formula alike), the rest of the face with ``α``. ``"eyes"`` names both
+  eyes. ``α = 0`` is still the identity. A knob for users and for measuring which part's geometry
+  the judges of ``geostyle evaluate`` react to (``docs/training.md``).
 
 Points the style never shows (anime has no brows, jaw or nostrils) have no ``S̄``. ``missing='zero'``
 gives them no style deformation (``Δ = 0``: the point stays pinned where it is). The default
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +54,47 @@ import numpy as np
 from geostyle.errors import GeostyleError
 from geostyle.faces.landmarks import CANONICAL_NAMES, INDEX, NUM_LANDMARKS, PARTS
 
-__all__ = ["GeometryModel", "DomainGeometry", "PartStats", "FORMAT", "VERSION"]
+__all__ = [
+    "GeometryModel",
+    "DomainGeometry",
+    "PartStats",
+    "FORMAT",
+    "VERSION",
+    "PART_GROUPS",
+    "check_part_gains",
+]
 
 FORMAT = "geostyle-geometry"
 VERSION = 1
 MISSING_MODES = ("interpolate", "zero")
 _PART_INDEX = {name: np.array([INDEX[n] for n in names]) for name, names in PARTS.items()}
+# Names a part gain may use: the parts themselves and groups of them.
+PART_GROUPS: dict[str, tuple[str, ...]] = {
+    **{name: (name,) for name in PARTS},
+    "eyes": ("right_eye", "left_eye"),
+}
 # Regularisation of the TPS that extends the mean style deformation to style-missing points
 # (normalised frame units²): a touch of smoothing so one noisy mean point does not swing the fill.
 _FILL_REGULARIZATION = 0.1
+
+
+def check_part_gains(gains: Mapping[str, float] | None) -> dict[str, float]:
+    """``gains`` as ``{part: gain}`` over :data:`PARTS` (groups expanded), with readable errors."""
+    out: dict[str, float] = {}
+    for name, value in (gains or {}).items():
+        if name not in PART_GROUPS:
+            raise GeostyleError(
+                f"unknown face part {name!r} in part gains; choose from {', '.join(PART_GROUPS)}"
+            )
+        try:
+            gain = float(value)
+        except (TypeError, ValueError):
+            raise GeostyleError(f"part gain {name}={value!r} is not a number") from None
+        if not math.isfinite(gain) or not 0.0 <= gain <= 5.0:
+            raise GeostyleError(f"part gain {name}={value} must be a number in [0, 5]")
+        for part in PART_GROUPS[name]:
+            out[part] = gain
+    return out
 
 
 def _to_normalized(points: np.ndarray, size: int | None) -> np.ndarray:
@@ -349,23 +386,43 @@ class GeometryModel:
         """``(K, 2)`` mean style deformation ``S̄ - P̄`` (normalised frame; 0 where undefined)."""
         return np.nan_to_num(self.style_mean - self.photo_mean, nan=0.0)
 
-    def target(self, points: np.ndarray, alpha: float = 1.0, size: int | None = None, per_part: bool = True):
+    def target(
+        self,
+        points: np.ndarray,
+        alpha: float = 1.0,
+        size: int | None = None,
+        per_part: bool = True,
+        gains: Mapping[str, float] | None = None,
+    ):
         """Target geometry ``t`` of photo landmarks ``points`` ((K, 2) or (N, K, 2), NaN = missing).
 
-        See the module docstring for the formula. ``size`` picks the frame of input and output
-        (``None`` = normalised). Missing input points stay NaN. Accepts NumPy arrays or torch tensors
-        (returned as the same type; computed in float64 NumPy, not differentiable).
+        See the module docstring for the formula (``gains``: per-part multipliers of ``alpha``).
+        ``size`` picks the frame of input and output (``None`` = normalised). Missing input points
+        stay NaN. Accepts NumPy arrays or torch tensors (returned as the same type; computed in
+        float64 NumPy, not differentiable).
         """
-        return self._move(points, alpha, size, per_part, self.photo_mean, self.style_mean)
+        return self._move(points, alpha, size, per_part, self.photo_mean, self.style_mean, gains)
 
     def target_inverse(
-        self, points: np.ndarray, alpha: float = 1.0, size: int | None = None, per_part: bool = True
+        self,
+        points: np.ndarray,
+        alpha: float = 1.0,
+        size: int | None = None,
+        per_part: bool = True,
+        gains: Mapping[str, float] | None = None,
     ):
         """Style -> photo: the same map with the domains swapped (``s + α (P̄ - S̄)`` globally)."""
-        return self._move(points, alpha, size, per_part, self.style_mean, self.photo_mean)
+        return self._move(points, alpha, size, per_part, self.style_mean, self.photo_mean, gains)
 
     def _move(
-        self, points, alpha: float, size: int | None, per_part: bool, a_mean: np.ndarray, b_mean: np.ndarray
+        self,
+        points,
+        alpha: float,
+        size: int | None,
+        per_part: bool,
+        a_mean: np.ndarray,
+        b_mean: np.ndarray,
+        gains: Mapping[str, float] | None = None,
     ):
         torch_like = None
         if not isinstance(points, np.ndarray) and hasattr(points, "detach"):
@@ -375,11 +432,15 @@ class GeometryModel:
         single = pts.ndim == 2
         p = _to_normalized(pts[None] if single else pts, size)
         alpha = float(alpha)
+        part_alpha = {name: alpha * g for name, g in check_part_gains(gains).items()}
+        point_alpha = np.full((p.shape[1], 1), alpha)
+        for name, a in part_alpha.items():
+            point_alpha[_PART_INDEX[name]] = a
         delta = np.nan_to_num(b_mean - a_mean, nan=0.0)
-        t = p + alpha * delta
+        t = p + point_alpha * delta
         if per_part:
-            for idx in _PART_INDEX.values():
-                self._move_part(p, t, idx, alpha, a_mean[idx], b_mean[idx])
+            for name, idx in _PART_INDEX.items():
+                self._move_part(p, t, idx, part_alpha.get(name, alpha), a_mean[idx], b_mean[idx])
         t = _from_normalized(t, size)
         t = t[0] if single else t
         if torch_like is not None:
