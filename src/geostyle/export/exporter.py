@@ -44,6 +44,13 @@ GRAPHS = ("face", "frame")
 DEFAULT_OPSET = 17
 # Max abs difference (outputs in [-1, 1]) above which an export is refused.
 PARITY_TOLERANCE = {"onnx": 1e-3, "ncnn": 5e-3}
+# A generator whose base quantises lightness and thresholds lines (``cartoon_base``) is discontinuous:
+# where two runtimes round a float differently, a pixel lands on the other side of a step (ncnn at
+# 512 px, anime: 13 of 262,144 pixels off by up to 0.82, mean difference 3e-5). For such graphs the
+# tolerance holds for all but MAX_FLIPPED_SHARE of the pixels, and no more than that share may differ
+# by more than FLIP_LEVEL; every other graph is held to the tolerance at every pixel.
+FLIP_LEVEL = 0.05
+MAX_FLIPPED_SHARE = 1e-3
 
 
 @dataclass
@@ -59,13 +66,36 @@ class ExportReport:
     runtime: str
     checker: str
     metadata: dict[str, Any] = field(repr=False, default_factory=dict)
+    # Share of pixels whose largest channel difference exceeds FLIP_LEVEL, and the difference that
+    # all but MAX_FLIPPED_SHARE of the pixels stay within.
+    flipped_share: float = 0.0
+    bulk_abs_diff: float = 0.0
 
     def summary(self) -> str:
         size_kb = sum(p.stat().st_size for p in self.files) / 1024
         return (
             f"{self.format} {self.graph} graph {self.size}x{self.size}: {', '.join(str(p) for p in self.files)} "
             f"({size_kb:.0f} KiB); {self.checker}; max |{self.runtime} - PyTorch| = {self.max_abs_diff:.2e}"
+            + (f" ({self.flipped_share:.1e} of pixels across a quantisation step)" if self.flipped_share else "")
         )
+
+
+def _difference(output: np.ndarray, reference: np.ndarray) -> tuple[float, float, float]:
+    """``(max, bulk, flipped share)`` of ``|output - reference|`` over ``(C, H, W)`` / ``(1, C, H, W)``."""
+    d = np.abs(np.asarray(output, np.float64) - np.asarray(reference, np.float64)).reshape(-1, *output.shape[-2:])
+    per_pixel = d.max(axis=0)
+    return (
+        float(per_pixel.max()),
+        float(np.quantile(per_pixel, 1.0 - MAX_FLIPPED_SHARE)),
+        float(np.mean(per_pixel > FLIP_LEVEL)),
+    )
+
+
+def _parity_holds(report: ExportReport, discontinuous: bool) -> bool:
+    tolerance = PARITY_TOLERANCE[report.format]
+    if not discontinuous:
+        return report.max_abs_diff <= tolerance
+    return report.bulk_abs_diff <= tolerance and report.flipped_share <= MAX_FLIPPED_SHARE
 
 
 def parity_inputs(stylizer, graph: str, size: int) -> list[np.ndarray]:
@@ -126,12 +156,18 @@ def export_model(
         report = _export_onnx(stylizer, Path(out), graph, size, opset, inputs, reference, threads)
     else:
         report = _export_ncnn(stylizer, Path(out), graph, size, inputs, reference, threads)
-    if not report.max_abs_diff <= PARITY_TOLERANCE[fmt]:
+    discontinuous = bool(stylizer.release.generator.config.get("cartoon_base", False))
+    if not _parity_holds(report, discontinuous):
         for path in report.files:
             path.unlink(missing_ok=True)
+        detail = (
+            f"on {report.flipped_share:.2%} of the pixels by more than {FLIP_LEVEL}, "
+            f"{report.bulk_abs_diff:.3g} on all but {MAX_FLIPPED_SHARE:.1%}"
+            if discontinuous
+            else f"by {report.max_abs_diff:.3g}"
+        )
         raise ExportError(
-            f"{fmt} output differs from PyTorch by {report.max_abs_diff:.3g} (> {PARITY_TOLERANCE[fmt]}); "
-            "nothing written"
+            f"{fmt} output differs from PyTorch {detail} (tolerance {PARITY_TOLERANCE[fmt]}); nothing written"
         )
     return report
 
@@ -166,8 +202,10 @@ def _export_onnx(stylizer, out: Path, graph, size, opset, inputs, reference, thr
     session = ort_session(out, threads)
     names = [i.name for i in session.get_inputs()]
     output = session.run(None, dict(zip(names, inputs)))[0]
-    diff = float(np.abs(output - reference).max())
-    return ExportReport("onnx", graph, size, [out], diff, "ONNX Runtime", "onnx.checker (full) passed", metadata)
+    diff, bulk, flipped = _difference(output, reference)
+    return ExportReport(
+        "onnx", graph, size, [out], diff, "ONNX Runtime", "onnx.checker (full) passed", metadata, flipped, bulk
+    )
 
 
 def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
@@ -262,9 +300,18 @@ def _export_ncnn(stylizer, out: Path, graph, size, inputs, reference, threads) -
     metadata["ncnn"] = {"inputs": [f"in{i}" for i in range(len(inputs))], "outputs": ["out0"], "batch": "none (CHW)"}
     sidecar.write_text(json.dumps(metadata, indent=1, sort_keys=True) + "\n")
     output = run_ncnn(param, weights, inputs, threads)
-    diff = float(np.abs(output - reference[0]).max())
+    diff, bulk, flipped = _difference(output, reference[0])
     return ExportReport(
-        "ncnn", graph, size, [param, weights, sidecar], diff, "ncnn", "ncnn loaded and ran the graph", metadata
+        "ncnn",
+        graph,
+        size,
+        [param, weights, sidecar],
+        diff,
+        "ncnn",
+        "ncnn loaded and ran the graph",
+        metadata,
+        flipped,
+        bulk,
     )
 
 

@@ -330,12 +330,14 @@ def cartoon_base(
     generator with this base learns what its exemplars do differently from the filter."""
     side = min(int(image.shape[2]), int(image.shape[3]))
     height, width = int(image.shape[2]), int(image.shape[3])
-    # Exact up to 256 px (the training and face-crop sizes). Above, the flat colour is computed on a
-    # copy reduced to about 256 px and upsampled (flat regions lose nothing by it), and the line
+    # Exact below 384 px (so at the 256 px training and face-crop size). Above, the flat colour is
+    # computed on a copy reduced to about 256 px and upsampled (flat regions lose nothing by it), and the line
     # windows on that copy too; lines, quantisation and the final mix stay at full resolution.
     # At 512 px, ONNX Runtime, one thread: 25 ms exact, 12.3 ms with only the guided filters'
     # windows reduced, 7.4 ms like this (mean change 0.016 of the [-1, 1] range against the former).
-    sub = max(1, side // 256)
+    # Rounded, not floored: a 480 px frame is reduced by 2 too (floored, it ran the exact filter at
+    # 480 px: 23-25 ms for the frame pass of a 480 px video against 16 ms at 512).
+    sub = max(1, round(side / 256))
     while sub > 1 and (height % sub or width % sub):
         sub -= 1
     r_smooth = max(1, side // 64)
