@@ -156,7 +156,8 @@ def export_model(
         report = _export_onnx(stylizer, Path(out), graph, size, opset, inputs, reference, threads)
     else:
         report = _export_ncnn(stylizer, Path(out), graph, size, inputs, reference, threads)
-    discontinuous = bool(stylizer.release.generator.config.get("cartoon_base", False))
+    config = getattr(stylizer.release.generator, "config", {})
+    discontinuous = bool(isinstance(config, dict) and config.get("cartoon_base", False))
     if not _parity_holds(report, discontinuous):
         for path in report.files:
             path.unlink(missing_ok=True)
