@@ -187,3 +187,21 @@ def test_a_model_carries_its_part_gains(tiny_model, tmp_path, astronaut_path):
     update_release_extra(tiny_model, bad, part_gains={"ears": 2.0})
     with pytest.raises(CheckpointError, match="part gains"):
         Stylizer(bad)
+
+
+def test_background_pass_in_a_worker_thread_changes_nothing(tiny_model, astronaut_path):
+    """``overlap``: the whole-frame pass runs beside the face pass; the frame is the same, and an
+    error of the background pass reaches the caller."""
+    image = load_image(astronaut_path)
+    together = Stylizer(tiny_model, overlap=True)
+    alone = Stylizer(tiny_model, overlap=False)
+    faces = [f.warp_landmarks() for f in together.detect_faces(image)]
+    assert faces
+    np.testing.assert_array_equal(together.render(image, faces), alone.render(image, faces))
+
+    def broken(_image):
+        raise GeostyleError("background failed")
+
+    together.stylize_background = broken  # type: ignore[method-assign]
+    with pytest.raises(GeostyleError, match="background failed"):
+        together.render(image, faces)

@@ -18,6 +18,7 @@ kept. The exported graph is exactly what ``geostyle export`` writes, so parity t
 from __future__ import annotations
 
 import tempfile
+import threading
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -102,19 +103,23 @@ class _GraphCache:
         self.compile_fn = compile_fn
         self.gather_warp = gather_warp
         self.graphs: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
+        # The background pass may ask for its graph from a worker thread while the face pass asks
+        # for another: the exporter is not thread-safe (PyTorch's ONNX shape inference asserts).
+        self._lock = threading.Lock()
 
     def get(self, kind: str, height: int, width: int):
         key = (kind, height, width)
-        if key in self.graphs:
-            self.graphs.move_to_end(key)
-            return self.graphs[key]
-        with tempfile.TemporaryDirectory() as tmp:
-            path = export_graph(self.generator, Path(tmp) / "g.onnx", kind, height, width, self.gather_warp)
-            graph = self.compile_fn(path)
-        self.graphs[key] = graph
-        if len(self.graphs) > MAX_CACHED_GRAPHS:
-            self.graphs.popitem(last=False)
-        return graph
+        with self._lock:
+            if key in self.graphs:
+                self.graphs.move_to_end(key)
+                return self.graphs[key]
+            with tempfile.TemporaryDirectory() as tmp:
+                path = export_graph(self.generator, Path(tmp) / "g.onnx", kind, height, width, self.gather_warp)
+                graph = self.compile_fn(path)
+            self.graphs[key] = graph
+            if len(self.graphs) > MAX_CACHED_GRAPHS:
+                self.graphs.popitem(last=False)
+            return graph
 
 
 def ort_session(path: str | Path | bytes, threads: int = 0, spinning: bool = False):

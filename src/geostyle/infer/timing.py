@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ class StageTimer:
         self.cpu: dict[str, float] = {}
         self.counts: dict[str, int] = {}
         self.frames = 0
+        self._lock = threading.Lock()  # stages may run in two threads (Stylizer(overlap=True))
 
     @contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
@@ -46,9 +48,10 @@ class StageTimer:
             self.add(stage, time.perf_counter() - start, time.process_time() - cpu)
 
     def add(self, stage: str, seconds: float, cpu_seconds: float = 0.0) -> None:
-        self.totals[stage] = self.totals.get(stage, 0.0) + seconds
-        self.cpu[stage] = self.cpu.get(stage, 0.0) + cpu_seconds
-        self.counts[stage] = self.counts.get(stage, 0) + 1
+        with self._lock:
+            self.totals[stage] = self.totals.get(stage, 0.0) + seconds
+            self.cpu[stage] = self.cpu.get(stage, 0.0) + cpu_seconds
+            self.counts[stage] = self.counts.get(stage, 0) + 1
 
     def frame_done(self) -> None:
         self.frames += 1
