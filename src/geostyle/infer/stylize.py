@@ -17,7 +17,7 @@ OpenVINO (:mod:`geostyle.infer.runtime`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -298,10 +298,13 @@ class Stylizer:
         faces: Sequence[np.ndarray],
         strength: float | None = None,
         feather: float | None = None,
+        background: Future | None = None,
     ) -> np.ndarray:
         """The whole-frame product for known faces: ``faces`` is a list of ``(K, 2)`` landmark arrays
         in the pixel frame of ``image`` (from a detector or a tracker). Faces whose eyes or mouth are
-        missing are left to the background pass. Returns ``(H, W, 3)`` uint8."""
+        missing are left to the background pass. ``background``: that pass already started on this
+        very ``image`` by :meth:`start_background` (a frame loop starts it before detecting faces, so
+        detection runs beside it too). Returns ``(H, W, 3)`` uint8."""
         image = np.ascontiguousarray(image, dtype=np.uint8)
         if image.ndim != 3 or image.shape[2] != 3:
             raise GeostyleError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
@@ -311,10 +314,9 @@ class Stylizer:
         # ``overlap`` the background runs in a worker thread (the runtimes release the GIL) while
         # this thread cuts, warps and stylizes the faces — on two cores most of the face work then
         # hides behind the larger frame pass.
-        background = None
-        if self.overlap and faces:
-            background = self._background_pool().submit(self.stylize_background, image)
-        else:
+        if background is None and self.overlap and faces:
+            background = self.start_background(image)
+        if background is None:
             out = self.stylize_background(image)
         styled: list[tuple[np.ndarray, Alignment]] = []
         try:
@@ -343,10 +345,14 @@ class Stylizer:
                 paste_face(out, face, alignment, feather)
         return out
 
-    def _background_pool(self) -> ThreadPoolExecutor:
+    def start_background(self, image: np.ndarray) -> Future | None:
+        """Start the whole-frame pass of ``image`` in the worker thread (None without ``overlap``);
+        hand the result to :meth:`render` of the same image."""
+        if not self.overlap:
+            return None
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geostyle-background")
-        return self._pool
+        return self._pool.submit(self.stylize_background, np.ascontiguousarray(image, dtype=np.uint8))
 
     def stylize_frame(
         self,

@@ -87,12 +87,14 @@ class LiveSession:
             self._clock0 = now if self._clock0 is None else self._clock0
             t = now - self._clock0
         timer = self.stylizer.timer
+        # The whole-frame pass needs no landmarks: started first, it runs beside detection too.
+        background = self.stylizer.start_background(frame)
         with timer("detect+landmarks"):
             faces = self.tracker.detect(frame)
         with timer("track+smooth"):
             tracks = self.tracker.update_with(faces, t)
         self.faces = len(tracks)
-        out = self.stylizer.render(frame, [track.warp_landmarks() for track in tracks])
+        out = self.stylizer.render(frame, [track.warp_landmarks() for track in tracks], background=background)
         if self.temporal is not None:
             with timer("temporal filter"):
                 out = self.temporal(
