@@ -84,3 +84,19 @@ def test_warm_up_prepares_both_graphs():
     stylizer = Stylizer("anime", runtime="onnx", threads=1)
     stylizer.warm_up(720, 1280)
     assert set(stylizer.runtime.cache.graphs) == {("frame", 288, 512), ("face", 256, 256)}
+
+
+def test_first_uses_in_two_threads_export_one_at_a_time(anime):
+    """Two runtimes asked for new graphs at the same moment (a background pass and a face pass, or
+    two models of the web app): PyTorch's exporter keeps global state, so exports must take turns
+    (without the lock this failed PyTorch's internal assertions)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    generator = anime[0].release.generator
+    runtimes = [OnnxRuntime(generator, threads=1) for _ in range(4)]
+    sizes = [(64, 96), (96, 64), (64, 64), (96, 96)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outs = list(
+            pool.map(lambda rs: rs[0].frame(np.zeros((1, 3, *rs[1]), np.float32)), zip(runtimes, sizes, strict=True))
+        )
+    assert [o.shape[2:] for o in outs] == sizes

@@ -95,6 +95,12 @@ def export_graph(
         )
 
 
+# One export at a time in the whole process: PyTorch's ONNX exporter keeps global state (two exports
+# at once fail its assertions: a background pass asking for its graph while the face pass asks for
+# another, or two models of the web app on their first frames).
+_EXPORT_LOCK = threading.RLock()
+
+
 class _GraphCache:
     """Exports and compiles graphs on first use of a (kind, size), least recently used dropped."""
 
@@ -103,13 +109,10 @@ class _GraphCache:
         self.compile_fn = compile_fn
         self.gather_warp = gather_warp
         self.graphs: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
-        # The background pass may ask for its graph from a worker thread while the face pass asks
-        # for another: the exporter is not thread-safe (PyTorch's ONNX shape inference asserts).
-        self._lock = threading.Lock()
 
     def get(self, kind: str, height: int, width: int):
         key = (kind, height, width)
-        with self._lock:
+        with _EXPORT_LOCK:
             if key in self.graphs:
                 self.graphs.move_to_end(key)
                 return self.graphs[key]
