@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pytest
 
 from geostyle.cli.main import main
 from geostyle.data.images import load_image, save_image
@@ -95,3 +96,19 @@ def test_no_face_photo_and_video_pass_through_stylized(tiny_model, tmp_path):
     assert main(["stylize", str(src), "--model", str(tiny_model), "--out", str(tmp_path / "out")]) == 0
     assert load_image(tmp_path / "out" / "wall.png").shape == (120, 160, 3)
     assert probe_video(tmp_path / "out" / "gradient.mp4").frames == 10
+
+
+def test_part_gain_option(tiny_model, tmp_path, astronaut_path, capsys):
+    """``--part-gain eyes=3`` changes the stylized crop (the eyes move further); a malformed or
+    unknown part is refused with a readable error before anything is written."""
+    plain, gained = tmp_path / "plain", tmp_path / "gained"
+    args = ["stylize", str(astronaut_path), "--model", str(tiny_model), "--crop", "--strength", "0.5"]
+    assert main([*args, "--out", str(plain)]) == 0
+    assert main([*args, "--out", str(gained), "--part-gain", "eyes=3"]) == 0
+    a, b = (load_image(next(d.iterdir())) for d in (plain, gained))
+    assert a.shape == b.shape and np.abs(a.astype(int) - b).mean() > 0.5
+    with pytest.raises(SystemExit):
+        main([*args, "--out", str(tmp_path / "bad"), "--part-gain", "eyes"])
+    assert "PART=GAIN" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "ears"), "--part-gain", "ears=2"]) != 0
+    assert "unknown face part" in capsys.readouterr().err
