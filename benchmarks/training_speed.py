@@ -45,6 +45,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 # preset: the "before" of the before/after comparison.
 ANIME_V4 = [
     "data.target=none",
+    "data.target_parts=[]",  # the anime preset's later additions, off (v4 had none of them)
+    "model.generator_kwargs={}",
     "model.discriminator_kwargs={max_channels: 128}",
     "model.local_discriminator_kwargs={}",
     "loss.adversarial=3.0",
