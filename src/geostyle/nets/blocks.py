@@ -320,6 +320,7 @@ def cartoon_base(
     line_strength: float = 0.85,
     line_margin: float = 0.06,
     smooth_eps: float = 0.01,
+    exact: bool = False,
 ) -> torch.Tensor:
     """The classical cartoon filter of ``(B, 3, H, W)`` in ``[-1, 1]``, in the graph: flat colour
     (two passes of :func:`guided_smooth`), lightness quantised to ``levels`` (all channels shifted by
@@ -327,7 +328,9 @@ def cartoon_base(
     by more than ``line_margin`` (an adaptive threshold, softened over a quarter of the margin).
     Window sizes follow the shorter side (tuned on 128-512 px face crops), so the drawing is the
     same at every resolution. Depends on the image only (no gradient is needed through it): a
-    generator with this base learns what its exemplars do differently from the filter."""
+    generator with this base learns what its exemplars do differently from the filter.
+    ``exact=True`` never uses the reduced copy (the reference the reduced path is measured against:
+    ``benchmarks/base_speed.py``)."""
     side = min(int(image.shape[2]), int(image.shape[3]))
     height, width = int(image.shape[2]), int(image.shape[3])
     # Exact below 384 px (so at the 256 px training and face-crop size). Above, the flat colour is
@@ -337,7 +340,7 @@ def cartoon_base(
     # windows reduced, 7.4 ms like this (mean change 0.016 of the [-1, 1] range against the former).
     # Rounded, not floored: a 480 px frame is reduced by 2 too (floored, it ran the exact filter at
     # 480 px: 23-25 ms for the frame pass of a 480 px video against 16 ms at 512).
-    sub = max(1, round(side / 256))
+    sub = 1 if exact else max(1, round(side / 256))
     while sub > 1 and (height % sub or width % sub):
         sub -= 1
     r_smooth = max(1, side // 64)
