@@ -38,12 +38,14 @@ def test_upload_photo_gives_the_library_result(page, server, photo_files, librar
     page.locator("#model").select_option("anime")
     page.set_input_files("#file", str(photo))
     url, got = _result(page)
-    assert url.endswith("anime-050.png")
+    # The slider starts at the strength the model suggests (anime: 0.35, its extra.default_strength).
+    assert url.endswith("anime-035.png")
+    assert page.locator("#strength-value").text_content() == "0.35"
 
     from geostyle.data.images import load_image
 
     source = load_image(photo)
-    library_anime.strength = 0.5
+    library_anime.strength = 0.35
     expected = library_anime.stylize_frame(source)
     assert got.shape == source.shape
     # Same pixels as the library call (lossless PNG both ways): the page shows what the CLI would write.
@@ -131,7 +133,7 @@ def test_upload_video_gives_the_library_video(page, server, short_clip, library_
     page.goto(server.url + "/")
     page.set_input_files("#file", str(short_clip))
     video = page.locator("#output-video")
-    expect(video).to_have_attribute("data-result", re.compile(r"anime-050\.mp4$"), timeout=120_000)
+    expect(video).to_have_attribute("data-result", re.compile(r"anime-035\.mp4$"), timeout=120_000)
     expect(page.locator("#status")).to_contain_text("12 frames, 12 with a face")
     result = tmp_path / "web.mp4"
     result.write_bytes(page.request.get(server.url + video.get_attribute("data-result")).body())
@@ -139,9 +141,26 @@ def test_upload_video_gives_the_library_video(page, server, short_clip, library_
 
     from geostyle.video import stylize_video
 
-    library_anime.strength = 0.5
+    library_anime.strength = 0.35
     stylize_video(short_clip, tmp_path / "library.mp4", library_anime)
     got, expected, source = _frames(result), _frames(tmp_path / "library.mp4"), _frames(short_clip)
     assert got.shape == expected.shape == source.shape == (12, 512, 512, 3)
     assert np.abs(got - expected).mean() < 1.0, "the page's video is the library's video"
     assert np.abs(got - source).mean() > 5.0, "and it is stylized"
+
+
+def test_models_carry_the_strength_they_suggest(page, server):
+    """``/api/models`` gives each model's own default strength (read from its file), and the page
+    moves the slider there when the model changes."""
+    from geostyle.infer.stylize import DEFAULT_STRENGTH, resolve_model
+    from geostyle.nets.release import read_release_metadata
+
+    models = {m["name"]: m for m in page.request.get(server.url + "/api/models").json()["models"]}
+    for name in ("anime", "sketch"):
+        extra = read_release_metadata(resolve_model(name)).get("extra", {})
+        assert models[name]["strength"] == extra.get("default_strength", DEFAULT_STRENGTH)
+    assert models["anime"]["strength"] == 0.35
+    page.goto(server.url + "/")
+    expect(page.locator("#strength-value")).to_have_text("0.35")
+    page.locator("#model").select_option("sketch")
+    expect(page.locator("#strength-value")).to_have_text(f"{models['sketch']['strength']:.2f}")

@@ -32,6 +32,18 @@ def check_strength(value: float) -> float:
     return value
 
 
+def _default_strength(path: str | Path) -> float:
+    """The strength a model file suggests, or the runtime's default where it says none (or cannot be read)."""
+    from geostyle.infer.stylize import DEFAULT_STRENGTH
+    from geostyle.nets.release import read_release_metadata
+
+    try:
+        value = float(read_release_metadata(path).get("extra", {}).get("default_strength", DEFAULT_STRENGTH))
+    except (GeostyleError, TypeError, ValueError):
+        return DEFAULT_STRENGTH
+    return value if MIN_STRENGTH <= value <= MAX_STRENGTH else DEFAULT_STRENGTH
+
+
 def strength_tag(strength: float) -> str:
     return f"{round(strength * 100):03d}"
 
@@ -52,16 +64,22 @@ class ModelPool:
         self._loaded: dict[str, _Loaded] = {}
         self._guard = threading.Lock()
 
-    def available(self) -> list[dict[str, str]]:
-        from geostyle.infer.stylize import available_models
+    def available(self) -> list[dict[str, Any]]:
+        """Models the pages offer: name, label and the geometry strength the model itself suggests
+        (its ``extra.default_strength``; the pages start their slider there)."""
+        from geostyle.infer.stylize import available_models, resolve_model
 
-        out = [{"name": name, "label": name} for name in available_models()]
+        out = [
+            {"name": name, "label": name, "strength": _default_strength(resolve_model(name))}
+            for name in available_models()
+        ]
         for job_id in self.data.ids("jobs"):
             folder = self.data.folder("jobs", job_id)
-            if (folder / "run" / "model.safetensors").is_file():
+            path = folder / "run" / "model.safetensors"
+            if path.is_file():
                 job = read_json(folder / "job.json", {})
                 label = f"{job.get('name') or job_id} (trained here)"
-                out.append({"name": JOB_MODEL_PREFIX + job_id, "label": label})
+                out.append({"name": JOB_MODEL_PREFIX + job_id, "label": label, "strength": _default_strength(path)})
         return out
 
     def path_of(self, name: str) -> str | Path:

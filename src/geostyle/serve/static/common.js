@@ -64,10 +64,23 @@ const gs = (() => {
 
   async function fillModels(select, wanted) {
     const data = await api("/api/models");
-    select.replaceChildren(...data.models.map((m) => option(m.name, m.label, m.name === wanted)));
+    select.replaceChildren(
+      ...data.models.map((m) => {
+        const node = option(m.name, m.label, m.name === wanted);
+        node.dataset.strength = m.strength;
+        return node;
+      })
+    );
     return data;
   }
 
+  // The geometry strength the selected model suggests (the slider starts there and follows a model change).
+  function modelStrength(select) {
+    const node = select.selectedOptions[0];
+    const value = node ? Number(node.dataset.strength) : NaN;
+    return Number.isFinite(value) ? value : 0.5;
+  }
+
   const params = new URLSearchParams(location.search);
-  return { api, message, el, option, fillModels, params };
+  return { api, message, el, option, fillModels, modelStrength, params };
 })();

@@ -129,13 +129,19 @@
   async function init() {
     try {
       await gs.fillModels($("model"), gs.params.get("model") || "anime");
+      $("strength").value = gs.params.get("strength") || gs.modelStrength($("model"));
     } catch (err) {
       gs.message(err.message);
     }
     $("file").addEventListener("change", upload);
     $("strength").addEventListener("input", showStrength);
     $("strength").addEventListener("change", changed);
-    $("model").addEventListener("change", changed);
+    $("model").addEventListener("change", () => {
+      // Each model starts at the strength it suggests (its evaluation chose it).
+      $("strength").value = gs.modelStrength($("model"));
+      showStrength();
+      changed();
+    });
     $("crop").addEventListener("change", changed);
     $("run").addEventListener("click", stylize);
     showStrength();

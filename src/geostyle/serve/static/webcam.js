@@ -95,10 +95,15 @@
   async function init() {
     try {
       await gs.fillModels($("model"), gs.params.get("model") || "anime");
+      $("strength").value = gs.params.get("strength") || gs.modelStrength($("model"));
     } catch (err) {
       gs.message(err.message);
     }
     $("strength").addEventListener("input", showStrength);
+    $("model").addEventListener("change", () => {
+      $("strength").value = gs.modelStrength($("model"));
+      showStrength();
+    });
     $("start").addEventListener("click", start);
     $("stop").addEventListener("click", stop);
     showStrength();
