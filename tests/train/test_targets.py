@@ -146,3 +146,34 @@ def test_guided_cartoon_target_is_the_generator_base_in_the_exemplar_palette(pho
     assert np.abs(unpainted - np.clip(np.round(base), 0, 255)).max() <= 1.0
     with pytest.raises(ValueError, match="cartoon filter"):
         cartoon_target(x, pal, "median")
+
+
+def test_skin_masks_cover_the_face_inside_its_outline(astronaut_path):
+    """On a real face: the skin mask holds the cheeks and forehead between the brows, not the hair
+    above the brows, not the background beside the jaw, not the chin's edge; a face with too few
+    outline points gets none."""
+    from geostyle.data.images import load_image
+    from geostyle.faces.landmarks import INDEX, pixels_to_normalized
+    from geostyle.infer.stylize import Stylizer
+    from geostyle.train.targets import skin_masks
+
+    aligned = Stylizer("anime").align(load_image(astronaut_path))
+    lm, size = aligned.landmarks, 256
+    pts = torch.from_numpy(np.nan_to_num(pixels_to_normalized(lm, size, size))).float()[None]
+    mask = torch.from_numpy(np.isfinite(lm).all(-1))[None]
+    m = skin_masks(pts, mask, size)[0, 0].numpy()
+
+    def at(name: str, dx: float = 0.0, dy: float = 0.0) -> float:
+        x, y = lm[INDEX[name]]
+        return float(m[int(round(y + dy)), int(round(x + dx))])
+
+    eye_gap = lm[INDEX["left_eye_center"], 0] - lm[INDEX["right_eye_center"], 0]
+    assert at("nose_tip") > 0.95 and at("right_eye_center", dy=0.6 * eye_gap) > 0.95  # nose, cheek
+    assert at("nose_bridge", dy=-0.1 * eye_gap) > 0.9  # between the brows
+    assert at("nose_bridge", dy=-0.9 * eye_gap) < 0.05  # the hair above the brows
+    # the face's own edge stays the photo's: the hull is shrunk toward the centre
+    assert at("chin") < 0.5 and at("jaw_right", dx=-0.3 * eye_gap) < 0.05
+    few = mask.clone()
+    few[0, [INDEX[n] for n in ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower",
+                               "cheek_left", "jaw_left", "right_brow_outer")]] = False  # fmt: skip
+    assert float(skin_masks(pts, few, size).max()) == 0.0

@@ -170,6 +170,35 @@ def part_masks(
     return out
 
 
+SKIN_OUTLINE = (
+    "jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left",
+    "right_brow_outer", "right_brow_center", "left_brow_center", "left_brow_outer",
+)  # fmt: skip
+
+
+def skin_masks(points: torch.Tensor, mask: torch.Tensor, size: int, shrink: float = 0.9) -> torch.Tensor:
+    """Soft masks ``(B, 1, size, size)`` of the face's skin region: the convex hull of the outline
+    and brow points (normalised crop frame, as :func:`part_masks`), shrunk by ``shrink`` toward its
+    centre so the face's own edge stays the photo's, feathered over 1.5 % of the crop side. A face
+    with fewer than 5 of those points present gets no mask. Eyes and mouth are not cut out here
+    (multiply by ``1 - part_masks(...)``)."""
+    from geostyle.faces.landmarks import INDEX
+
+    idx = [INDEX[n] for n in SKIN_OUTLINE]
+    pts = ((points[:, idx].detach().cpu().double().numpy() + 1.0) * size / 2.0) - 0.5
+    ok = mask[:, idx].cpu().numpy()
+    out = np.zeros((points.shape[0], 1, size, size), np.float32)
+    for i in range(points.shape[0]):
+        p = pts[i][ok[i]]
+        if len(p) < 5:
+            continue
+        c = p.mean(0)
+        hull = cv2.convexHull((c + (p - c) * shrink).astype(np.float32)).astype(np.int32)
+        cv2.fillConvexPoly(out[i, 0], hull, 1.0)
+        out[i, 0] = cv2.GaussianBlur(out[i, 0], (0, 0), max(0.5, 0.015 * size))
+    return torch.from_numpy(out).to(device=points.device, dtype=points.dtype)
+
+
 def paste_parts(target: torch.Tensor, exemplar: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """The dense target with facial parts taken from the exemplar aligned onto the same geometry
     (the paper's aligned pairs, at local scale): ``target (B, 3, H, W)``, ``exemplar`` the same,

@@ -157,6 +157,10 @@ class Trainer:
             raise ConfigError(f"data.target_filter: {dc.target_filter!r} is not one of {', '.join(CARTOON_FILTERS)}")
         if dc.target_parts and dc.target != "cartoon":
             raise ConfigError("data.target_parts needs data.target=cartoon")
+        if not 0.0 <= dc.target_skin <= 1.0:
+            raise ConfigError(f"data.target_skin must be between 0 and 1, got {dc.target_skin}")
+        if dc.target_skin > 0 and not dc.target_parts:
+            raise ConfigError("data.target_skin needs data.target_parts (the exemplar aligned onto the photo)")
         self.palette = None
         if dc.target == "cartoon":
             from geostyle.train.targets import Palette
@@ -239,6 +243,15 @@ class Trainer:
                     width=self.cfg.data.target_part_width,
                 )
                 target = paste_parts(target, ex, masks)
+                if self.cfg.data.target_skin > 0:
+                    from geostyle.train.targets import skin_masks
+
+                    # The region is the photo's (the exemplar has no jaw or brows to intersect with;
+                    # warped onto the target geometry it covers the whole crop anyway).
+                    seen, size = geo.photo_target_mask, target.shape[-1]
+                    features = part_masks(geo.photo_target, seen, size, ("right_eye", "left_eye", "mouth"))
+                    skin = skin_masks(geo.photo_target, seen, size) * (1.0 - features)
+                    target = paste_parts(target, ex, self.cfg.data.target_skin * skin)
             return target
         if kind == "paired":
             # The artist's drawing of this very photo, TPS-aligned onto the photo's target geometry
