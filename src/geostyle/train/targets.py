@@ -194,7 +194,7 @@ def skin_masks(points: torch.Tensor, mask: torch.Tensor, size: int, shrink: floa
             continue
         c = p.mean(0)
         hull = cv2.convexHull((c + (p - c) * shrink).astype(np.float32)).astype(np.int32)
-        cv2.fillConvexPoly(out[i, 0], hull, 1.0)
+        cv2.fillConvexPoly(out[i, 0], hull, (1.0,))
         out[i, 0] = cv2.GaussianBlur(out[i, 0], (0, 0), max(0.5, 0.015 * size))
     return torch.from_numpy(out).to(device=points.device, dtype=points.dtype)
 
