@@ -137,10 +137,7 @@ class Stylizer:
         self.zoom = float(extra.get("zoom", 1.0))
         self.size = self.release.resolution
         self.trained_strength = float(extra.get("strength", 1.0))
-        # A model may carry the strength its evaluation chose (extra.default_strength).
-        self.default_strength = float(extra.get("default_strength", DEFAULT_STRENGTH))
-        if not 0.0 <= self.default_strength <= 2.0:
-            raise CheckpointError(f"{self.path}: default_strength {self.default_strength} is out of range")
+        self.default_strength = suggested_strength(extra, self.path)
         self.strength = self.default_strength if strength is None else float(strength)
         # Per-part multipliers of the strength (extra.part_gains, e.g. anime eyes that grow more
         # than the face changes); an explicit argument replaces the model's.
@@ -366,6 +363,19 @@ class Stylizer:
         with self.timer("detect+landmarks"):
             faces = self.detect_faces(image, path)
         return self.render(image, [f.warp_landmarks() for f in faces], strength, feather)
+
+
+def suggested_strength(extra: dict, source: str | Path) -> float:
+    """The geometry strength a model suggests: its evaluation's choice (``extra.default_strength``)
+    or :data:`DEFAULT_STRENGTH`. Raises :class:`CheckpointError` naming ``source`` when it is out of
+    range (0 to 2) or not a number."""
+    try:
+        value = float(extra.get("default_strength", DEFAULT_STRENGTH))
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{source}: default_strength {extra.get('default_strength')!r} is not a number") from None
+    if not 0.0 <= value <= 2.0:
+        raise CheckpointError(f"{source}: default_strength {value} is out of range")
+    return value
 
 
 def _width(landmarks: np.ndarray) -> float:

@@ -33,15 +33,14 @@ def check_strength(value: float) -> float:
 
 
 def _default_strength(path: str | Path) -> float:
-    """The strength a model file suggests, or the runtime's default where it says none (or cannot be read)."""
-    from geostyle.infer.stylize import DEFAULT_STRENGTH
+    """The strength a model file suggests, or the runtime's default where it cannot be read."""
+    from geostyle.infer.stylize import DEFAULT_STRENGTH, suggested_strength
     from geostyle.nets.release import read_release_metadata
 
     try:
-        value = float(read_release_metadata(path).get("extra", {}).get("default_strength", DEFAULT_STRENGTH))
-    except (GeostyleError, TypeError, ValueError):
+        return suggested_strength(read_release_metadata(path).get("extra", {}), path)
+    except GeostyleError:
         return DEFAULT_STRENGTH
-    return value if MIN_STRENGTH <= value <= MAX_STRENGTH else DEFAULT_STRENGTH
 
 
 def strength_tag(strength: float) -> str:
