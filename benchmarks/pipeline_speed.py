@@ -67,7 +67,7 @@ def real_face_inputs(stylizer, size: int) -> dict[str, Any]:
 
 def build_calls(stylizer, size: int, threads_list: list[int], tmp: Path, peers: bool) -> dict[str, Any]:
     """name -> (callable, repeats weight). Names: ``<runtime>_<graph>_<threads>t``."""
-    from geostyle.infer.composite import cut_face
+    from geostyle.infer.composite import cut_face, frame_pins, move_around, widened
     from geostyle.infer.fields import FaceFieldSolver
     from geostyle.infer.runtime import export_graph, openvino_model, ort_session
     from geostyle.nets.generator import export_generator_onnx
@@ -152,17 +152,31 @@ def build_calls(stylizer, size: int, threads_list: list[int], tmp: Path, peers: 
     alignment = estimate_alignment(face.landmarks, size, stylizer.zoom)
     crop_pts = apply_affine(alignment.matrix, face.landmarks)
     solver = FaceFieldSolver(stylizer.aligner, size)
+    # As the whole-frame product solves it: anchored ``reach`` crop half-sides out, the photo's
+    # border pinned (docs/landmarks.md, "The warp's reach").
+    reach = widened(alignment, stylizer.reach).size / size
+    pins = frame_pins(alignment, *photo.shape[:2], reach)
+
+    def field():
+        return solver.fields(crop_pts, stylizer.strength, reach, pins)
+
     for t in threads_list:
         session = ort_session(paths["face"], t)
 
         def product(session=session):
-            full, quarter = solver.fields(crop_pts, stylizer.strength)
-            crop, warped = cut_face(photo, alignment, full)
+            full, quarter = field()
+            crop, warped = cut_face(photo, alignment, full, reach)
             session.run(None, {"image": to_blob(crop), "grid": quarter, "warped": to_blob(warped)})
 
         calls[f"product_path_{t}t"] = product
-    calls["tps_field"] = lambda: solver.fields(crop_pts, stylizer.strength)
-    calls["cut_warped_crop"] = lambda: cut_face(photo, alignment, solver.fields(crop_pts, stylizer.strength)[0])
+    calls["tps_field"] = field
+    calls["cut_warped_crop"] = lambda: cut_face(photo, alignment, field()[0], reach)
+    spline = solver.solve(crop_pts, stylizer.strength, reach, pins)
+    canvas = photo.copy()
+    # Outside the product path: the whole frame also moves the background around the face.
+    calls["move_surroundings"] = lambda: move_around(
+        canvas, alignment, reach, lambda u: solver.displacement(spline, u)
+    )
     if peers:
         from peers import PEERS
 

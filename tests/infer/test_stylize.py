@@ -19,12 +19,15 @@ def test_crop_output(tiny_model, astronaut_path):
     assert result.face.backend in ("mediapipe", "dlib")
 
 
-def test_whole_frame_is_background_plus_face(tiny_model, astronaut_path):
+@pytest.mark.parametrize("reach", [1.0, 1.5])
+def test_whole_frame_is_background_plus_face(tiny_model, astronaut_path, reach):
     """The whole frame is stylized; the face region additionally gets the warped face crop, and
-    outside the crop's region the output is exactly the background pass."""
-    from geostyle.infer.composite import crop_region
+    outside the region the face's warp reaches (the crop, or the square ``reach`` times as wide)
+    the output is exactly the background pass."""
+    from geostyle.faces.align import estimate_alignment
+    from geostyle.infer.composite import crop_region, widened
 
-    stylizer = Stylizer(tiny_model, strength=1.0)
+    stylizer = Stylizer(tiny_model, strength=1.0, reach=reach)
     image = load_image(astronaut_path)
     frame = stylizer.stylize_frame(image)
     background = stylizer.render(image, [])
@@ -32,15 +35,22 @@ def test_whole_frame_is_background_plus_face(tiny_model, astronaut_path):
     # G ran over the whole frame: the far corners change too (random weights, residual scale 1).
     assert np.abs(background[:40, :40].astype(int) - image[:40, :40]).mean() > 2
     face = stylizer.detect(image)
-    from geostyle.faces.align import estimate_alignment
-
-    region = crop_region(estimate_alignment(face.landmarks, stylizer.size, stylizer.zoom), *image.shape[:2])
+    alignment = estimate_alignment(face.landmarks, stylizer.size, stylizer.zoom)
+    region = crop_region(widened(alignment, reach), *image.shape[:2])
     outside = np.ones(image.shape[:2], bool)
     outside[region.y0 : region.y1, region.x0 : region.x1] = False
+    assert outside.sum() > 0.2 * outside.size
     assert np.array_equal(frame[outside], background[outside])
     x0, y0, x1, y1 = (int(v) for v in face.box)
     inner = np.abs(frame[y0:y1, x0:x1].astype(int) - background[y0:y1, x0:x1]).mean()
     assert inner > 3, f"the face pass did not change the face region ({inner:.2f})"
+    if reach > 1:
+        # Between the crop and the widened square the background itself moved with the face.
+        crop = crop_region(alignment, *image.shape[:2])
+        ring = ~outside
+        ring[crop.y0 : crop.y1, crop.x0 : crop.x1] = False
+        moved = np.abs(frame[ring].astype(int) - background[ring]).mean()
+        assert moved > 0.5, f"the ring around the face did not move ({moved:.2f})"
 
 
 def test_frame_without_face_is_stylized_without_warp(tiny_model):

@@ -112,3 +112,18 @@ def test_part_gain_option(tiny_model, tmp_path, astronaut_path, capsys):
     assert "PART=GAIN" in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "ears"), "--part-gain", "ears=2"]) != 0
     assert "unknown face part" in capsys.readouterr().err
+
+
+def test_reach_option(tiny_model, tmp_path, astronaut_path, capsys):
+    """``--reach 1`` (training's pinned crop border) and the default give different whole frames
+    only around the face (the astronaut's widened square ends above the bottom and left of the right
+    edge); an out-of-range reach is refused with a readable error."""
+    args = ["stylize", str(astronaut_path), "--model", str(tiny_model), "--strength", "1"]
+    assert main([*args, "--out", str(tmp_path / "wide")]) == 0
+    assert main([*args, "--out", str(tmp_path / "pinned"), "--reach", "1"]) == 0
+    a, b = (load_image(next((tmp_path / d).iterdir())).astype(int) for d in ("wide", "pinned"))
+    changed = np.abs(a - b).max(-1) > 8
+    assert changed.mean() > 0.01  # the warp moved more than the crop
+    assert not changed[-60:].any() and not changed[:, -60:].any()  # far from the face: the same pass
+    assert main([*args, "--out", str(tmp_path / "bad"), "--reach", "0.5"]) != 0
+    assert "reach must be between 1 and 4" in capsys.readouterr().err

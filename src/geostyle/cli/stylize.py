@@ -42,6 +42,13 @@ def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_part_gain_argument(p)
     p.add_argument(
+        "--reach",
+        type=float,
+        default=None,
+        help="how far around a face its warp moves pixels, in crop half-sides (1 = only the crop, "
+        "as in training; default 1.5: a lifted chin carries the neck instead of smearing it)",
+    )
+    p.add_argument(
         "--runtime",
         default="onnx",
         choices=["torch", "onnx", "openvino"],
@@ -84,7 +91,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 
 def build_stylizer(args: argparse.Namespace, model: str):
-    from geostyle.infer.stylize import Stylizer
+    from geostyle.infer.stylize import DEFAULT_REACH, Stylizer
 
     return Stylizer(
         model,
@@ -94,6 +101,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         threads=args.threads,
         runtime=args.runtime,
         work_size=args.work_size or None,
+        reach=DEFAULT_REACH if args.reach is None else args.reach,
     )
 
 

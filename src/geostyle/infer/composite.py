@@ -17,6 +17,7 @@ crops are touched at full size.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -80,17 +81,52 @@ def crop_region(alignment: Alignment, height: int, width: int, margin: int = 2) 
     return Region(max(0, int(x0)), max(0, int(y0)), min(width, int(x1)), min(height, int(y1)))
 
 
+def widened(alignment: Alignment, reach: float) -> Alignment:
+    """The same similarity with the crop square widened about its centre to ``reach`` times its side
+    (rounded to whole pixels on each side; read the exact factor back as ``size / alignment.size``)."""
+    margin = max(0, int(round(alignment.size * (reach - 1.0) / 2.0)))
+    matrix = alignment.matrix.copy()
+    matrix[:, 2] += margin
+    return Alignment(matrix, alignment.size + 2 * margin)
+
+
+def frame_pins(alignment: Alignment, height: int, width: int, reach: float, step: float = 0.5) -> np.ndarray:
+    """Points of the frame's border that lie inside the square of half-side ``reach`` around the crop,
+    ``(P, 2)`` in the crop's normalised frame, about ``step`` apart (crop half-sides). Held in place
+    by the face's warp, they keep it from pulling in pixels from beyond the picture. The default step
+    is the spacing of training's border anchors."""
+    s = alignment.size
+    spacing = max(1.0, step * s / 2.0 / max(alignment.scale, 1e-9))  # frame pixels
+    lo_x, hi_x, lo_y, hi_y = -0.5, width - 0.5, -0.5, height - 0.5
+    xs = np.linspace(lo_x, hi_x, max(2, int(np.ceil((hi_x - lo_x) / spacing)) + 1))
+    ys = np.linspace(lo_y, hi_y, max(2, int(np.ceil((hi_y - lo_y) / spacing)) + 1))
+    border = np.concatenate(
+        [
+            np.stack([xs, np.full_like(xs, lo_y)], -1),
+            np.stack([xs, np.full_like(xs, hi_y)], -1),
+            np.stack([np.full_like(ys, lo_x), ys], -1),
+            np.stack([np.full_like(ys, hi_x), ys], -1),
+        ]
+    )
+    m = alignment.matrix
+    crop = border @ m[:, :2].T + m[:, 2]
+    normalised = (crop + 0.5) * (2.0 / s) - 1.0
+    inside = (np.abs(normalised) <= reach).all(-1)
+    return normalised[inside]
+
+
 def cut_face(
-    frame: np.ndarray, alignment: Alignment, field: np.ndarray | None
+    frame: np.ndarray, alignment: Alignment, field: np.ndarray | None, reach: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The aligned crop ``(S, S, 3)`` and, with a ``field``, the crop warped by it, both resampled
     once from the frame (the warp composed with the similarity, so the warped crop is not a
     resampling of a resampling). Faces much larger than the crop are area-averaged first, as
-    :func:`geostyle.faces.align.warp_to_crop` does, so the crop does not alias.
+    :func:`geostyle.faces.align.warp_to_crop` does, so the crop does not alias. ``reach``: the
+    field may read that far out (in crop half-sides, see :class:`geostyle.infer.fields.FaceFieldSolver`).
     """
     h, w = frame.shape[:2]
     s = alignment.size
-    region = crop_region(alignment, h, w)
+    region = crop_region(widened(alignment, reach) if reach > 1.0 else alignment, h, w)
     if region.empty:  # the face lies entirely outside the frame: read the nearest border pixels
         region = Region(0, 0, w, h)
     f = int(np.floor(1.0 / alignment.scale)) if alignment.scale < 0.5 else 1
@@ -121,6 +157,57 @@ def cut_face(
     map_y = (to_src[1, 0] * u + to_src[1, 1] * v + to_src[1, 2]).astype(np.float32)
     warped = cv2.remap(src, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return crop, warped
+
+
+def move_around(
+    frame: np.ndarray,
+    alignment: Alignment,
+    reach: float,
+    displacement: Callable[[np.ndarray], np.ndarray],
+    grid: int = 32,
+    taper: float = 0.12,
+    still: float = 0.25,
+) -> None:
+    """Move the pixels of ``frame`` (in place) around a face by its backward warp, within the square
+    ``reach`` crop half-sides around the crop: ``displacement`` maps points ``(N, 2)`` of the crop's
+    normalised frame to their backward displacement in the same units (a face's TPS). The map is
+    evaluated on a coarse ``grid x grid`` lattice in frame pixels, tapered to zero over the outer
+    ``taper`` of the square (the TPS is anchored there anyway) and upsampled bilinearly: one resample
+    of the region, far cheaper than cutting the square out, warping and pasting it back. Only the
+    lattice cells where some corner moves by more than ``still`` pixels are resampled (a chin lift
+    moves the lower face and neck, not the whole square)."""
+    h, w = frame.shape[:2]
+    s = alignment.size
+    region = crop_region(widened(alignment, reach), h, w, margin=0)
+    if region.empty:
+        return
+    rw, rh = region.x1 - region.x0, region.y1 - region.y0
+    gw, gh = min(grid, rw), min(grid, rh)
+    # Lattice points at the pixel-centre positions cv2.resize interpolates between.
+    xs = region.x0 + (np.arange(gw) + 0.5) * (rw / gw) - 0.5
+    ys = region.y0 + (np.arange(gh) + 0.5) * (rh / gh) - 0.5
+    px = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    m = alignment.matrix
+    u = (px @ m[:, :2].T + m[:, 2] + 0.5) * (2.0 / s) - 1.0
+    d = np.asarray(displacement(u), np.float64)
+    ramp = np.clip((reach - np.abs(u).max(-1)) / (2.0 * reach * taper), 0.0, 1.0)
+    d *= (ramp * ramp * (3.0 - 2.0 * ramp))[:, None]
+    # Normalised crop units -> crop pixels -> frame pixels (the similarity's linear part, inverted).
+    offsets = (d * (s / 2.0)) @ alignment.inverse[:, :2].T
+    lattice = offsets.reshape(gh, gw, 2).astype(np.float32)
+    moving = np.argwhere(np.abs(lattice).max(-1) > still)
+    if not len(moving):
+        return
+    field = cv2.resize(lattice, (rw, rh), interpolation=cv2.INTER_LINEAR)
+    # The moving lattice points, widened by one cell (bilinear support), in region pixels.
+    (i0, j0), (i1, j1) = moving.min(0) - 1, moving.max(0) + 2
+    y0, y1 = max(0, int(np.floor(i0 * rh / gh))), min(rh, int(np.ceil(i1 * rh / gh)))
+    x0, x1 = max(0, int(np.floor(j0 * rw / gw))), min(rw, int(np.ceil(j1 * rw / gw)))
+    field = field[y0:y1, x0:x1]
+    field[..., 0] += np.arange(region.x0 + x0, region.x0 + x1, dtype=np.float32)[None, :]
+    field[..., 1] += np.arange(region.y0 + y0, region.y0 + y1, dtype=np.float32)[:, None]
+    moved = cv2.remap(frame, field[..., 0], field[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    frame[region.y0 + y0 : region.y0 + y1, region.x0 + x0 : region.x0 + x1] = moved
 
 
 _MASKS: dict[tuple[int, float], np.ndarray] = {}

@@ -13,6 +13,8 @@ crop's normalised frame (``align_corners=False``), ``(H, W, 2)`` float32, column
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -20,7 +22,7 @@ from geostyle.errors import GeostyleError
 from geostyle.faces.landmarks import pixels_to_normalized
 from geostyle.warp.alignment import BatchAligner
 from geostyle.warp.onnx_export import solve_tps_numpy
-from geostyle.warp.tps import MIN_POINTS
+from geostyle.warp.tps import MIN_POINTS, border_anchors
 
 
 def identity_field(height: int, width: int) -> np.ndarray:
@@ -31,11 +33,28 @@ def identity_field(height: int, width: int) -> np.ndarray:
     return np.stack([gx, gy], -1)
 
 
+@dataclass(frozen=True)
+class FaceSpline:
+    """One face's solved backward TPS in the crop's normalised frame: ``centres (k, 2)`` float32 and
+    ``coeffs (k + 3, 2)`` float64 (kernel weights, then the affine part)."""
+
+    centres: np.ndarray
+    coeffs: np.ndarray
+    reach: float  # half-side of the anchored square, in crop half-sides (1 = the crop border)
+
+
 class FaceFieldSolver:
     """Fields toward the style geometry for aligned ``size x size`` crops.
 
     Reads its settings (geometry model, per-part moves, regularisation, grid resolution, anchors)
     from ``aligner`` so it solves the same system as training did.
+
+    ``reach``: where the anchors that pin the background sit, in crop half-sides. Training pins the
+    crop border (1). A whole frame can anchor further out (``reach > 1``): a chin lifted toward the
+    style geometry then pulls the neck below it up over a longer stretch instead of smearing the
+    few pixels between chin and crop border (docs/landmarks.md); the crop's surroundings are warped
+    by the same spline (:func:`geostyle.infer.composite.move_around`), so face and background still
+    meet without a seam.
     """
 
     def __init__(self, aligner: BatchAligner, size: int) -> None:
@@ -45,7 +64,6 @@ class FaceFieldSolver:
         self.anchors = aligner.anchors.double().numpy()  # (A, 2), normalised
         self._points = identity_field(self.grid, self.grid).reshape(-1, 2)
         self._points32 = self._points.astype(np.float32)
-        self._points_sq = (self._points32 * self._points32).sum(1)
         self._identity: dict[int, np.ndarray] = {}
 
     def target(self, landmarks: np.ndarray, strength: float) -> np.ndarray:
@@ -56,31 +74,68 @@ class FaceFieldSolver:
             geometry.target(p, strength, per_part=self.aligner.per_part, gains=self.aligner.part_gains)
         )
 
-    def low_res(self, landmarks: np.ndarray, strength: float) -> np.ndarray:
-        """The displacement ``field - identity`` on the ``grid x grid`` evaluation grid, ``(g, g, 2)``."""
+    def solve(
+        self,
+        landmarks: np.ndarray,
+        strength: float,
+        reach: float = 1.0,
+        pins: np.ndarray | None = None,
+    ) -> FaceSpline:
+        """The backward spline of one face. ``pins (P, 2)``: extra points held in place, normalised
+        crop frame (e.g. the frame's own border inside the anchored square, so nothing is pulled in
+        from beyond the picture)."""
+        if reach < 1.0:
+            raise GeostyleError(f"reach must be >= 1 (the crop border), got {reach}")
         p = pixels_to_normalized(np.asarray(landmarks, np.float64), self.size, self.size)
         t = self.target(landmarks, strength)
         keep = np.isfinite(p).all(-1) & np.isfinite(t).all(-1)
         if keep.sum() < MIN_POINTS:
             raise GeostyleError(f"a face needs at least {MIN_POINTS} landmarks for its warp")
+        fixed = self._anchors_at(reach)
+        if pins is not None and len(pins):
+            fixed = np.concatenate([fixed, np.asarray(pins, np.float64).reshape(-1, 2)])
         # Backward map: the output (target geometry) reads the photo (own geometry).
-        src = np.concatenate([t[keep], self.anchors])
-        dst = np.concatenate([p[keep], self.anchors])
+        src = np.concatenate([t[keep], fixed])
+        dst = np.concatenate([p[keep], fixed])
         coeffs = solve_tps_numpy(src, dst, regularization=self.aligner.regularization)
-        k = len(src)
+        return FaceSpline(src.astype(np.float32), coeffs, float(reach))
+
+    def _anchors_at(self, reach: float) -> np.ndarray:
+        """Border anchors on the square of half-side ``reach``, as far apart as training's on the crop
+        border (a wider square gets more of them, so it is held as firmly between them)."""
+        if reach == 1.0:
+            return self.anchors
+        n = int(round(len(self.anchors) / 4 * reach)) + 1  # 4 (n - 1) anchors, corners included
+        return border_anchors(n).double().numpy() * reach
+
+    @staticmethod
+    def displacement(spline: FaceSpline, points: np.ndarray) -> np.ndarray:
+        """``spline(points) - points`` for ``points (N, 2)`` float64 in the normalised crop frame,
+        ``(N, 2)`` float32."""
+        k = len(spline.centres)
+        pts = points.astype(np.float32)
+        c = spline.centres
         # The kernel sum in float32, in place: the precision the trainer's torch field has, at
         # half the cost of float64 (this loop over grid points x centres is most of the field).
-        pts = self._points32
-        c = src.astype(np.float32)
         d2 = pts @ (-2.0 * c.T)
-        d2 += self._points_sq[:, None]
+        d2 += (pts * pts).sum(1)[:, None]
         d2 += (c * c).sum(1)[None]
         np.maximum(d2, np.finfo(np.float32).tiny, out=d2)
         kernel = np.log(d2)
         kernel *= d2
-        values = kernel @ (0.5 * coeffs[:k]).astype(np.float32)
-        values += (coeffs[k] + self._points @ coeffs[k + 1 :]).astype(np.float32)
-        return (values - pts).reshape(self.grid, self.grid, 2)
+        values = kernel @ (0.5 * spline.coeffs[:k]).astype(np.float32)
+        values += (spline.coeffs[k] + points @ spline.coeffs[k + 1 :]).astype(np.float32)
+        return values - pts
+
+    def low_res(
+        self, landmarks: np.ndarray, strength: float, reach: float = 1.0, pins: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The displacement ``field - identity`` on the ``grid x grid`` evaluation grid, ``(g, g, 2)``."""
+        return self.crop_displacement(self.solve(landmarks, strength, reach, pins))
+
+    def crop_displacement(self, spline: FaceSpline) -> np.ndarray:
+        """The spline's displacement on the crop's ``grid x grid`` evaluation grid, ``(g, g, 2)``."""
+        return self.displacement(spline, self._points).reshape(self.grid, self.grid, 2)
 
     def _ident(self, n: int) -> np.ndarray:
         if n not in self._identity:
@@ -95,9 +150,15 @@ class FaceFieldSolver:
             disp = np.asarray(cv2.resize(disp, (n, n), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
         return disp + self._ident(n)
 
-    def fields(self, landmarks: np.ndarray, strength: float) -> tuple[np.ndarray, np.ndarray]:
+    def fields(
+        self, landmarks: np.ndarray, strength: float, reach: float = 1.0, pins: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(full (S, S, 2), quarter (1, S/4, S/4, 2))`` float32 fields for one crop."""
-        low = self.low_res(landmarks, strength)
+        return self.crop_fields(self.solve(landmarks, strength, reach, pins))
+
+    def crop_fields(self, spline: FaceSpline) -> tuple[np.ndarray, np.ndarray]:
+        """``(full (S, S, 2), quarter (1, S/4, S/4, 2))`` float32 fields of a solved spline."""
+        low = self.crop_displacement(spline)
         full = self.resize(low, self.size)
         quarter = np.ascontiguousarray(self.resize(low, self.size // 4)[None])
         return full, quarter

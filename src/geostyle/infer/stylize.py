@@ -28,8 +28,16 @@ import torch
 from geostyle.errors import CheckpointError, GeostyleError, NoFaceError
 from geostyle.faces.align import Alignment, apply_affine, estimate_alignment, warp_to_crop
 from geostyle.faces.landmarks import Face, normalized_to_pixels
-from geostyle.infer.composite import cut_face, paste_face, resize_to, working_size
-from geostyle.infer.fields import FaceFieldSolver
+from geostyle.infer.composite import (
+    cut_face,
+    frame_pins,
+    move_around,
+    paste_face,
+    resize_to,
+    widened,
+    working_size,
+)
+from geostyle.infer.fields import FaceFieldSolver, FaceSpline
 from geostyle.infer.runtime import RUNTIMES, from_blob, make_runtime, to_blob
 from geostyle.infer.timing import StageTimer
 from geostyle.infer.tracking import reduce_for_detection, scale_face
@@ -48,6 +56,11 @@ DEFAULT_WORK_SIZE = 512
 # (FaceMesh's own input is 192 px; larger copies only cost time and memory).
 DEFAULT_DETECT_SIZE = 1280
 DEFAULT_FEATHER = 0.12
+# Where a face's warp stops moving pixels, in crop half-sides (1 = the crop border, as in training).
+# Farther out, a chin lifted toward the style geometry carries the neck with it instead of smearing
+# the strip below it into the crop border (docs/landmarks.md); the ring around the crop is warped
+# along, in the stylized background.
+DEFAULT_REACH = 1.5
 DEFAULT_MAX_FACES = 4
 
 
@@ -80,6 +93,17 @@ class Aligned:
 
 
 @dataclass
+class FrameWarp:
+    """One face's warp in a whole frame (see :meth:`Stylizer.frame_warp`)."""
+
+    full: np.ndarray  # (S, S, 2) backward field of the crop, normalised crop frame
+    quarter: np.ndarray  # (1, S/4, S/4, 2) the same at the generator's feature resolution
+    reach: float  # where the anchors sit, in crop half-sides
+    alignment: Alignment  # the face's crop
+    spline: FaceSpline  # the solved warp, to evaluate around the crop
+
+
+@dataclass
 class Stylized:
     crop: np.ndarray  # (S, S, 3) uint8, stylized aligned crop
     source_crop: np.ndarray  # (S, S, 3) uint8, the aligned photo crop it came from
@@ -104,6 +128,8 @@ class Stylizer:
         feather: width of the blend ramp at the crop border, as a fraction of the crop side.
         overlap: run the whole-frame pass in a worker thread while the faces are stylized (same
             output; per-stage times then overlap and no longer add up to the frame time).
+        reach: how far around a face its warp moves pixels, in crop half-sides (whole frames and
+            :meth:`stylize`; :meth:`stylize_crop`, which has nothing beyond the crop, pins its border).
     """
 
     def __init__(
@@ -120,6 +146,7 @@ class Stylizer:
         max_faces: int = DEFAULT_MAX_FACES,
         feather: float = DEFAULT_FEATHER,
         overlap: bool = True,
+        reach: float = DEFAULT_REACH,
     ):
         if runtime not in RUNTIMES:
             raise GeostyleError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
@@ -168,6 +195,9 @@ class Stylizer:
         self.max_faces = max_faces
         self.feather = feather
         self.overlap = overlap
+        if not 1.0 <= reach <= 4.0:
+            raise GeostyleError(f"reach must be between 1 and 4 crop half-sides, got {reach}")
+        self.reach = float(reach)
         self._pool: ThreadPoolExecutor | None = None
         # Per-stage wall time of render(); off unless a caller (the pipeline benchmark) enables it.
         self.timer = StageTimer(enabled=False)
@@ -217,6 +247,27 @@ class Stylizer:
             return None
         return self.fields.fields(landmarks, alpha)
 
+    def frame_warp(
+        self, alignment: Alignment, crop_points: np.ndarray, height: int, width: int, strength: float | None = None
+    ) -> FrameWarp | None:
+        """The warp of one face of a ``height x width`` frame, anchored ``reach`` crop half-sides out
+        and pinned at the frame's border. ``crop_points (K, 2)``: the face's landmarks in crop
+        pixels. None when there is nothing to warp (strength 0, or no TPS alignment in the model)."""
+        alpha = self.strength if strength is None else strength
+        if not self.aligner.enabled or alpha == 0:
+            return None
+        reach = widened(alignment, self.reach).size / alignment.size  # whole pixels each side
+        pins = frame_pins(alignment, height, width, reach)
+        spline = self.fields.solve(crop_points, alpha, reach, pins)
+        full, quarter = self.fields.crop_fields(spline)
+        return FrameWarp(full, quarter, reach, alignment, spline)
+
+    def move_surroundings(self, frame: np.ndarray, warp: FrameWarp) -> None:
+        """Move ``frame``'s pixels around a face (in place) with the face's warp, out to its reach:
+        the background a warped face is pasted onto (nothing to do at reach 1)."""
+        if warp.reach > 1.0:
+            move_around(frame, warp.alignment, warp.reach, lambda u: self.fields.displacement(warp.spline, u))
+
     # ------------------------------------------------------------------------------ faces
     def detect_faces(self, image: np.ndarray, path: Path | None = None) -> list[Face]:
         """All faces (largest first, at most ``max_faces``), found on a copy reduced to
@@ -258,9 +309,17 @@ class Stylizer:
         return from_blob(self.runtime.face(x, quarter, to_blob(warped)))
 
     def stylize(self, image: np.ndarray, path: Path | None = None, strength: float | None = None) -> Stylized:
-        """The aligned stylized crop of the largest face. Raises :class:`NoFaceError`."""
+        """The aligned stylized crop of the largest face, its warp reading the photo beyond the crop
+        (``reach``). Raises :class:`NoFaceError`."""
         aligned = self.align(image, path)
-        out = self.stylize_crop(aligned.crop, aligned.landmarks, strength)
+        h, w = image.shape[:2]
+        warp = self.frame_warp(aligned.alignment, aligned.landmarks, h, w, strength)
+        if warp is None:
+            out = from_blob(self.runtime.frame(to_blob(aligned.crop)))
+        else:
+            _, warped = cut_face(np.ascontiguousarray(image, dtype=np.uint8), aligned.alignment, warp.full, warp.reach)
+            assert warped is not None
+            out = from_blob(self.runtime.face(to_blob(aligned.crop), warp.quarter, to_blob(warped)))
         return Stylized(out, aligned.crop, aligned.alignment, aligned.face)
 
     # ------------------------------------------------------------------------------ frames
@@ -315,7 +374,9 @@ class Stylizer:
             background = self.start_background(image)
         if background is None:
             out = self.stylize_background(image)
+        h, w = image.shape[:2]
         styled: list[tuple[np.ndarray, Alignment]] = []
+        warps: list[FrameWarp] = []
         try:
             # Smaller faces first, so where crops overlap the larger face ends on top.
             for landmarks in sorted(faces, key=_width):
@@ -325,21 +386,55 @@ class Stylizer:
                     continue
                 crop_pts = apply_affine(alignment.matrix, landmarks)
                 with timer("TPS field"):
-                    fields = self.face_fields(crop_pts, strength)
+                    warp = self.frame_warp(alignment, crop_pts, h, w, strength)
                 with timer("warp"):
-                    crop, warped = cut_face(image, alignment, None if fields is None else fields[0])
+                    if warp is None:
+                        crop, warped = cut_face(image, alignment, None)
+                    else:
+                        crop, warped = cut_face(image, alignment, warp.full, warp.reach)
                 with timer("G face"):
-                    if fields is None or warped is None:
+                    if warp is None or warped is None:
                         y = self.runtime.frame(to_blob(crop))
                     else:
-                        y = self.runtime.face(to_blob(crop), fields[1], to_blob(warped))
+                        y = self.runtime.face(to_blob(crop), warp.quarter, to_blob(warped))
                 styled.append((from_blob(y), alignment))
+                if warp is not None:
+                    warps.append(warp)
         finally:
             if background is not None:
                 out = background.result()  # also re-raises what the background pass raised
+        with timer("move surroundings"):
+            # The stylized background around each face moves with the face's warp (anchored at its
+            # reach), so the pasted face meets a background of its own shape.
+            for warp in warps:
+                self.move_surroundings(out, warp)
         with timer("blend"):
             for face, alignment in styled:
                 paste_face(out, face, alignment, feather)
+        return out
+
+    def warp_frame(
+        self, image: np.ndarray, faces: Sequence[np.ndarray], strength: float | None = None
+    ) -> np.ndarray:
+        """The photo itself with every face moved toward the style geometry as :meth:`render` moves
+        it, without the generator: what the geometry does to a frame, to look at and to test."""
+        out = np.array(image, dtype=np.uint8, copy=True)
+        h, w = out.shape[:2]
+        moved: list[tuple[np.ndarray, Alignment]] = []
+        for landmarks in sorted(faces, key=_width):
+            try:
+                alignment = estimate_alignment(landmarks, self.size, self.zoom)
+            except ValueError:
+                continue
+            warp = self.frame_warp(alignment, apply_affine(alignment.matrix, landmarks), h, w, strength)
+            if warp is None:
+                continue
+            _, warped = cut_face(out, alignment, warp.full, warp.reach)
+            self.move_surroundings(out, warp)
+            if warped is not None:
+                moved.append((warped, alignment))
+        for warped, alignment in moved:
+            paste_face(out, warped, alignment, self.feather)
         return out
 
     def start_background(self, image: np.ndarray) -> Future | None:
