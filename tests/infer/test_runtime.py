@@ -100,3 +100,17 @@ def test_first_uses_in_two_threads_export_one_at_a_time(anime):
             pool.map(lambda rs: rs[0].frame(np.zeros((1, 3, *rs[1]), np.float32)), zip(runtimes, sizes, strict=True))
         )
     assert [o.shape[2:] for o in outs] == sizes
+
+
+def test_stylizer_keeps_numpy_blas_on_one_thread(tiny_model):
+    """NumPy's OpenBLAS workers spin between calls on the cores the generator needs; a Stylizer
+    leaves them at one thread (torch's own pool is not touched)."""
+    from threadpoolctl import threadpool_info
+
+    from geostyle.infer.stylize import Stylizer
+
+    torch_threads = torch.get_num_threads()
+    Stylizer(tiny_model)
+    openblas = [i for i in threadpool_info() if i["internal_api"] == "openblas"]
+    assert openblas and all(i["num_threads"] == 1 for i in openblas)
+    assert torch.get_num_threads() == torch_threads

@@ -143,6 +143,24 @@ def ort_session(path: str | Path | bytes, threads: int = 0, spinning: bool = Fal
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
+_BLAS_LIMITED = False
+
+
+def single_thread_numpy_blas() -> None:
+    """Run NumPy's OpenBLAS on one thread, process-wide, from now on (once; torch's own thread pool
+    is not touched). Why: after every matrix product (the TPS field, the affine maps) OpenBLAS's
+    worker threads busy-wait for the next call, on the same two cores the generator's runtime and the
+    background pass need. Measured on 480 px talking-head frames (render only, one face, ONNX Runtime
+    2 threads): 28-30 ms a frame with OpenBLAS on 2 threads, 18.5-19 on one."""
+    global _BLAS_LIMITED
+    if _BLAS_LIMITED:
+        return
+    _BLAS_LIMITED = True
+    from threadpoolctl import ThreadpoolController
+
+    ThreadpoolController().select(internal_api="openblas").limit(limits=1)
+
+
 class OnnxRuntime:
     """ONNX Runtime (CPU execution provider) on graphs exported from the loaded generator."""
 

@@ -38,7 +38,7 @@ from geostyle.infer.composite import (
     working_size,
 )
 from geostyle.infer.fields import FaceFieldSolver, FaceSpline
-from geostyle.infer.runtime import RUNTIMES, from_blob, make_runtime, to_blob
+from geostyle.infer.runtime import RUNTIMES, from_blob, make_runtime, single_thread_numpy_blas, to_blob
 from geostyle.infer.timing import StageTimer
 from geostyle.infer.tracking import reduce_for_detection, scale_face
 from geostyle.nets.release import ReleaseModel, load_release
@@ -152,6 +152,7 @@ class Stylizer:
             raise GeostyleError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
         if threads > 0:
             torch.set_num_threads(threads)
+        single_thread_numpy_blas()  # its idle workers spin on the cores the generator needs
         self.path = resolve_model(model)
         self.release: ReleaseModel = load_release(self.path)
         if self.release.geometry is None:
