@@ -312,7 +312,7 @@ def huge_photo() -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ report
 STAGE_ORDER = [
     "decode", "detect+landmarks", "track+smooth", "TPS field", "warp", "resize", "G frame", "G face",
-    "blend", "temporal filter", "encode",
+    "move surroundings", "blend", "temporal filter", "encode",
 ]
 
 def markdown(result: dict[str, Any]) -> str:
