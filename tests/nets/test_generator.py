@@ -339,6 +339,36 @@ def test_box_mean_and_guided_smooth_match_a_reference():
     assert float(out[..., 0].max()) < -0.75 and float(out[..., -1].min()) > 0.75
 
 
+def test_box_mean_running_sums_and_exported_pooling_agree(tmp_path):
+    """Eager PyTorch uses running sums, exported graphs average pooling: the same window means (to
+    float32 rounding) at radii up to the image size, and the exported graph has no CumSum."""
+    import onnx
+
+    from geostyle.nets.blocks import box_mean
+
+    class Box(torch.nn.Module):
+        def __init__(self, r: int) -> None:
+            super().__init__()
+            self.r = r
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return box_mean(x, self.r)
+
+    rng = np.random.default_rng(1)
+    for shape, r in (((2, 3, 40, 33), 3), ((1, 1, 9, 30), 6), ((1, 2, 16, 16), 15)):
+        x = torch.from_numpy(rng.uniform(-1, 1, shape).astype(np.float32))
+        ref = np.stack([[_box_reference(c.astype(np.float64), r) for c in b] for b in x.numpy()])
+        eager = box_mean(x, r).numpy()
+        traced = torch.jit.trace(Box(r), x)(x).numpy()
+        assert np.abs(eager - ref).max() < 2e-6 and np.abs(traced - ref).max() < 2e-6
+    path = tmp_path / "box.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Box(3), (torch.zeros(1, 3, 32, 32),), str(path), opset_version=17, dynamo=False)
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert "AveragePool" in ops and "CumSum" not in ops
+
+
 def test_fast_guided_smooth_is_close_to_the_exact_filter(shared_data):
     """``subsample=2`` (coefficients on a half-size copy) against the exact filter on a real portrait:
     the difference is a tenth of what the filter changes."""

@@ -124,7 +124,7 @@ def parity_inputs(stylizer, graph: str, size: int) -> list[np.ndarray]:
 def _reference(stylizer, inputs: list[np.ndarray]) -> np.ndarray:
     from geostyle.infer.runtime import TorchRuntime
 
-    runtime = TorchRuntime(stylizer.release.generator)
+    runtime = TorchRuntime(stylizer.release.generator)  # pools its box filters, as the graphs do
     return runtime.frame(inputs[0]) if len(inputs) == 1 else runtime.face(*inputs)
 
 

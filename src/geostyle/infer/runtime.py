@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from geostyle.errors import BackendUnavailableError, GeostyleError
+from geostyle.nets.blocks import pooled_box_filters
 
 RUNTIMES = ("torch", "onnx", "openvino")
 # Distinct input sizes kept per runtime (a folder of photos of many sizes re-exports beyond this).
@@ -43,7 +44,9 @@ class GeneratorRuntime(Protocol):
 
 
 class TorchRuntime:
-    """Runs the PyTorch generator directly (eval mode, no autograd)."""
+    """Runs the PyTorch generator directly (eval mode, no autograd). Box filters (a cartoon base's)
+    pool as in the exported graphs (:func:`geostyle.nets.blocks.pooled_box_filters`), so every
+    runtime draws the same base, up to float rounding."""
 
     name = "torch"
 
@@ -54,11 +57,15 @@ class TorchRuntime:
 
     @torch.no_grad()
     def frame(self, image: np.ndarray) -> np.ndarray:
-        return self.generator(torch.from_numpy(image)).numpy()
+        with pooled_box_filters():
+            return self.generator(torch.from_numpy(image)).numpy()
 
     @torch.no_grad()
     def face(self, crop: np.ndarray, grid: np.ndarray, warped: np.ndarray) -> np.ndarray:
-        return self.generator(torch.from_numpy(crop), torch.from_numpy(grid), torch.from_numpy(warped)).numpy()
+        with pooled_box_filters():
+            return self.generator(
+                torch.from_numpy(crop), torch.from_numpy(grid), torch.from_numpy(warped)
+            ).numpy()
 
 
 def export_graph(
