@@ -38,6 +38,35 @@ def test_palette_transfer_moves_the_statistics_to_the_palette(photo, anime):
     np.testing.assert_array_equal(transfer_palette(photo, pal, amount=0.0), _lab_round_trip(photo))
 
 
+def test_neutral_palette_transfer_keeps_greys_grey(photo, anime):
+    """A face crop with a grey and a black patch: Reinhard's transfer moves the chroma about the
+    skin's mean, so the neutral patches take a colour (the teal blacks); the neutral transfer keeps
+    them grey while the skin takes the exemplars' colour."""
+    pal = Palette.of(anime)
+    image = photo.copy()
+    image[:24, :24] = 128  # grey
+    image[-24:, -24:] = 20  # black
+
+    def chroma(img):
+        lab = cv2.cvtColor(img, cv2.COLOR_RGB2LAB).astype(float)
+        return lab[..., 1:] - 128.0
+
+    reinhard, neutral = (transfer_palette(image, pal, mode=m) for m in ("reinhard", "neutral"))
+    for patch in (np.s_[:24, :24], np.s_[-24:, -24:]):
+        assert np.linalg.norm(chroma(reinhard)[patch], axis=-1).mean() > 6.0
+        assert np.linalg.norm(chroma(neutral)[patch], axis=-1).mean() < 2.5
+    # The colourful pixels (the skin) move toward the exemplars' mean colour.
+    skin = np.s_[40:90, 40:90]
+    target = np.asarray(pal.mean[1:]) - 128.0
+    before = np.linalg.norm(chroma(image)[skin].reshape(-1, 2).mean(0) - target)
+    after = np.linalg.norm(chroma(neutral)[skin].reshape(-1, 2).mean(0) - target)
+    assert after < 0.5 * before, (before, after)
+    lightness = cv2.cvtColor(neutral, cv2.COLOR_RGB2LAB)[..., 0].astype(float)
+    assert abs(lightness.mean() - pal.mean[0]) < 5.0  # the lightness still moves as Reinhard's
+    with pytest.raises(ValueError, match="palette transfer"):
+        transfer_palette(image, pal, mode="vivid")
+
+
 def _lab_round_trip(image):
     return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2LAB), cv2.COLOR_LAB2RGB)
 

@@ -183,3 +183,13 @@ def test_two_process_ddp_with_gloo(tiny_datasets, tmp_path):
     state = ckpt.load_resume(tmp_path / "resume.pt")
     assert state["step"] == 3
     assert len(read_stats(tmp_path / "stats.jsonl")) == 3  # only rank 0 writes
+
+
+def test_neutral_target_palette_trains_and_a_wrong_one_is_refused(tiny_datasets, tmp_path):
+    from geostyle.errors import ConfigError
+
+    cartoon = ("data.target=cartoon", "data.target_filter=guided", "train.steps=1")
+    train(tiny_config(tiny_datasets, *cartoon, "data.target_palette=neutral"), tmp_path / "n", progress=False)
+    assert (tmp_path / "n" / "resume.pt").exists()
+    with pytest.raises(ConfigError, match="data.target_palette"):
+        train(tiny_config(tiny_datasets, *cartoon, "data.target_palette=vivid"), tmp_path / "v", progress=False)

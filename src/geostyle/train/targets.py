@@ -43,12 +43,41 @@ class Palette:
         return {"mean": list(self.mean), "std": list(self.std)}
 
 
-def transfer_palette(image: np.ndarray, palette: Palette, amount: float = 1.0) -> np.ndarray:
-    """Move the Lab mean and spread of one ``(H, W, 3)`` uint8 RGB image toward ``palette``
-    (Reinhard colour transfer); ``amount`` 0 keeps the image, 1 takes the palette's statistics."""
+PALETTE_TRANSFERS = ("reinhard", "neutral")
+_NEUTRAL = 128.0  # a* and b* of grey in OpenCV's 8-bit Lab
+
+
+def transfer_palette(image: np.ndarray, palette: Palette, amount: float = 1.0, mode: str = "reinhard") -> np.ndarray:
+    """Move the colours of one ``(H, W, 3)`` uint8 RGB image toward ``palette``; ``amount`` 0 keeps
+    the image, 1 takes the palette fully.
+
+    ``"reinhard"``: every Lab channel to the palette's mean and spread (Reinhard colour transfer).
+    On a face crop the chroma's mean is the skin's, so greys and blacks (less red than the mean)
+    come out green-blue after the spread is scaled up: the teal blacks of models trained on it.
+    ``"neutral"``: the lightness as Reinhard; the chroma scaled about grey (by the ratio of the
+    palette's RMS chroma to the image's) and shifted toward the palette's mean chroma only as far
+    as a pixel is as colourful as the image's mean colour and not dark, so greys and blacks stay
+    neutral while the skin takes the exemplars' colour."""
+    if mode not in PALETTE_TRANSFERS:
+        raise ValueError(f"unknown palette transfer {mode!r}; expected one of {PALETTE_TRANSFERS}")
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float64)
     mean, std = lab.reshape(-1, 3).mean(0), lab.reshape(-1, 3).std(0) + 1e-6
-    moved = (lab - mean) / std * np.asarray(palette.std) + np.asarray(palette.mean)
+    if mode == "reinhard":
+        moved = (lab - mean) / std * np.asarray(palette.std) + np.asarray(palette.mean)
+    else:
+        lightness = (lab[..., 0] - mean[0]) / std[0] * palette.std[0] + palette.mean[0]
+        chroma = lab[..., 1:] - _NEUTRAL
+        own_mean = chroma.reshape(-1, 2).mean(0)
+        own_rms = np.sqrt((chroma**2).sum(-1).mean()) + 1e-6
+        target_mean = np.asarray(palette.mean[1:]) - _NEUTRAL
+        # RMS chroma about grey of the exemplars, from their per-channel mean and spread.
+        target_rms = float(np.sqrt(sum(palette.std[c] ** 2 + (palette.mean[c] - _NEUTRAL) ** 2 for c in (1, 2))))
+        scale = target_rms / own_rms
+        colourful = np.clip(np.linalg.norm(chroma, axis=-1) / (np.linalg.norm(own_mean) + 1e-6), 0.0, 1.0)
+        lit = np.clip((lightness - 25.0) / 50.0, 0.0, 1.0)
+        shift = colourful * lit * lit * (3.0 - 2.0 * lit)
+        chroma = scale * chroma + shift[..., None] * (target_mean - scale * own_mean)
+        moved = np.dstack([lightness, chroma + _NEUTRAL])
     out = lab + amount * (moved - lab)
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
@@ -59,6 +88,7 @@ def cartoon_image(
     smoothing_passes: int = 4,
     levels: int = 10,
     line_strength: float = 0.85,
+    palette_mode: str = "reinhard",
 ) -> np.ndarray:
     """One ``(H, W, 3)`` uint8 RGB image as a flat-colour, line-art cartoon.
 
@@ -66,7 +96,7 @@ def cartoon_image(
     """
     h, w = image.shape[:2]
     side = min(h, w)
-    img = transfer_palette(image, palette) if palette is not None else image
+    img = transfer_palette(image, palette, mode=palette_mode) if palette is not None else image
     d = 5 if side <= 160 else 7
     flat = img
     for _ in range(smoothing_passes):
@@ -91,20 +121,25 @@ def cartoon_image(
 CARTOON_FILTERS = ("bilateral", "guided")
 
 
-def cartoon_target(images: torch.Tensor, palette: Palette | None, kind: str = "bilateral") -> torch.Tensor:
+def cartoon_target(
+    images: torch.Tensor, palette: Palette | None, kind: str = "bilateral", palette_mode: str = "reinhard"
+) -> torch.Tensor:
     """The cartoon of a ``(B, 3, H, W)`` batch in [-1, 1]; returns the same layout. ``kind``
     ``"bilateral"``: :func:`cartoon_image` (OpenCV); ``"guided"``: the generator's in-graph filter
     (:func:`geostyle.nets.blocks.cartoon_base`) moved to ``palette`` — the target of a generator
-    built on that base, which then only has to learn what the exemplars add."""
+    built on that base, which then only has to learn what the exemplars add. ``palette_mode``: see
+    :func:`transfer_palette`."""
     if kind not in CARTOON_FILTERS:
         raise ValueError(f"unknown cartoon filter {kind!r}; expected one of {CARTOON_FILTERS}")
     if kind == "guided":
         from geostyle.nets.blocks import cartoon_base
 
         drawn = to_uint8(cartoon_base(images.detach().cpu().float()))
-        out = np.stack([transfer_palette(im, palette) if palette is not None else im for im in drawn])
+        out = np.stack(
+            [transfer_palette(im, palette, mode=palette_mode) if palette is not None else im for im in drawn]
+        )
     else:
-        out = np.stack([cartoon_image(im, palette) for im in to_uint8(images)])
+        out = np.stack([cartoon_image(im, palette, palette_mode=palette_mode) for im in to_uint8(images)])
     return torch.from_numpy(out).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(images.device)
 
 

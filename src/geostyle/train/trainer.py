@@ -148,13 +148,17 @@ class Trainer:
             if len(photo_pool) == 0:
                 raise ConfigError(f"{dc.pairs}: no photo of {dc.photos} has a partner in {dc.styles}")
         self.photo_pool = photo_pool
-        from geostyle.train.targets import CARTOON_FILTERS, PASTE_PARTS
+        from geostyle.train.targets import CARTOON_FILTERS, PALETTE_TRANSFERS, PASTE_PARTS
 
         unknown = [p for p in dc.target_parts if p not in PASTE_PARTS]
         if unknown:
             raise ConfigError(f"data.target_parts: unknown part(s) {unknown}; known: {', '.join(PASTE_PARTS)}")
         if dc.target_filter not in CARTOON_FILTERS:
             raise ConfigError(f"data.target_filter: {dc.target_filter!r} is not one of {', '.join(CARTOON_FILTERS)}")
+        if dc.target_palette not in PALETTE_TRANSFERS:
+            raise ConfigError(
+                f"data.target_palette: {dc.target_palette!r} is not one of {', '.join(PALETTE_TRANSFERS)}"
+            )
         if dc.target_parts and dc.target != "cartoon":
             raise ConfigError("data.target_parts needs data.target=cartoon")
         if not 0.0 <= dc.target_skin <= 1.0:
@@ -230,7 +234,7 @@ class Trainer:
         if kind == "cartoon":
             from geostyle.train.targets import cartoon_target
 
-            target = cartoon_target(warped_x, self.palette, self.cfg.data.target_filter)
+            target = cartoon_target(warped_x, self.palette, self.cfg.data.target_filter, self.cfg.data.target_palette)
             parts = tuple(self.cfg.data.target_parts)
             if parts:
                 from geostyle.train.targets import part_masks, paste_parts
