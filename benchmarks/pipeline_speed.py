@@ -155,7 +155,7 @@ def build_calls(stylizer, size: int, threads_list: list[int], tmp: Path, peers: 
     # As the whole-frame product solves it: anchored ``reach`` crop half-sides out, the photo's
     # border pinned (docs/landmarks.md, "The warp's reach").
     reach = widened(alignment, stylizer.reach).size / size
-    pins = frame_pins(alignment, *photo.shape[:2], reach)
+    pins = frame_pins(alignment, *photo.shape[:2], reach, clear_of=solver.face_points(crop_pts, stylizer.strength))
 
     def field():
         return solver.fields(crop_pts, stylizer.strength, reach, pins)
@@ -179,7 +179,8 @@ def build_calls(stylizer, size: int, threads_list: list[int], tmp: Path, peers: 
     calls["cut_warped_crop"] = lambda: cut_face(photo, alignment, field()[0], reach)
     spline = solver.solve(crop_pts, stylizer.strength, reach, pins)
     canvas = photo.copy()
-    # Outside the product path: the whole frame also moves the background around the face.
+    # Outside the product path: the whole frame also moves the background around the face. (The
+    # canvas drifts a little further each call; the work per call is the same.)
     calls["move_surroundings"] = lambda: move_around(
         canvas, alignment, reach, lambda u: solver.displacement(spline, u)
     )

@@ -9,8 +9,9 @@ the whole lift: the chin's edge smears into the neck. The product anchors the wa
 with it; the frame's own border stays pinned.
 
 Measured, for every held-out HELEN photo (images 150-299, in-the-wild, neck in the picture) and for
-the tight 256 px selfies: the **neck stretch**, the largest vertical magnification of the backward
-map on the line from the chin's target position straight down to where the warp stops (1 = the
+the tight 256 px selfies: the **neck stretch**, the largest vertical magnification of the product's
+backward map (frame pins and taper included) on the line from the chin's target position straight
+down to where the warp's anchors are (1 = the
 neck only moves; 3 = three output rows show one row of the photo). Pictures of the same:
 ``docs/img/warp_reach.png`` (talking-head video frames, HELEN photos and one tight selfie, the warp
 alone without the generator, so the geometry is what one sees).
@@ -42,10 +43,12 @@ PICTURE_SELFIE = "female_10262.jpg"
 
 
 def neck_stretch(stylizer, image: np.ndarray, landmarks: np.ndarray, strength: float) -> float | None:
-    """Largest vertical magnification of the warp below the chin (see the module docstring)."""
+    """Largest vertical magnification of the product's warp below the chin (see the module
+    docstring): the face's spline as ``Stylizer.frame_warp`` solves it (anchors, frame pins), and
+    beyond the crop the surroundings' tapered copy of it (``infer.composite.taper``)."""
     from geostyle.faces.align import apply_affine, estimate_alignment
     from geostyle.faces.landmarks import INDEX
-    from geostyle.infer.composite import frame_pins, widened
+    from geostyle.infer.composite import taper
 
     h, w = image.shape[:2]
     try:
@@ -53,17 +56,17 @@ def neck_stretch(stylizer, image: np.ndarray, landmarks: np.ndarray, strength: f
     except ValueError:
         return None
     pts = apply_affine(alignment.matrix, landmarks)
-    solver = stylizer.fields
-    ring = widened(alignment, stylizer.reach)
-    reach = ring.size / alignment.size
-    spline = solver.solve(pts, strength, reach, frame_pins(alignment, h, w, reach))
-    chin = solver.target(pts, strength)[INDEX["chin"]]
-    if not np.isfinite(chin).all():
+    warp = stylizer.frame_warp(alignment, pts, h, w, strength)
+    chin = stylizer.fields.target(pts, strength)[INDEX["chin"]]
+    if warp is None or not np.isfinite(chin).all():
         return None
     # Down to the anchored square's border; the part beyond the frame is dropped below.
-    ys = np.linspace(chin[1], reach, 400)
+    ys = np.linspace(chin[1], warp.reach, 400)
     line = np.stack([np.full_like(ys, chin[0]), ys], -1)
-    src = line[:, 1] + solver.displacement(spline, line)[:, 1]
+    disp = stylizer.fields.displacement(warp.spline, line)[:, 1]
+    if warp.reach > 1.0:
+        disp = np.where(np.abs(line).max(-1) > 1.0, disp * taper(line, warp.reach), disp)
+    src = ys + disp
     # Keep only the part of the line inside the frame (output position mapped back to the frame).
     crop_px = (line + 1.0) * (alignment.size / 2.0) - 0.5
     frame_px = apply_affine(alignment.inverse, crop_px)

@@ -102,13 +102,16 @@ def test_first_uses_in_two_threads_export_one_at_a_time(anime):
     assert [o.shape[2:] for o in outs] == sizes
 
 
-def test_stylizer_keeps_numpy_blas_on_one_thread(tiny_model):
+def test_stylizer_keeps_numpy_blas_on_one_thread(tiny_model, monkeypatch):
     """NumPy's OpenBLAS workers spin between calls on the cores the generator needs; a Stylizer
     leaves them at one thread (torch's own pool is not touched)."""
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
+    import geostyle.infer.runtime as runtime
     from geostyle.infer.stylize import Stylizer
 
+    threadpool_limits(2, user_api="blas")  # as on a fresh process of a 2-core machine
+    monkeypatch.setattr(runtime, "_BLAS_LIMITED", False)
     torch_threads = torch.get_num_threads()
     Stylizer(tiny_model)
     openblas = [i for i in threadpool_info() if i["internal_api"] == "openblas"]

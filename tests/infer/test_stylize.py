@@ -22,10 +22,10 @@ def test_crop_output(tiny_model, astronaut_path):
 @pytest.mark.parametrize("reach", [1.0, 1.5])
 def test_whole_frame_is_background_plus_face(tiny_model, astronaut_path, reach):
     """The whole frame is stylized; the face region additionally gets the warped face crop, and
-    outside the region the face's warp reaches (the crop, or the square ``reach`` times as wide)
-    the output is exactly the background pass."""
+    outside the region the face's warp reaches (the crop, or the square ``reach`` times as wide and
+    the band its warp fades out over) the output is exactly the background pass."""
     from geostyle.faces.align import estimate_alignment
-    from geostyle.infer.composite import crop_region, widened
+    from geostyle.infer.composite import TAPER_BAND, crop_region, widened
 
     stylizer = Stylizer(tiny_model, strength=1.0, reach=reach)
     image = load_image(astronaut_path)
@@ -36,7 +36,7 @@ def test_whole_frame_is_background_plus_face(tiny_model, astronaut_path, reach):
     assert np.abs(background[:40, :40].astype(int) - image[:40, :40]).mean() > 2
     face = stylizer.detect(image)
     alignment = estimate_alignment(face.landmarks, stylizer.size, stylizer.zoom)
-    region = crop_region(widened(alignment, reach), *image.shape[:2])
+    region = crop_region(widened(alignment, reach + (TAPER_BAND if reach > 1 else 0.0)), *image.shape[:2])
     outside = np.ones(image.shape[:2], bool)
     outside[region.y0 : region.y1, region.x0 : region.x1] = False
     assert outside.sum() > 0.2 * outside.size

@@ -27,6 +27,13 @@ from geostyle.faces.align import Alignment, compose_affine, feather_mask
 
 # Working-resolution sizes are multiples of this (three stride-2 levels in the generator).
 SIZE_MULTIPLE = 8
+# No frame-border pin within this distance (crop half-sides) of a landmark or its target: at
+# strength 1 the anime geometry lifts a chin by about 0.3 (frame_pins).
+PIN_CLEARANCE = 0.3
+# Beyond its anchored square a face's warp fades out over this band (crop half-sides; taper).
+TAPER_BAND = 0.25
+# Rows of the frame blended or moved at a time: bounds the temporaries of a face that fills a huge photo.
+PASTE_STRIP_ROWS = 512
 
 
 def working_size(height: int, width: int, work_size: int | None) -> tuple[int, int]:
@@ -90,16 +97,30 @@ def widened(alignment: Alignment, reach: float) -> Alignment:
     return Alignment(matrix, alignment.size + 2 * margin)
 
 
-def frame_pins(alignment: Alignment, height: int, width: int, reach: float, step: float = 0.5) -> np.ndarray:
+def frame_pins(
+    alignment: Alignment,
+    height: int,
+    width: int,
+    reach: float,
+    step: float = 0.5,
+    clear_of: np.ndarray | None = None,
+    clearance: float = PIN_CLEARANCE,
+) -> np.ndarray:
     """Points of the frame's border that lie inside the square of half-side ``reach`` around the crop,
-    ``(P, 2)`` in the crop's normalised frame, about ``step`` apart (crop half-sides). Held in place
-    by the face's warp, they keep it from pulling in pixels from beyond the picture. The default step
-    is the spacing of training's border anchors."""
+    ``(P, 2)`` in the crop's normalised frame, about ``step`` apart (crop half-sides; the default is
+    the spacing of training's border anchors). Held in place by the face's warp, they keep it from
+    pulling in pixels from beyond the picture.
+
+    ``clear_of (N, 2)``: points (the face's landmarks and their targets, normalised crop frame) no
+    pin may come within ``clearance`` of. A pin between a landmark and its target (a chin at the
+    picture's bottom edge, lifted toward the style geometry) would have to map the two in reverse
+    order: the warp would fold and mirror the picture there. Without those pins the warp reads a
+    few rows from beyond the edge (the edge pixels, repeated) instead."""
     s = alignment.size
     spacing = max(1.0, step * s / 2.0 / max(alignment.scale, 1e-9))  # frame pixels
     lo_x, hi_x, lo_y, hi_y = -0.5, width - 0.5, -0.5, height - 0.5
     xs = np.linspace(lo_x, hi_x, max(2, int(np.ceil((hi_x - lo_x) / spacing)) + 1))
-    ys = np.linspace(lo_y, hi_y, max(2, int(np.ceil((hi_y - lo_y) / spacing)) + 1))
+    ys = np.linspace(lo_y, hi_y, max(2, int(np.ceil((hi_y - lo_y) / spacing)) + 1))[1:-1]  # corners once
     border = np.concatenate(
         [
             np.stack([xs, np.full_like(xs, lo_y)], -1),
@@ -111,8 +132,25 @@ def frame_pins(alignment: Alignment, height: int, width: int, reach: float, step
     m = alignment.matrix
     crop = border @ m[:, :2].T + m[:, 2]
     normalised = (crop + 0.5) * (2.0 / s) - 1.0
-    inside = (np.abs(normalised) <= reach).all(-1)
-    return normalised[inside]
+    keep = (np.abs(normalised) <= reach).all(-1)
+    if clear_of is not None:
+        points = np.asarray(clear_of, np.float64).reshape(-1, 2)
+        points = points[np.isfinite(points).all(-1)]
+        if len(points):
+            nearest = np.linalg.norm(normalised[:, None] - points[None], axis=-1).min(1)
+            keep &= nearest >= clearance
+    return normalised[keep]
+
+
+def taper(u: np.ndarray, reach: float) -> np.ndarray:
+    """``(N,)`` weight of a face's warp at points ``u (N, 2)`` of the crop's normalised frame when it
+    moves the surroundings (:func:`move_around`): 1 inside the anchored square (half-side
+    ``reach``), then a smoothstep to 0 over :data:`TAPER_BAND` beyond it. The spline is anchored on
+    that square, so what is tapered away is only its small remainder between and beyond the anchors:
+    inside, the surroundings move exactly as the face (a taper there would steepen the stretch
+    under a lifted chin)."""
+    ramp = np.clip((reach + TAPER_BAND - np.abs(u).max(-1)) / TAPER_BAND, 0.0, 1.0)
+    return ramp * ramp * (3.0 - 2.0 * ramp)
 
 
 def cut_face(
@@ -165,49 +203,69 @@ def move_around(
     reach: float,
     displacement: Callable[[np.ndarray], np.ndarray],
     grid: int = 32,
-    taper: float = 0.12,
     still: float = 0.25,
 ) -> None:
     """Move the pixels of ``frame`` (in place) around a face by its backward warp, within the square
-    ``reach`` crop half-sides around the crop: ``displacement`` maps points ``(N, 2)`` of the crop's
+    ``reach`` crop half-sides around the crop (and fading out just beyond: :func:`taper`):
+    ``displacement`` maps points ``(N, 2)`` of the crop's
     normalised frame to their backward displacement in the same units (a face's TPS). The map is
-    evaluated on a coarse ``grid x grid`` lattice in frame pixels, tapered to zero over the outer
-    ``taper`` of the square (the TPS is anchored there anyway) and upsampled bilinearly: one resample
-    of the region, far cheaper than cutting the square out, warping and pasting it back. Only the
-    lattice cells where some corner moves by more than ``still`` pixels are resampled (a chin lift
-    moves the lower face and neck, not the whole square)."""
+    evaluated on a coarse ``grid x grid`` lattice in frame pixels, weighted by :func:`taper` and
+    interpolated bilinearly: one resample of the region, far cheaper than cutting the square out,
+    warping and pasting it back. Only the box of lattice cells where some corner moves by more than
+    ``still`` pixels is resampled (a chin lift moves the lower face and neck, not the whole square),
+    in strips of :data:`PASTE_STRIP_ROWS` rows from a copy of just the pixels they can read, so a
+    face filling a huge photo costs no full-size float maps."""
     h, w = frame.shape[:2]
     s = alignment.size
-    region = crop_region(widened(alignment, reach), h, w, margin=0)
+    region = crop_region(widened(alignment, reach + TAPER_BAND), h, w, margin=0)
     if region.empty:
         return
     rw, rh = region.x1 - region.x0, region.y1 - region.y0
     gw, gh = min(grid, rw), min(grid, rh)
-    # Lattice points at the pixel-centre positions cv2.resize interpolates between.
+    # Lattice points at pixel-centre positions (as cv2.resize places them).
     xs = region.x0 + (np.arange(gw) + 0.5) * (rw / gw) - 0.5
     ys = region.y0 + (np.arange(gh) + 0.5) * (rh / gh) - 0.5
     px = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
     m = alignment.matrix
     u = (px @ m[:, :2].T + m[:, 2] + 0.5) * (2.0 / s) - 1.0
-    d = np.asarray(displacement(u), np.float64)
-    ramp = np.clip((reach - np.abs(u).max(-1)) / (2.0 * reach * taper), 0.0, 1.0)
-    d *= (ramp * ramp * (3.0 - 2.0 * ramp))[:, None]
+    d = np.asarray(displacement(u), np.float64) * taper(u, reach)[:, None]
     # Normalised crop units -> crop pixels -> frame pixels (the similarity's linear part, inverted).
     offsets = (d * (s / 2.0)) @ alignment.inverse[:, :2].T
     lattice = offsets.reshape(gh, gw, 2).astype(np.float32)
     moving = np.argwhere(np.abs(lattice).max(-1) > still)
     if not len(moving):
         return
-    field = cv2.resize(lattice, (rw, rh), interpolation=cv2.INTER_LINEAR)
-    # The moving lattice points, widened by one cell (bilinear support), in region pixels.
+    # The moving lattice points, widened by one cell (bilinear support), in frame pixels.
     (i0, j0), (i1, j1) = moving.min(0) - 1, moving.max(0) + 2
-    y0, y1 = max(0, int(np.floor(i0 * rh / gh))), min(rh, int(np.ceil(i1 * rh / gh)))
-    x0, x1 = max(0, int(np.floor(j0 * rw / gw))), min(rw, int(np.ceil(j1 * rw / gw)))
-    field = field[y0:y1, x0:x1]
-    field[..., 0] += np.arange(region.x0 + x0, region.x0 + x1, dtype=np.float32)[None, :]
-    field[..., 1] += np.arange(region.y0 + y0, region.y0 + y1, dtype=np.float32)[:, None]
-    moved = cv2.remap(frame, field[..., 0], field[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    frame[region.y0 + y0 : region.y0 + y1, region.x0 + x0 : region.x0 + x1] = moved
+    y0, y1 = region.y0 + max(0, int(np.floor(i0 * rh / gh))), region.y0 + min(rh, int(np.ceil(i1 * rh / gh)))
+    x0, x1 = region.x0 + max(0, int(np.floor(j0 * rw / gw))), region.x0 + min(rw, int(np.ceil(j1 * rw / gw)))
+    # Every read lies within the box widened by the largest move: copy just that, once (the strips
+    # below write into the frame they would otherwise read).
+    pad = int(np.ceil(np.abs(lattice).max())) + 2
+    sy0, sy1, sx0, sx1 = max(0, y0 - pad), min(h, y1 + pad), max(0, x0 - pad), min(w, x1 + pad)
+    source = frame[sy0:sy1, sx0:sx1].copy()
+    cols = np.arange(x0, x1, dtype=np.float32)
+    lattice_x = np.broadcast_to((cols - region.x0 + 0.5) * np.float32(gw / rw) - 0.5, (min(PASTE_STRIP_ROWS, y1 - y0), x1 - x0))
+    for top in range(y0, y1, PASTE_STRIP_ROWS):
+        bottom = min(y1, top + PASTE_STRIP_ROWS)
+        rows = np.arange(top, bottom, dtype=np.float32)
+        lattice_y = np.broadcast_to(((rows - region.y0 + 0.5) * np.float32(gh / rh) - 0.5)[:, None], (bottom - top, x1 - x0))
+        # Bilinear in the lattice, edges clamped: cv2.resize's upsampling, for just these pixels.
+        field = np.asarray(
+            cv2.remap(
+                lattice,
+                np.ascontiguousarray(lattice_x[: bottom - top]),
+                np.ascontiguousarray(lattice_y),
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            ),
+            dtype=np.float32,
+        )
+        field[..., 0] += cols[None, :] - sx0
+        field[..., 1] += rows[:, None] - sy0
+        frame[top:bottom, x0:x1] = cv2.remap(
+            source, field[..., 0], field[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
 
 
 _MASKS: dict[tuple[int, float], np.ndarray] = {}
@@ -221,8 +279,6 @@ def crop_mask(size: int, feather: float) -> np.ndarray:
     return _MASKS[key]
 
 
-# Rows of the frame blended at a time: bounds the temporaries of a face that fills a huge photo.
-PASTE_STRIP_ROWS = 512
 
 
 def paste_face(out: np.ndarray, styled: np.ndarray, alignment: Alignment, feather: float = 0.12) -> None:

@@ -63,7 +63,6 @@ class FaceFieldSolver:
         self.grid = int(min(aligner.grid_resolution, size))
         self.anchors = aligner.anchors.double().numpy()  # (A, 2), normalised
         self._points = identity_field(self.grid, self.grid).reshape(-1, 2)
-        self._points32 = self._points.astype(np.float32)
         self._identity: dict[int, np.ndarray] = {}
 
     def target(self, landmarks: np.ndarray, strength: float) -> np.ndarray:
@@ -73,6 +72,12 @@ class FaceFieldSolver:
         return np.asarray(
             geometry.target(p, strength, per_part=self.aligner.per_part, gains=self.aligner.part_gains)
         )
+
+    def face_points(self, landmarks: np.ndarray, strength: float) -> np.ndarray:
+        """The landmarks and their targets, ``(2K, 2)`` in the normalised crop frame (NaN where
+        missing): where no frame-border pin may sit (:func:`geostyle.infer.composite.frame_pins`)."""
+        p = pixels_to_normalized(np.asarray(landmarks, np.float64), self.size, self.size)
+        return np.concatenate([p, self.target(landmarks, strength)])
 
     def solve(
         self,

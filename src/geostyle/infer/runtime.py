@@ -162,10 +162,17 @@ def single_thread_numpy_blas() -> None:
     global _BLAS_LIMITED
     if _BLAS_LIMITED:
         return
-    _BLAS_LIMITED = True
     from threadpoolctl import ThreadpoolController
 
-    ThreadpoolController().select(internal_api="openblas").limit(limits=1)
+    # NumPy's own copy only (it ships in numpy.libs / numpy/.libs): a torch wheel built on OpenBLAS
+    # (aarch64) loads a second one, which is torch's business.
+    numpy_dir = Path(np.__file__).resolve().parent
+    roots = (str(numpy_dir), str(numpy_dir.parent / "numpy.libs"))
+    controller = ThreadpoolController()
+    for lib in controller.lib_controllers:
+        if lib.internal_api == "openblas" and str(Path(lib.filepath).resolve()).startswith(roots):
+            lib.set_num_threads(1)
+    _BLAS_LIMITED = True
 
 
 class OnnxRuntime:

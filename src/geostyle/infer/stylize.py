@@ -258,7 +258,8 @@ class Stylizer:
         if not self.aligner.enabled or alpha == 0:
             return None
         reach = widened(alignment, self.reach).size / alignment.size  # whole pixels each side
-        pins = frame_pins(alignment, height, width, reach)
+        # No pin next to a landmark or its target (a chin at the picture's edge would fold the warp).
+        pins = frame_pins(alignment, height, width, reach, clear_of=self.fields.face_points(crop_points, alpha))
         spline = self.fields.solve(crop_points, alpha, reach, pins)
         full, quarter = self.fields.crop_fields(spline)
         return FrameWarp(full, quarter, reach, alignment, spline)
@@ -419,7 +420,8 @@ class Stylizer:
     ) -> np.ndarray:
         """The photo itself with every face moved toward the style geometry as :meth:`render` moves
         it, without the generator: what the geometry does to a frame, to look at and to test."""
-        out = np.array(image, dtype=np.uint8, copy=True)
+        image = np.ascontiguousarray(image, dtype=np.uint8)
+        out = image.copy()
         h, w = out.shape[:2]
         moved: list[tuple[np.ndarray, Alignment]] = []
         for landmarks in sorted(faces, key=_width):
@@ -430,7 +432,7 @@ class Stylizer:
             warp = self.frame_warp(alignment, apply_affine(alignment.matrix, landmarks), h, w, strength)
             if warp is None:
                 continue
-            _, warped = cut_face(out, alignment, warp.full, warp.reach)
+            _, warped = cut_face(image, alignment, warp.full, warp.reach)  # as render cuts faces
             self.move_surroundings(out, warp)
             if warped is not None:
                 moved.append((warped, alignment))

@@ -271,7 +271,8 @@ def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over the ``(2 radius + 1)^2`` window around each pixel of ``(B, C, H, W)``; windows are
     cut at the border (not zero-padded), so flat images stay flat up to the edge.
 
-    Two implementations of the same numbers (within 2e-7, tested): running sums in PyTorch, and
+    Two implementations of the same numbers (to float32 rounding: 1.2e-7 measured at 8x3x128x128;
+    tested to 2e-6 against a float64 loop): running sums in PyTorch, and
     separable average pooling in exported graphs. Why two: PyTorch's CPU ``avg_pool2d`` with a tall
     or wide window was 3-7x slower than differences of cumulative sums (8x3x128x128, radius 2: 7.4
     vs 1.1 ms; one thread), and the box filters are most of the cartoon base that anime models run

@@ -56,8 +56,10 @@ def transfer_palette(image: np.ndarray, palette: Palette, amount: float = 1.0, m
     come out green-blue after the spread is scaled up: the teal blacks of models trained on it.
     ``"neutral"``: the lightness as Reinhard; the chroma scaled about grey (by the ratio of the
     palette's RMS chroma to the image's) and shifted toward the palette's mean chroma only as far
-    as a pixel is as colourful as the image's mean colour and not dark, so greys and blacks stay
-    neutral while the skin takes the exemplars' colour."""
+    as a pixel is as colourful as the image's mean colour and not dark (lightness 25-75 in OpenCV's
+    8-bit L, about L* 10-29), so greys and blacks stay neutral while the skin takes the exemplars'
+    colour. Neither mode caps its scale: a nearly grey but noisy crop gets its noise coloured (an
+    exactly grey one stays grey)."""
     if mode not in PALETTE_TRANSFERS:
         raise ValueError(f"unknown palette transfer {mode!r}; expected one of {PALETTE_TRANSFERS}")
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float64)
