@@ -155,10 +155,10 @@ def build_calls(stylizer, size: int, threads_list: list[int], tmp: Path, peers: 
     # As the whole-frame product solves it: anchored ``reach`` crop half-sides out, the photo's
     # border pinned (docs/landmarks.md, "The warp's reach").
     reach = widened(alignment, stylizer.reach).size / size
-    pins = frame_pins(alignment, *photo.shape[:2], reach, clear_of=solver.face_points(crop_pts, stylizer.strength))
+    pins = frame_pins(alignment, *photo.shape[:2], reach)
 
     def field():
-        return solver.fields(crop_pts, stylizer.strength, reach, pins)
+        return solver.crop_fields(solver.solve(crop_pts, stylizer.strength, reach, pins, limit=True))
 
     for t in threads_list:
         session = ort_session(paths["face"], t)
@@ -177,7 +177,7 @@ def build_calls(stylizer, size: int, threads_list: list[int], tmp: Path, peers: 
         calls[f"product_path_spinning_{t}t"] = lambda session=spin_session: product(session)
     calls["tps_field"] = field
     calls["cut_warped_crop"] = lambda: cut_face(photo, alignment, field()[0], reach)
-    spline = solver.solve(crop_pts, stylizer.strength, reach, pins)
+    spline = solver.solve(crop_pts, stylizer.strength, reach, pins, limit=True)
     canvas = photo.copy()
     # Outside the product path: the whole frame also moves the background around the face. (The
     # canvas drifts a little further each call; the work per call is the same.)

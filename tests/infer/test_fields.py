@@ -121,11 +121,13 @@ def test_surroundings_move_with_the_face(helen_face):
     assert (outer.x0, outer.y0, outer.x1, outer.y1) == (0, 0, w, h)
 
 
-def test_frame_pins_hold_the_picture_border_away_from_the_face(shared_data):
-    """A face near the bottom of the picture: the border holds (nothing pulled in from beyond it)
-    except next to a landmark or its target, where a pin would fold the warp."""
+def test_frame_pins_hold_the_picture_border_and_limit_the_moves_next_to_it(shared_data):
+    """A face near the bottom of the picture: the border holds (nothing pulled in from beyond it),
+    and a landmark next to it moves at most half as far as it is from the border."""
     from geostyle.faces.align import apply_affine, estimate_alignment
-    from geostyle.infer.composite import PIN_CLEARANCE, frame_pins
+    from geostyle.faces.landmarks import INDEX, pixels_to_normalized
+    from geostyle.infer.composite import frame_pins
+    from geostyle.infer.fields import limit_moves
 
     stylizer = Stylizer("anime", strength=1.0)
     image = load_image(shared_data / "photos" / "selfie" / "female_10262.jpg")  # chin 20 px above the bottom
@@ -133,24 +135,30 @@ def test_frame_pins_hold_the_picture_border_away_from_the_face(shared_data):
     landmarks = stylizer.detect(image).warp_landmarks()
     alignment = estimate_alignment(landmarks, stylizer.size, stylizer.zoom)
     pts = apply_affine(alignment.matrix, landmarks)
-    every = frame_pins(alignment, h, w, 1.5)
-    assert len(every) > 10 and (np.abs(every) <= 1.5).all()
-    assert len(np.unique(np.round(every, 9), axis=0)) == len(every)  # corners once
+    pins = frame_pins(alignment, h, w, 1.5)
+    assert len(pins) > 10 and (np.abs(pins) <= 1.5).all()
+    assert len(np.unique(np.round(pins, 9), axis=0)) == len(pins)  # corners once
     # Every pin is on the picture's border.
-    frame_px = apply_affine(alignment.inverse, (every + 1.0) * (stylizer.size / 2.0) - 0.5)
+    frame_px = apply_affine(alignment.inverse, (pins + 1.0) * (stylizer.size / 2.0) - 0.5)
     on_edge = np.minimum.reduce(
         [np.abs(frame_px[:, 0] + 0.5), np.abs(frame_px[:, 0] - (w - 0.5)), np.abs(frame_px[:, 1] + 0.5), np.abs(frame_px[:, 1] - (h - 0.5))]
     )
     assert on_edge.max() < 1e-6
-    face_points = stylizer.fields.face_points(pts, 1.0)
-    pins = frame_pins(alignment, h, w, 1.5, clear_of=face_points)
-    assert 0 < len(pins) < len(every)  # the bottom edge under the chin is let go
-    finite = face_points[np.isfinite(face_points).all(-1)]
-    assert np.linalg.norm(pins[:, None] - finite[None], axis=-1).min() >= PIN_CLEARANCE
-    spline = stylizer.fields.solve(pts, 1.0, 1.5, pins)
+    spline = stylizer.fields.solve(pts, 1.0, 1.5, pins, limit=True)
     assert np.abs(stylizer.fields.displacement(spline, pins)).max() < 2e-3
     unpinned = stylizer.fields.solve(pts, 1.0, 1.5)
     assert np.abs(stylizer.fields.displacement(unpinned, pins)).max() > 0.02  # they matter here
+    # The chin is lifted only half as far as it is from the edge, not the full 0.3.
+    s = stylizer.size
+    source = pixels_to_normalized(pts, s, s)
+    target = stylizer.fields.target(pts, 1.0)
+    limited = limit_moves(source, target, pins)
+    chin = INDEX["chin"]
+    room = 0.5 * np.linalg.norm(pins - source[chin], axis=-1).min()
+    assert np.linalg.norm(target[chin] - source[chin]) > 1.5 * room
+    assert np.linalg.norm(limited[chin] - source[chin]) == pytest.approx(room)
+    eyes = INDEX["right_eye_center"]
+    np.testing.assert_allclose(limited[eyes], target[eyes])  # far from the edge: the full move
 
 
 def _min_jacobian(stylizer, warp, alignment, h, w):

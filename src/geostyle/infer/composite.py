@@ -27,9 +27,6 @@ from geostyle.faces.align import Alignment, compose_affine, feather_mask
 
 # Working-resolution sizes are multiples of this (three stride-2 levels in the generator).
 SIZE_MULTIPLE = 8
-# No frame-border pin within this distance (crop half-sides) of a landmark or its target: at
-# strength 1 the anime geometry lifts a chin by about 0.3 (frame_pins).
-PIN_CLEARANCE = 0.3
 # Beyond its anchored square a face's warp fades out over this band (crop half-sides; taper).
 TAPER_BAND = 0.25
 # Rows of the frame blended or moved at a time: bounds the temporaries of a face that fills a huge photo.
@@ -97,25 +94,12 @@ def widened(alignment: Alignment, reach: float) -> Alignment:
     return Alignment(matrix, alignment.size + 2 * margin)
 
 
-def frame_pins(
-    alignment: Alignment,
-    height: int,
-    width: int,
-    reach: float,
-    step: float = 0.5,
-    clear_of: np.ndarray | None = None,
-    clearance: float = PIN_CLEARANCE,
-) -> np.ndarray:
+def frame_pins(alignment: Alignment, height: int, width: int, reach: float, step: float = 0.5) -> np.ndarray:
     """Points of the frame's border that lie inside the square of half-side ``reach`` around the crop,
     ``(P, 2)`` in the crop's normalised frame, about ``step`` apart (crop half-sides; the default is
     the spacing of training's border anchors). Held in place by the face's warp, they keep it from
-    pulling in pixels from beyond the picture.
-
-    ``clear_of (N, 2)``: points (the face's landmarks and their targets, normalised crop frame) no
-    pin may come within ``clearance`` of. A pin between a landmark and its target (a chin at the
-    picture's bottom edge, lifted toward the style geometry) would have to map the two in reverse
-    order: the warp would fold and mirror the picture there. Without those pins the warp reads a
-    few rows from beyond the edge (the edge pixels, repeated) instead."""
+    pulling in pixels from beyond the picture (see :func:`geostyle.infer.fields.limit_moves` for
+    the landmarks next to them)."""
     s = alignment.size
     spacing = max(1.0, step * s / 2.0 / max(alignment.scale, 1e-9))  # frame pixels
     lo_x, hi_x, lo_y, hi_y = -0.5, width - 0.5, -0.5, height - 0.5
@@ -132,14 +116,7 @@ def frame_pins(
     m = alignment.matrix
     crop = border @ m[:, :2].T + m[:, 2]
     normalised = (crop + 0.5) * (2.0 / s) - 1.0
-    keep = (np.abs(normalised) <= reach).all(-1)
-    if clear_of is not None:
-        points = np.asarray(clear_of, np.float64).reshape(-1, 2)
-        points = points[np.isfinite(points).all(-1)]
-        if len(points):
-            nearest = np.linalg.norm(normalised[:, None] - points[None], axis=-1).min(1)
-            keep &= nearest >= clearance
-    return normalised[keep]
+    return normalised[(np.abs(normalised) <= reach).all(-1)]
 
 
 def taper(u: np.ndarray, reach: float) -> np.ndarray:

@@ -43,6 +43,22 @@ class FaceSpline:
     reach: float  # half-side of the anchored square, in crop half-sides (1 = the crop border)
 
 
+def limit_moves(source: np.ndarray, target: np.ndarray, pins: np.ndarray) -> np.ndarray:
+    """Targets ``(K, 2)`` whose move from ``source`` is at most half the source's distance to the
+    nearest of ``pins (P, 2)`` (all normalised; NaN rows stay NaN).
+
+    Why: a pin between a landmark and its target (a chin at the picture's bottom edge, lifted
+    toward the style geometry) forces the warp to map the two in reverse order, so it folds and
+    mirrors the picture; a pin just beyond the landmark squeezes the whole move into the gap
+    between them. Capped like this, the gap between a landmark and a pin at most doubles in the
+    output, and a chin with no neck below it in the picture lifts only as far as there is room."""
+    move = target - source
+    length = np.linalg.norm(move, axis=-1)
+    room = 0.5 * np.linalg.norm(source[:, None] - pins[None], axis=-1).min(1)
+    scale = np.where(length > room, room / np.maximum(length, 1e-12), 1.0)
+    return source + move * scale[:, None]
+
+
 class FaceFieldSolver:
     """Fields toward the style geometry for aligned ``size x size`` crops.
 
@@ -73,26 +89,24 @@ class FaceFieldSolver:
             geometry.target(p, strength, per_part=self.aligner.per_part, gains=self.aligner.part_gains)
         )
 
-    def face_points(self, landmarks: np.ndarray, strength: float) -> np.ndarray:
-        """The landmarks and their targets, ``(2K, 2)`` in the normalised crop frame (NaN where
-        missing): where no frame-border pin may sit (:func:`geostyle.infer.composite.frame_pins`)."""
-        p = pixels_to_normalized(np.asarray(landmarks, np.float64), self.size, self.size)
-        return np.concatenate([p, self.target(landmarks, strength)])
-
     def solve(
         self,
         landmarks: np.ndarray,
         strength: float,
         reach: float = 1.0,
         pins: np.ndarray | None = None,
+        limit: bool = False,
     ) -> FaceSpline:
         """The backward spline of one face. ``pins (P, 2)``: extra points held in place, normalised
         crop frame (e.g. the frame's own border inside the anchored square, so nothing is pulled in
-        from beyond the picture)."""
+        from beyond the picture). ``limit``: no landmark moves further than it is from the nearest
+        pin (:func:`limit_moves`)."""
         if reach < 1.0:
             raise GeostyleError(f"reach must be >= 1 (the crop border), got {reach}")
         p = pixels_to_normalized(np.asarray(landmarks, np.float64), self.size, self.size)
         t = self.target(landmarks, strength)
+        if limit and pins is not None and len(pins):
+            t = limit_moves(p, t, pins)
         keep = np.isfinite(p).all(-1) & np.isfinite(t).all(-1)
         if keep.sum() < MIN_POINTS:
             raise GeostyleError(f"a face needs at least {MIN_POINTS} landmarks for its warp")

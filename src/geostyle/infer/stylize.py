@@ -258,9 +258,10 @@ class Stylizer:
         if not self.aligner.enabled or alpha == 0:
             return None
         reach = widened(alignment, self.reach).size / alignment.size  # whole pixels each side
-        # No pin next to a landmark or its target (a chin at the picture's edge would fold the warp).
-        pins = frame_pins(alignment, height, width, reach, clear_of=self.fields.face_points(crop_points, alpha))
-        spline = self.fields.solve(crop_points, alpha, reach, pins)
+        pins = frame_pins(alignment, height, width, reach)
+        # No landmark moves further than it is from the picture's edge (a chin at the edge would
+        # fold the warp).
+        spline = self.fields.solve(crop_points, alpha, reach, pins, limit=True)
         full, quarter = self.fields.crop_fields(spline)
         return FrameWarp(full, quarter, reach, alignment, spline)
 
