@@ -80,6 +80,34 @@ def neck_stretch(stylizer, image: np.ndarray, landmarks: np.ndarray, strength: f
     return float(np.max(np.diff(ys) / step))
 
 
+def chin_lift_kept(stylizer, image: np.ndarray, landmarks: np.ndarray, strength: float) -> float | None:
+    """Share of the style geometry's chin move the product keeps (``infer.fields.limit_moves``: at
+    most half the chin's distance to the picture's edge)."""
+    from geostyle.faces.align import apply_affine, estimate_alignment
+    from geostyle.faces.landmarks import INDEX, pixels_to_normalized
+    from geostyle.infer.composite import frame_pins, widened
+    from geostyle.infer.fields import limit_moves
+
+    h, w = image.shape[:2]
+    try:
+        alignment = estimate_alignment(landmarks, stylizer.size, stylizer.zoom)
+    except ValueError:
+        return None
+    pts = apply_affine(alignment.matrix, landmarks)
+    s = alignment.size
+    source = pixels_to_normalized(pts, s, s)
+    target = stylizer.fields.target(pts, strength)
+    chin = INDEX["chin"]
+    full = np.linalg.norm(target[chin] - source[chin])
+    if not np.isfinite(full) or full < 1e-6:
+        return None
+    pins = frame_pins(alignment, h, w, widened(alignment, stylizer.reach).size / s)
+    if not len(pins):
+        return 1.0
+    kept = limit_moves(source, target, pins)
+    return float(np.linalg.norm(kept[chin] - source[chin]) / full)
+
+
 def _faces(backend, paths):
     from geostyle.data.images import load_image
 
@@ -170,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"model": args.model, "sets": {}}
     for set_name, paths in sets.items():
         values: dict[str, list[float]] = {f"{s:g}/{r:g}": [] for s in STRENGTHS for r in REACHES}
+        kept: dict[str, list[float]] = {f"{s:g}/{r:g}": [] for s in STRENGTHS for r in REACHES}
         n = 0
         for _, image, landmarks in _faces(backend, paths):
             n += 1
@@ -178,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
                     v = neck_stretch(st, image, landmarks, s)
                     if v is not None:
                         values[f"{s:g}/{r:g}"].append(v)
+                    k = chin_lift_kept(st, image, landmarks, s)
+                    if k is not None:
+                        kept[f"{s:g}/{r:g}"].append(k)
         results["sets"][set_name] = {
             "faces": n,
             "stretch": {
@@ -187,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                     "p90": float(np.percentile(v, 90, method="lower")),  # inf (folded) sorts last
                     "share_over_2": float(np.mean(np.asarray(v) > 2.0)),
                     "share_folded": float(np.mean(np.isinf(v))),
+                    "chin_lift_kept_median": float(np.median(kept[k])) if kept[k] else None,
+                    "share_chin_lift_limited": float(np.mean(np.asarray(kept[k]) < 0.99)) if kept[k] else None,
                 }
                 for k, v in values.items()
                 if v
@@ -197,18 +231,20 @@ def main(argv: list[str] | None = None) -> int:
         "# Warp reach: the neck below a lifted chin",
         "",
         f"`python benchmarks/warp_reach.py` (model `{args.model}`). Neck stretch = largest vertical "
-        "magnification of the warp on the line from the chin's target straight down to where the "
-        "warp stops (1 = the neck only moves; over 2 reads as a smear). Reach in crop half-sides: 1 = "
-        "anchors on the crop border (as in training), 1.5 = the product's default.",
+        "magnification of the product's warp (frame pins, limited moves, taper) on the line from the "
+        "chin's target straight down to where the warp stops (1 = the neck only moves; over 2 reads "
+        "as a smear; a fold counts as infinite). Reach in crop half-sides: 1 = anchors on the crop "
+        "border as in training, 1.5 = the product's default. Chin lift kept = share of the style "
+        "geometry's chin move left after limiting moves to half the distance to the picture's edge.",
         "",
-        "| photos | faces | strength | reach | median stretch | 90th percentile | share > 2 | share folded |",
-        "|---|---|---|---|---|---|---|---|",
+        "| photos | faces | strength | reach | median stretch | 90th percentile | share > 2 | share folded | chin lift kept (median) | faces with the chin lift limited |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for set_name, res in results["sets"].items():
         for key, v in res["stretch"].items():
             s, r = key.split("/")
             lines.append(
-                f"| {set_name} | {res['faces']} | {s} | {r} | {v['median']:.2f} | {v['p90']:.2f} | {v['share_over_2']:.2f} | {v['share_folded']:.2f} |"
+                f"| {set_name} | {res['faces']} | {s} | {r} | {v['median']:.2f} | {v['p90']:.2f} | {v['share_over_2']:.2f} | {v['share_folded']:.2f} | {v['chin_lift_kept_median']:.2f} | {v['share_chin_lift_limited']:.2f} |"
             )
     text = "\n".join(lines) + "\n"
     print(text)
