@@ -43,7 +43,8 @@ class DataConfig:
     # generator with cartoon_base, so the target differs from its base only by what exemplars add).
     target_filter: str = "bilateral"
     # How target "cartoon" takes the exemplars' colours: "reinhard" (Lab mean and spread; turns greys
-    # and blacks of face crops teal) or "neutral" (greys stay grey: geostyle.train.targets.transfer_palette).
+    # and blacks of face crops teal) or "neutral" (greys stay grey: geostyle.train.targets.transfer_palette;
+    # measured on anime: reads less anime, docs/training.md).
     target_palette: str = "reinhard"
     # With target "cartoon": share (0..1) of the face's skin (inside the jaw line, up to the brows,
     # eyes and mouth excluded) taken from the aligned exemplar: flat anime skin in the target
