@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -114,6 +116,12 @@ def test_stylizer_keeps_numpy_blas_on_one_thread(tiny_model, monkeypatch):
     monkeypatch.setattr(runtime, "_BLAS_LIMITED", False)
     torch_threads = torch.get_num_threads()
     Stylizer(tiny_model)
-    openblas = [i for i in threadpool_info() if i["internal_api"] == "openblas"]
-    assert openblas and all(i["num_threads"] == 1 for i in openblas)
+    # NumPy's own copy (SciPy and others load theirs; those are not on the pipeline's path).
+    numpy_dir = Path(np.__file__).resolve().parent
+    roots = (str(numpy_dir), str(numpy_dir.parent / "numpy.libs"))
+    numpy_blas = [
+        i for i in threadpool_info()
+        if i["internal_api"] == "openblas" and str(Path(i["filepath"]).resolve()).startswith(roots)
+    ]  # fmt: skip
+    assert numpy_blas and all(i["num_threads"] == 1 for i in numpy_blas)
     assert torch.get_num_threads() == torch_threads
