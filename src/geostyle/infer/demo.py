@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from geostyle.data.contact_sheet import image_grid
-from geostyle.data.images import from_uint8, load_image, save_image, to_uint8
-from geostyle.faces.align import paste_back
+from geostyle.data.images import load_image, save_image
+from geostyle.faces.align import paste_back, warp_to_crop
 from geostyle.faces.draw import draw_landmarks
 from geostyle.infer.stylize import Stylizer
-from geostyle.warp.grid import warp_image
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "astronaut.png"
 
@@ -44,21 +43,23 @@ def run_demo(
     written["aligned"] = out / "aligned.png"
     save_image(written["aligned"], draw_landmarks(crop, crop_pts))
 
-    # Geometry preview: the photo resampled toward the style's geometry at several strengths
-    # (top row, target landmarks drawn) and the generator's output at the same strengths.
-    x = from_uint8(crop)
+    # Geometry preview: the photo moved toward the style's geometry at several strengths, as whole
+    # frames move it (top row, cut to the aligned crop, target landmarks drawn), and the generator's
+    # output at the same strengths.
     warped_row, styled_row = [], []
+    face_points = aligned.face.warp_landmarks()
     for alpha in strengths:
-        grid, target = stylizer.target_field(crop_pts, crop.shape[0], strength=alpha)
-        warped = to_uint8(warp_image(x, grid) if grid is not None else x)[0]
+        _, target = stylizer.target_field(crop_pts, crop.shape[0], strength=alpha)
+        warped = warp_to_crop(stylizer.warp_frame(image, [face_points], strength=alpha), aligned.alignment)
         warped_row.append(draw_landmarks(warped, target))
-        styled_row.append(stylizer.stylize_crop(crop, crop_pts, strength=alpha))
+        styled_row.append(stylizer.stylize(image, src, strength=alpha).crop)
     written["geometry"] = out / "geometry_strengths.png"
     save_image(written["geometry"], image_grid([warped_row, styled_row], [f"alpha={a:g}" for a in strengths]))
 
     t1 = time.perf_counter()
     styled = stylizer.stylize_crop(crop, crop_pts)
     t_style = time.perf_counter() - t1
+    styled = stylizer.stylize(image, src).crop  # the product's crop: its warp reads beyond the crop
     written["stylized_crop"] = out / "stylized_crop.png"
     save_image(written["stylized_crop"], styled)
     pasted = paste_back(image, styled, aligned.alignment, feather=0.12)
