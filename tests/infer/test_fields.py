@@ -239,3 +239,22 @@ def test_wider_reach_stops_the_neck_smear(shared_data):
     near, far = stretch(1.0), stretch(1.5)
     assert near > 8.0, near
     assert far < 3.0, far
+
+
+def test_surroundings_move_the_same_in_strips(helen_face, monkeypatch):
+    """Small regions get their moving field in one resize, huge ones strip by strip through a remap
+    of the lattice: the same picture either way."""
+    import geostyle.infer.composite as composite
+
+    stylizer, image, alignment, pts = helen_face
+    h, w = image.shape[:2]
+    warp = stylizer.frame_warp(alignment, pts, h, w)
+    assert warp is not None
+    whole = image.copy()
+    stylizer.move_surroundings(whole, warp)
+    monkeypatch.setattr(composite, "RESIZE_LIMIT", 0)
+    monkeypatch.setattr(composite, "PASTE_STRIP_ROWS", 37)  # several strips, a ragged last one
+    strips = image.copy()
+    stylizer.move_surroundings(strips, warp)
+    assert np.abs(whole.astype(int) - image).max() > 20  # something moved
+    assert np.abs(whole.astype(int) - strips).max() <= 1

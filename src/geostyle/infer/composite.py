@@ -31,6 +31,8 @@ SIZE_MULTIPLE = 8
 TAPER_BAND = 0.25
 # Rows of the frame blended or moved at a time: bounds the temporaries of a face that fills a huge photo.
 PASTE_STRIP_ROWS = 512
+# Regions up to this many pixels get their moving field in one resize (move_around).
+RESIZE_LIMIT = 2048 * 2048
 
 
 def working_size(height: int, width: int, work_size: int | None) -> tuple[int, int]:
@@ -222,27 +224,37 @@ def move_around(
     sy0, sy1, sx0, sx1 = max(0, y0 - pad), min(h, y1 + pad), max(0, x0 - pad), min(w, x1 + pad)
     source = frame[sy0:sy1, sx0:sx1].copy()
     cols = np.arange(x0, x1, dtype=np.float32)
-    lattice_x = np.broadcast_to((cols - region.x0 + 0.5) * np.float32(gw / rw) - 0.5, (min(PASTE_STRIP_ROWS, y1 - y0), x1 - x0))
+    # The lattice upsampled bilinearly, edges clamped (cv2.resize's placement): over the whole
+    # region at once where that is small, else strip by strip (the same bilinear weights, written
+    # out separably; bounded memory for a face filling a huge photo).
+    whole = cv2.resize(lattice, (rw, rh), interpolation=cv2.INTER_LINEAR) if rw * rh <= RESIZE_LIMIT else None
+    if whole is None:
+        j_lo, j_hi, j_w = _linear_taps((cols - region.x0 + 0.5) * (gw / rw) - 0.5, gw)
+        across = lattice[:, j_lo] * (1.0 - j_w)[None, :, None] + lattice[:, j_hi] * j_w[None, :, None]  # (gh, box w, 2)
     for top in range(y0, y1, PASTE_STRIP_ROWS):
         bottom = min(y1, top + PASTE_STRIP_ROWS)
         rows = np.arange(top, bottom, dtype=np.float32)
-        lattice_y = np.broadcast_to(((rows - region.y0 + 0.5) * np.float32(gh / rh) - 0.5)[:, None], (bottom - top, x1 - x0))
-        # Bilinear in the lattice, edges clamped: cv2.resize's upsampling, for just these pixels.
-        field = np.asarray(
-            cv2.remap(
-                lattice,
-                np.ascontiguousarray(lattice_x[: bottom - top]),
-                np.ascontiguousarray(lattice_y),
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_REPLICATE,
-            ),
-            dtype=np.float32,
-        )
+        if whole is not None:
+            field = whole[top - region.y0 : bottom - region.y0, x0 - region.x0 : x1 - region.x0].copy()
+        else:
+            i_lo, i_hi, i_w = _linear_taps((rows - region.y0 + 0.5) * (gh / rh) - 0.5, gh)
+            field = (across[i_lo] * (1.0 - i_w)[:, None, None] + across[i_hi] * i_w[:, None, None]).astype(np.float32)
         field[..., 0] += cols[None, :] - sx0
         field[..., 1] += rows[:, None] - sy0
-        frame[top:bottom, x0:x1] = cv2.remap(
-            source, field[..., 0], field[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        # One two-channel map (no copies of its planes into separate contiguous maps; OpenCV takes
+        # map2=None for it, which its type stubs do not list).
+        frame[top:bottom, x0:x1] = cv2.remap(  # type: ignore[call-overload]
+            source, field, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
+
+
+def _linear_taps(positions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Left and right sample indices and the right one's weight of linear interpolation at
+    ``positions`` on ``n`` samples, clamped at both ends (as cv2.resize)."""
+    clamped = np.clip(positions, 0.0, n - 1.0)
+    lo = np.floor(clamped).astype(np.int64)
+    hi = np.minimum(lo + 1, n - 1)
+    return lo, hi, (clamped - lo).astype(np.float32)
 
 
 _MASKS: dict[tuple[int, float], np.ndarray] = {}
