@@ -28,6 +28,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from landmark_pictures import _label  # the same panel captions (benchmarks/ is on the path)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -42,20 +43,30 @@ PICTURE_HELEN = (0, 1)  # index into the sorted HELEN images 150-299 with a face
 PICTURE_SELFIE = "female_10262.jpg"
 
 
-def neck_stretch(stylizer, image: np.ndarray, landmarks: np.ndarray, strength: float) -> float | None:
-    """Largest vertical magnification of the product's warp below the chin (see the module
-    docstring): the face's spline as ``Stylizer.frame_warp`` solves it (anchors, frame pins), and
-    beyond the crop the surroundings' tapered copy of it (``infer.composite.taper``)."""
+def _crop_points(stylizer, landmarks: np.ndarray):
+    """``(alignment, landmarks in crop pixels)`` of a face as the stylizer aligns it, or None."""
     from geostyle.faces.align import apply_affine, estimate_alignment
-    from geostyle.faces.landmarks import INDEX
-    from geostyle.infer.composite import taper
 
-    h, w = image.shape[:2]
     try:
         alignment = estimate_alignment(landmarks, stylizer.size, stylizer.zoom)
     except ValueError:
         return None
-    pts = apply_affine(alignment.matrix, landmarks)
+    return alignment, apply_affine(alignment.matrix, landmarks)
+
+
+def neck_stretch(stylizer, image: np.ndarray, landmarks: np.ndarray, strength: float) -> float | None:
+    """Largest vertical magnification of the product's warp below the chin (see the module
+    docstring): the face's spline as ``Stylizer.frame_warp`` solves it (anchors, frame pins), and
+    beyond the crop the surroundings' tapered copy of it (``infer.composite.taper``)."""
+    from geostyle.faces.align import apply_affine
+    from geostyle.faces.landmarks import INDEX
+    from geostyle.infer.composite import taper
+
+    h, w = image.shape[:2]
+    aligned = _crop_points(stylizer, landmarks)
+    if aligned is None:
+        return None
+    alignment, pts = aligned
     warp = stylizer.frame_warp(alignment, pts, h, w, strength)
     chin = stylizer.fields.target(pts, strength)[INDEX["chin"]]
     if warp is None or not np.isfinite(chin).all():
@@ -83,17 +94,15 @@ def neck_stretch(stylizer, image: np.ndarray, landmarks: np.ndarray, strength: f
 def chin_lift_kept(stylizer, image: np.ndarray, landmarks: np.ndarray, strength: float) -> float | None:
     """Share of the style geometry's chin move the product keeps (``infer.fields.limit_moves``: at
     most half the chin's distance to the picture's edge)."""
-    from geostyle.faces.align import apply_affine, estimate_alignment
     from geostyle.faces.landmarks import INDEX, pixels_to_normalized
     from geostyle.infer.composite import frame_pins, widened
     from geostyle.infer.fields import limit_moves
 
     h, w = image.shape[:2]
-    try:
-        alignment = estimate_alignment(landmarks, stylizer.size, stylizer.zoom)
-    except ValueError:
+    aligned = _crop_points(stylizer, landmarks)
+    if aligned is None:
         return None
-    pts = apply_affine(alignment.matrix, landmarks)
+    alignment, pts = aligned
     s = alignment.size
     source = pixels_to_normalized(pts, s, s)
     target = stylizer.fields.target(pts, strength)
@@ -126,13 +135,6 @@ def _video_frame(name: str, index: int = 30) -> np.ndarray:
             if i == index:
                 return frame.to_ndarray(format="rgb24")
     raise RuntimeError(f"{name}.mp4 has fewer than {index + 1} frames")
-
-
-def _label(panel: np.ndarray, text: str) -> np.ndarray:
-    out = panel.copy()
-    cv2.rectangle(out, (0, 0), (out.shape[1], 22), (0, 0, 0), -1)
-    cv2.putText(out, text, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
-    return out
 
 
 def picture(stylizers, backend, helen: list[Path], out: Path, height: int = 300) -> None:

@@ -146,11 +146,10 @@ class FaceFieldSolver:
         values += (spline.coeffs[k] + points @ spline.coeffs[k + 1 :]).astype(np.float32)
         return values - pts
 
-    def low_res(
-        self, landmarks: np.ndarray, strength: float, reach: float = 1.0, pins: np.ndarray | None = None
-    ) -> np.ndarray:
-        """The displacement ``field - identity`` on the ``grid x grid`` evaluation grid, ``(g, g, 2)``."""
-        return self.crop_displacement(self.solve(landmarks, strength, reach, pins))
+    def low_res(self, landmarks: np.ndarray, strength: float) -> np.ndarray:
+        """The displacement ``field - identity`` on the ``grid x grid`` evaluation grid, ``(g, g, 2)``,
+        with training's anchors on the crop border."""
+        return self.crop_displacement(self.solve(landmarks, strength))
 
     def crop_displacement(self, spline: FaceSpline) -> np.ndarray:
         """The spline's displacement on the crop's ``grid x grid`` evaluation grid, ``(g, g, 2)``."""
@@ -169,11 +168,10 @@ class FaceFieldSolver:
             disp = np.asarray(cv2.resize(disp, (n, n), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
         return disp + self._ident(n)
 
-    def fields(
-        self, landmarks: np.ndarray, strength: float, reach: float = 1.0, pins: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(full (S, S, 2), quarter (1, S/4, S/4, 2))`` float32 fields for one crop."""
-        return self.crop_fields(self.solve(landmarks, strength, reach, pins))
+    def fields(self, landmarks: np.ndarray, strength: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(full (S, S, 2), quarter (1, S/4, S/4, 2))`` float32 fields for one crop, with training's
+        anchors on the crop border."""
+        return self.crop_fields(self.solve(landmarks, strength))
 
     def crop_fields(self, spline: FaceSpline) -> tuple[np.ndarray, np.ndarray]:
         """``(full (S, S, 2), quarter (1, S/4, S/4, 2))`` float32 fields of a solved spline."""
