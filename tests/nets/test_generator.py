@@ -421,6 +421,41 @@ def test_cartoon_base_is_flat_with_lines_and_exports(shared_data):
         create_model("geo_mobile_s", cartoon_base=True, monochrome=True)
 
 
+def test_cartoon_base_carries_no_gradient_and_a_precomputed_one_is_the_same(shared_data):
+    """The base is a fixed filter of the input: with a zero residual the output is the base, and the
+    input gets no gradient through it (with the head alive, it gets one through the encoder). The
+    base a caller computed once (training shares it with the dense target) gives the same output."""
+    import cv2
+
+    from geostyle.nets.blocks import cartoon_base
+
+    photo = cv2.imread(str(shared_data / "photos" / "selfie" / "female_13582.jpg"))
+    photo = cv2.cvtColor(cv2.resize(photo, (64, 64), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 127.5 - 1
+    grid = identity_grid(1, 64, 64) + 0.05 * torch.sin(3 * identity_grid(1, 64, 64)).flip(-1)
+    g = create_model("geo_mobile_s", cartoon_base=True)
+    with torch.no_grad():
+        g.head.weight.zero_()
+        g.head.bias.zero_()
+    xin = x.clone().requires_grad_(True)
+    g(xin, grid).sum().backward()
+    assert xin.grad is not None and float(xin.grad.abs().max()) == 0.0
+    with torch.no_grad():
+        g.head.weight.normal_(0.0, 0.1)
+    xin.grad = None
+    g(xin, grid).sum().backward()
+    assert xin.grad is not None and float(xin.grad.abs().max()) > 0.0  # through the encoder and skip
+    g.eval()
+    with torch.no_grad():
+        drawn = cartoon_base(warp(x, grid))
+        torch.testing.assert_close(g(x, grid, drawn=drawn), g(x, grid), atol=0, rtol=0)
+        torch.testing.assert_close(g(x, drawn=cartoon_base(x)), g(x), atol=0, rtol=0)
+        # A wrong base shows: the argument is used, not ignored.
+        assert float((g(x, grid, drawn=torch.zeros_like(x)) - g(x, grid)).abs().max()) > 0.1
+    with pytest.raises(ValueError, match="has none"):
+        create_model("geo_mobile_s")(x, grid, drawn=drawn)
+
+
 def test_cartoon_base_above_256_px_exports_with_parity():
     """The reduced-copy path (frames above 256 px) in ONNX Runtime equals PyTorch."""
     import io

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from geostyle.data.dataset import FaceSet, partner_indices, read_pairs
+from geostyle.data.dataset import FaceSet, partner_indices, read_pairs, step_generator
 from geostyle.data.prepare import prepare_dataset
 from geostyle.errors import ConfigError, GeostyleError
 from geostyle.train import losses as L
@@ -95,8 +95,18 @@ def test_low_resolution_phase_then_full_size(tiny_datasets, tmp_path):
         "loss.edge_fake=1.0",
     )
     tr = build_trainer(cfg, tmp_path, progress=False)
-    x, y, _, _ = tr.batches(0)
+    x, y, style_idx, style_flips = tr.batches(0)
     assert x.images.shape == (4, 3, 16, 16) and y.images.shape == (4, 3, 16, 16)
+    # Read from copies resized once: the batch as if resized from the full-size batch (mirrored
+    # alike), up to the copy's rounding to whole grey levels.
+    g = step_generator(cfg.train.seed, 0, 0, stream=0)
+    flips = torch.rand(2, 4, generator=g) < 0.5
+    full_y = tr.styles.batch(style_idx, flips[1])
+    resized = torch.nn.functional.interpolate(full_y.images, size=(16, 16), mode="bilinear", antialias=True)
+    assert torch.equal(style_flips, flips[1]) and torch.equal(y.points, full_y.points)
+    assert float((y.images - resized).abs().max()) <= 1.01 / 127.5 and float((y.images - resized).abs().mean()) > 0
+    soft = tr.edge_fakes(style_idx, style_flips, 16)
+    assert soft.shape == (4, 3, 16, 16) and float((soft - y.images).abs().mean()) > 0  # the blurred-line copies
     x, _, _, _ = tr.batches(3)
     assert x.images.shape == (2, 3, 32, 32)
     low, full = tr.train_step(0), tr.train_step(3)
@@ -168,3 +178,61 @@ def test_target_parts_are_checked(tiny_datasets, tmp_path):
         build_trainer(tiny_config(tiny_datasets, "data.target=cartoon", "data.target_parts=[ears]"), tmp_path)
     with pytest.raises(ConfigError, match="target=cartoon"):
         build_trainer(tiny_config(tiny_datasets, "data.target_parts=[left_eye]"), tmp_path)
+
+
+def test_the_cartoon_base_is_computed_once_for_the_generator_and_the_target(tiny_datasets, tmp_path):
+    from geostyle.nets.blocks import cartoon_base
+    from geostyle.train.targets import cartoon_target
+
+    cfg = tiny_config(
+        tiny_datasets,
+        "data.target=cartoon",
+        "data.target_filter=guided",
+        "loss.target=1.0",
+        "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, cartoon_base: true}",
+    )
+    tr = build_trainer(cfg, tmp_path, progress=False)
+    s = tr.prepare_step(0)
+    assert s.drawn is not None
+    torch.testing.assert_close(s.drawn, cartoon_base(s.warped_x), atol=0, rtol=0)
+    assert s.target is not None
+    torch.testing.assert_close(s.target, cartoon_target(s.warped_x, tr.palette, "guided"), atol=0, rtol=0)
+    g = tr.nets.generator
+    with torch.no_grad():
+        torch.testing.assert_close(
+            g(s.x.images, s.geo.target_from_photo, drawn=s.drawn), g(s.x.images, s.geo.target_from_photo)
+        )
+    # Generators without the base get none.
+    assert build_trainer(tiny_config(tiny_datasets), tmp_path / "plain", progress=False).prepare_step(0).drawn is None
+
+
+def test_terms_on_every_nth_step_weigh_n_times_there(tiny_datasets, tmp_path):
+    from geostyle.train.trainer import due
+
+    assert [s for s in range(8) if due(s, 2)] == [1, 3, 5, 7] and all(due(s, 1) for s in range(3))
+    cfg = tiny_config(
+        tiny_datasets, "loss.deformation_every=2", "loss.style_cycle_every=3", "loss.photo_cycle_every=6"
+    )
+    tr = build_trainer(cfg, tmp_path, progress=False)
+    keys = ("g/deform_inv", "g/cycle_style", "g/cycle")
+    kept = {k: tuple(key in st for key in keys) for k, st in ((k, tr.train_step(k)) for k in range(6))}
+    assert kept == {
+        0: (False, False, False),
+        1: (True, False, False),
+        2: (False, True, False),
+        3: (True, False, False),
+        4: (False, False, False),
+        5: (True, True, True),
+    }
+    lc = cfg.loss
+    assert tr.term_weights(1)["g/deform_inv"] == 2 * lc.deformation_invariance
+    assert tr.term_weights(2)["g/cycle_style"] == 3 * lc.cycle
+    assert tr.term_weights(5)["g/cycle"] == 6 * lc.cycle
+    # The balance probe reports the average pull: the plain weights, and every term.
+    assert tr.term_weights()["g/deform_inv"] == lc.deformation_invariance
+    s = tr.prepare_step(0)
+    fake = tr.nets.generator(s.x.images, s.geo.target_from_photo)
+    assert "g/deform_inv" not in tr.style_path_terms(s, fake)
+    assert "g/deform_inv" in tr.style_path_terms(s, fake, every_term=True)
+    with pytest.raises(ConfigError, match="deformation_every"):
+        build_trainer(tiny_config(tiny_datasets, "loss.deformation_every=0"), tmp_path / "bad")

@@ -104,11 +104,12 @@ class GeoGenerator(nn.Module):
             the exemplars do differently (palette, eyes, line style) instead of having to cancel
             photographic texture through its half-resolution residual.
 
-    ``forward(x, grid=None, warped=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with ``H, W``
-    multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the photo
-    already warped by ``grid`` (e.g. by the cropping step of an inference pipeline, which resamples
-    the frame anyway), used instead of warping ``x`` inside the network. Returns ``(B, C, H, W)``
-    in ``(-1, 1)``.
+    ``forward(x, grid=None, warped=None, drawn=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with
+    ``H, W`` multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the
+    photo already warped by ``grid`` (e.g. by the cropping step of an inference pipeline, which
+    resamples the frame anyway), used instead of warping ``x`` inside the network; ``drawn``:
+    optionally the cartoon base of the warped photo (training shares the one it computes for the
+    dense target). Returns ``(B, C, H, W)`` in ``(-1, 1)``.
     """
 
     def __init__(
@@ -188,14 +189,24 @@ class GeoGenerator(nn.Module):
             assert self.head.bias is not None
             self.head.bias.zero_()
 
-    def decode(self, base: torch.Tensor, e2: torch.Tensor, e3: torch.Tensor) -> torch.Tensor:
+    def decode(
+        self, base: torch.Tensor, e2: torch.Tensor, e3: torch.Tensor, drawn: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Skip ``e2 (B, w1, H/4, W/4)``, deep features ``e3 (B, w2, H/8, W/8)`` and the base photo
-        ``(B, C, H, W)``, all already in the output geometry -> ``(B, C, H, W)``."""
+        ``(B, C, H, W)``, all already in the output geometry -> ``(B, C, H, W)``; ``drawn``: the
+        cartoon base of ``base`` when the caller has it already."""
         h = self.up2(self.body(e3), e2)
         h = self.up1(h, self.detail(base))
         t = torch.tanh(self.head(h))
         if self.cartoon_base:
-            base = cartoon_base(base)
+            if drawn is None:
+                # A fixed filter of the input: no gradient goes through it (its box filters'
+                # backward was a twentieth of an anime training step, for the cycle pass through
+                # F's output alone); the input still gets gradients through the encoder and the
+                # detail skip.
+                with torch.no_grad():
+                    drawn = cartoon_base(base)
+            base = drawn
         if self.monochrome and self.channels == 3:
             # ITU-R BT.601 luma of the base; the same lightness change for all three channels.
             lightness = luma(base)
@@ -207,7 +218,11 @@ class GeoGenerator(nn.Module):
         return (b + t) / (1 + b * t)
 
     def forward(
-        self, x: torch.Tensor, grid: torch.Tensor | None = None, warped: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        grid: torch.Tensor | None = None,
+        warped: torch.Tensor | None = None,
+        drawn: torch.Tensor | None = None,
     ) -> torch.Tensor:
         torch._assert(x.dim() == 4, "x must be (B, C, H, W)")
         batch, channels, height, width = x.shape
@@ -217,24 +232,29 @@ class GeoGenerator(nn.Module):
             if warped is not None:
                 raise ValueError("`warped` is the photo warped by `grid`: pass the grid too")
             e2 = self.down2(self.stem(x))
-            return self.decode(x, e2, self.down3(e2))
+            return self.decode(x, e2, self.down3(e2), drawn)
         torch._assert(grid.dim() == 4 and grid.shape[-1] == 2, "grid must be (B, Hg, Wg, 2)")
         torch._assert(grid.shape[0] == batch, "grid and x must have the same batch size")
         if warped is not None:
             torch._assert(warped.shape == x.shape, "warped must have the shape of x")
+        if drawn is not None:
+            if not self.cartoon_base:
+                raise ValueError("`drawn` is the cartoon base; this generator has none")
+            torch._assert(drawn.shape == x.shape, "drawn must have the shape of x")
         base = self._warp(x, grid, self.gather_pixel_warp) if warped is None else warped
         if not self.feature_warp:
             e2 = self.down2(self.stem(base))
-            return self.decode(base, e2, self.down3(e2))
+            return self.decode(base, e2, self.down3(e2), drawn)
         e2 = self.down2(self.stem(x))
         if self.warp_level == 2:
             e2 = self._warp(e2, grid, self.gather_feature_warp)
-            return self.decode(base, e2, self.down3(e2))
+            return self.decode(base, e2, self.down3(e2), drawn)
         e3 = self.down3(e2)
         return self.decode(
             base,
             self._warp(e2, grid, self.gather_feature_warp),
             self._warp(e3, grid, self.gather_feature_warp),
+            drawn,
         )
 
     def _warp(self, features: torch.Tensor, grid: torch.Tensor, gather: bool) -> torch.Tensor:

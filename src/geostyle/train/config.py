@@ -91,6 +91,12 @@ class LossConfig:
     color: float = 0.0  # L1 between blurred G(x) and blurred warped photo (keeps skin tone)
     deformation_invariance: float = 2.0  # G(W(x)) ~ W(G(x)) for random smooth TPS W
     deformation_strength: float = 0.06  # random TPS control-point jitter (normalised units)
+    # Fewer passes: the deformation term (one more G pass), the style-side cycle y -> F -> G (an F
+    # and a G pass) and the photo-side cycle x -> G -> F (an F pass) on every N-th step only, weighted
+    # N x there (the same pull on average).
+    deformation_every: int = 1
+    style_cycle_every: int = 1
+    photo_cycle_every: int = 1
     r1: float = 0.0  # R1 gradient penalty on real style samples (0 = off)
     target: float = 0.0  # L1 between G(x) and the dense target (data.target)
     target_perceptual: float = 0.0  # perceptual distance between G(x) and the dense target

@@ -124,21 +124,28 @@ CARTOON_FILTERS = ("bilateral", "guided")
 
 
 def cartoon_target(
-    images: torch.Tensor, palette: Palette | None, kind: str = "bilateral", palette_mode: str = "reinhard"
+    images: torch.Tensor,
+    palette: Palette | None,
+    kind: str = "bilateral",
+    palette_mode: str = "reinhard",
+    drawn: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The cartoon of a ``(B, 3, H, W)`` batch in [-1, 1]; returns the same layout. ``kind``
     ``"bilateral"``: :func:`cartoon_image` (OpenCV); ``"guided"``: the generator's in-graph filter
     (:func:`geostyle.nets.blocks.cartoon_base`) moved to ``palette`` — the target of a generator
     built on that base, which then only has to learn what the exemplars add. ``palette_mode``: see
-    :func:`transfer_palette`."""
+    :func:`transfer_palette`. ``drawn``: with ``"guided"``, the in-graph filter of ``images`` when
+    the caller has it already (the trainer shares it with the generator's pass)."""
     if kind not in CARTOON_FILTERS:
         raise ValueError(f"unknown cartoon filter {kind!r}; expected one of {CARTOON_FILTERS}")
     if kind == "guided":
         from geostyle.nets.blocks import cartoon_base
 
-        drawn = to_uint8(cartoon_base(images.detach().cpu().float()))
+        if drawn is None:
+            drawn = cartoon_base(images.detach().cpu().float())
+        drawn_u8 = to_uint8(drawn.detach().cpu().float())
         out = np.stack(
-            [transfer_palette(im, palette, mode=palette_mode) if palette is not None else im for im in drawn]
+            [transfer_palette(im, palette, mode=palette_mode) if palette is not None else im for im in drawn_u8]
         )
     else:
         out = np.stack([cartoon_image(im, palette, palette_mode=palette_mode) for im in to_uint8(images)])

@@ -29,7 +29,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from geostyle.data.contact_sheet import save_grid
-from geostyle.data.dataset import EpochSampler, FaceSet, partner_indices, read_pairs, step_generator
+from geostyle.data.dataset import (
+    EpochSampler,
+    FaceSet,
+    partner_indices,
+    read_pairs,
+    resize_uint8,
+    step_generator,
+)
 from geostyle.data.images import to_uint8
 from geostyle.errors import ConfigError
 from geostyle.train import checkpoint as ckpt
@@ -87,6 +94,7 @@ class StepInputs:
     target: torch.Tensor | None  # dense target of G(x) (data.target), None without one
     style_idx: torch.Tensor
     style_flips: torch.Tensor | None
+    drawn: torch.Tensor | None = None  # G's cartoon base of warped_x (cartoon-base generators only)
 
 
 class Trainer:
@@ -165,12 +173,19 @@ class Trainer:
             raise ConfigError(f"data.target_skin must be between 0 and 1, got {dc.target_skin}")
         if dc.target_skin > 0 and not dc.target_parts:
             raise ConfigError("data.target_skin needs data.target_parts (the exemplar aligned onto the photo)")
+        for key in ("deformation_every", "style_cycle_every", "photo_cycle_every"):
+            if getattr(config.loss, key) < 1:
+                raise ConfigError(f"loss.{key} must be >= 1 (1 = every step), got {getattr(config.loss, key)}")
         self.palette = None
         if dc.target == "cartoon":
             from geostyle.train.targets import Palette
 
             self.palette = Palette.of(styles.images.permute(0, 2, 3, 1).numpy())
         self.edge_smoothed: torch.Tensor | None = None
+        # Low-resolution copies of the sets and of the edge-smoothed exemplars, made once per phase
+        # resolution (batches and edge fakes read them instead of resizing every step).
+        self._resized: dict[int, tuple[FaceSet, FaceSet]] = {}
+        self._edge_resized: dict[int, torch.Tensor] = {}
         if config.loss.edge_fake > 0:
             from geostyle.train.targets import edge_smoothed
 
@@ -214,27 +229,37 @@ class Trainer:
                 flips[1] = flips[0]
         else:
             style_idx = ph.style_sampler.indices(step)
-        x = self.photos.batch(photo_idx, flips[0] if flips is not None else None)
-        y = self.styles.batch(style_idx, flips[1] if flips is not None else None)
-        if ph.resolution != self.photos.resolution:
-            x.images, y.images = _resize(x.images, ph.resolution), _resize(y.images, ph.resolution)
+        photos, styles = self.photos, self.styles
+        if ph.resolution != photos.resolution:
+            if ph.resolution not in self._resized:
+                self._resized[ph.resolution] = (photos.resized(ph.resolution), styles.resized(ph.resolution))
+            photos, styles = self._resized[ph.resolution]
+        x = photos.batch(photo_idx, flips[0] if flips is not None else None)
+        y = styles.batch(style_idx, flips[1] if flips is not None else None)
         return x, y, style_idx, (flips[1] if flips is not None else None)
 
     def edge_fakes(self, style_idx: torch.Tensor, flips: torch.Tensor | None, size: int) -> torch.Tensor:
         """Edge-smoothed copies of this step's exemplars, mirrored like them, in [-1, 1]."""
         assert self.edge_smoothed is not None
-        soft = self.edge_smoothed[style_idx].float().div(127.5).sub(1.0)
+        if size not in self._edge_resized:
+            self._edge_resized[size] = resize_uint8(self.edge_smoothed, size)
+        soft = self._edge_resized[size][style_idx].float().div(127.5).sub(1.0)
         if flips is not None and bool(flips.any()):
             soft[flips] = soft[flips].flip(-1)
-        return _resize(soft, size).to(self.device)
+        return soft.to(self.device)
 
-    def dense_target(self, y, warped_x: torch.Tensor, geo) -> torch.Tensor | None:
-        """What G(x) regresses to this step (``data.target``), or None."""
+    def dense_target(
+        self, y, warped_x: torch.Tensor, geo, drawn: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        """What G(x) regresses to this step (``data.target``), or None. ``drawn``: the generator's
+        cartoon base of ``warped_x``, computed once for both (``StepInputs.drawn``)."""
         kind = self.cfg.data.target
         if kind == "cartoon":
             from geostyle.train.targets import cartoon_target
 
-            target = cartoon_target(warped_x, self.palette, self.cfg.data.target_filter, self.cfg.data.target_palette)
+            target = cartoon_target(
+                warped_x, self.palette, self.cfg.data.target_filter, self.cfg.data.target_palette, drawn=drawn
+            )
             parts = tuple(self.cfg.data.target_parts)
             if parts:
                 from geostyle.train.targets import part_masks, paste_parts
@@ -294,15 +319,23 @@ class Trainer:
         rng = step_generator(cfg.train.seed, step, self.dist.rank, stream=1)
         real = self.real_exemplars(y, geo, rng)
         warped_x = warped_photo(x.images, geo)
+        drawn = None
         with torch.no_grad():
-            target = self.dense_target(y, warped_x, geo)
+            if getattr(unwrap(self.nets.generator), "cartoon_base", False):
+                from geostyle.nets.blocks import cartoon_base
+
+                # G(x)'s base is this filter of the same warped photo, and the guided target starts
+                # from it too: computed once a step instead of twice (a tenth of an anime step).
+                drawn = cartoon_base(warped_x)
+            guided = self.cfg.data.target == "cartoon" and self.cfg.data.target_filter == "guided"
+            target = self.dense_target(y, warped_x, geo, drawn if guided else None)
         dev = self.device
         if dev.type != "cpu":
             x, y = _batch_to(x, dev), _batch_to(y, dev)
             geo = geo.to(dev)
             real = (real[0].to(dev), real[1].to(dev), real[2].to(dev))
-            warped_x, target = warped_x.to(dev), _to(target, dev)
-        return StepInputs(step, ph, x, y, geo, rng, real, warped_x, target, style_idx, style_flips)
+            warped_x, target, drawn = warped_x.to(dev), _to(target, dev), _to(drawn, dev)
+        return StepInputs(step, ph, x, y, geo, rng, real, warped_x, target, style_idx, style_flips, drawn)
 
     def train_step(self, step: int) -> dict[str, float]:
         lc = self.cfg.loss
@@ -320,13 +353,15 @@ class Trainer:
 
         # ---------------- generator step
         self.opt_g.zero_grad(set_to_none=True)
-        fake_y = G(x.images, geo.target_from_photo)
+        fake_y = G(x.images, geo.target_from_photo, drawn=s.drawn)
         terms = self.style_path_terms(s, fake_y)
-        fake_x = Fr(y.images, geo.style_target_from_style)
-        rec_y = G(fake_x, geo.style_from_style_target)
-        terms["g/cycle_style"] = F.l1_loss(rec_y, y.images)
-        if Dx is not None and lc.reverse_adversarial > 0:
-            terms["g/adv_photo"] = self.adversarial.g_loss(Dx(self.augment(fake_x, generator=rng)))
+        fake_x = None
+        if due(step, lc.style_cycle_every):
+            fake_x = Fr(y.images, geo.style_target_from_style)
+            rec_y = G(fake_x, geo.style_from_style_target)
+            terms["g/cycle_style"] = F.l1_loss(rec_y, y.images)
+            if Dx is not None and lc.reverse_adversarial > 0:
+                terms["g/adv_photo"] = self.adversarial.g_loss(Dx(self.augment(fake_x, generator=rng)))
         weights = self.term_weights(step)
         loss_g = torch.zeros((), device=self.device)
         for key, value in terms.items():
@@ -340,7 +375,7 @@ class Trainer:
 
         # ---------------- discriminator step
         self.opt_d.zero_grad(set_to_none=True)
-        fake_y_d, fake_x_d = fake_y.detach(), fake_x.detach()
+        fake_y_d = fake_y.detach()
         real_in = y_real.detach().requires_grad_(lc.r1 > 0)
         real_out = Dy(self.augment(real_in, generator=rng))
         loss_d = self.adversarial.d_loss(real_out, Dy(self.augment(fake_y_d, generator=rng)))
@@ -365,9 +400,9 @@ class Trainer:
             )
             loss_d = loss_d + lc.local_adversarial * d_local
             stats["d/local"] = d_local.item()
-        if Dx is not None and lc.reverse_adversarial > 0:
+        if Dx is not None and lc.reverse_adversarial > 0 and fake_x is not None:
             d_photo = self.adversarial.d_loss(
-                Dx(self.augment(x.images, generator=rng)), Dx(self.augment(fake_x_d, generator=rng))
+                Dx(self.augment(x.images, generator=rng)), Dx(self.augment(fake_x.detach(), generator=rng))
             )
             loss_d = loss_d + lc.reverse_adversarial * d_photo
             stats["d/photo"] = d_photo.item()
@@ -387,16 +422,21 @@ class Trainer:
         ``train.adversarial_warmup``; full weights when ``step`` is None), keyed like the stats."""
         lc = self.cfg.loss
         warm = 1.0 if step is None else self.adversarial_scale(step)
+        # A term computed every N-th step weighs N x on those steps: the same pull on average
+        # (step None: that average, as the balance probe reports it).
+        deform_every = 1 if step is None else lc.deformation_every
+        cycle_every = 1 if step is None else lc.style_cycle_every
+        photo_every = 1 if step is None else lc.photo_cycle_every
         return {
             "g/adv": lc.adversarial * warm,
             "g/adv_local": lc.local_adversarial * warm,
-            "g/cycle": lc.cycle,
+            "g/cycle": lc.cycle * photo_every,
             "g/content": lc.content,
             "g/style": lc.style,
             "g/style_local": lc.style_local,
             "g/color": lc.color,
-            "g/deform_inv": lc.deformation_invariance,
-            "g/cycle_style": lc.cycle,
+            "g/deform_inv": lc.deformation_invariance * deform_every,
+            "g/cycle_style": lc.cycle * cycle_every,
             "g/adv_photo": lc.reverse_adversarial * warm,
             "g/target": lc.target,
             "g/target_perceptual": lc.target_perceptual,
@@ -418,10 +458,12 @@ class Trainer:
             torch.where(use[:, None], both, y.mask),
         )
 
-    def style_path_terms(self, s: StepInputs, fake_y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def style_path_terms(
+        self, s: StepInputs, fake_y: torch.Tensor, every_term: bool = False
+    ) -> dict[str, torch.Tensor]:
         """Unweighted generator loss terms of the photo -> style path that depend on ``fake_y = G(x)``
         (keyed like the stats; weights in :meth:`term_weights`). Shared by the training step and
-        :mod:`geostyle.train.balance`."""
+        :mod:`geostyle.train.balance` (``every_term``: also the terms not due at this step)."""
         lc = self.cfg.loss
         x, geo, rng, warped_x, target = s.x, s.geo, s.rng, s.warped_x, s.target
         G, Fr, Dy, Dl = self.nets.generator, self.nets.reverse, self.nets.disc_style, self.nets.disc_local
@@ -434,7 +476,8 @@ class Trainer:
             terms["g/adv_local"] = self.adversarial.g_loss(
                 Dl(self.augment_parts(crops, generator=rng), part_ids)
             )
-        terms["g/cycle"] = F.l1_loss(Fr(fake_y, geo.photo_from_target), x.images)
+        if every_term or due(s.step, lc.photo_cycle_every):
+            terms["g/cycle"] = F.l1_loss(Fr(fake_y, geo.photo_from_target), x.images)
         if target is not None:
             if lc.target > 0:
                 terms["g/target"] = F.l1_loss(fake_y, target)
@@ -462,13 +505,16 @@ class Trainer:
             )
         if lc.color > 0:
             terms["g/color"] = F.l1_loss(_resize(fake_y, 16), _resize(warped_x, 16))
-        if lc.deformation_invariance > 0:
+        if lc.deformation_invariance > 0 and (every_term or due(s.step, lc.deformation_every)):
             w_grid = random_tps_grid(
                 x.images.shape[0],
                 fake_y.shape[-2],
                 fake_y.shape[-1],
                 strength=lc.deformation_strength,
                 generator=rng,
+                # A 4x4 lattice of jitters: at the aligner's field density it upsamples without loss
+                # (evaluated per pixel it was 7 % of a 128 px step).
+                lowres=s.phase.aligner.grid_resolution,
                 device=fake_y.device,
             ).grid
             inner = (
@@ -679,6 +725,13 @@ def _batch_to(batch, device: torch.device):
     return dataclasses.replace(
         batch, images=batch.images.to(device), points=batch.points.to(device), mask=batch.mask.to(device)
     )
+
+
+def due(step: int, every: int) -> bool:
+    """Whether a term computed every ``every``-th step runs at ``step``: the last step of each group
+    of ``every``, so that the logged steps (multiples of ``train.log_every``, counted after the step)
+    show the term whenever ``every`` divides the logging interval."""
+    return (step + 1) % every == 0
 
 
 def warped_photo(images: torch.Tensor, geo) -> torch.Tensor:
