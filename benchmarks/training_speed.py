@@ -9,7 +9,8 @@ Needs the prepared datasets the presets name (docs/training.md, "How to reproduc
 For each recipe and each resolution phase it uses (low-resolution steps, full-size finish):
 
 * ``step``: median wall time of ``--steps`` whole training steps (after 2 warm-up steps) and
-  samples/s = batch / step time;
+  samples/s = batch / step time; where a recipe runs some terms every N-th step, each timed unit is
+  a whole cycle of steps (their average), so light and heavy steps weigh as in a run;
 * components, each timed alone at that phase's shapes (median of ``--repeats``): ``data`` (batch
   assembly), ``warps`` (target geometry, TPS solves and dense fields of the step), ``target`` (the
   dense target), ``G``/``F`` forward+backward, each critic's forward+backward on one batch, the
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -131,14 +133,19 @@ def measure(name: str, overrides: list[str], args) -> dict[str, Any]:
         tr = build_trainer(cfg, scratch, progress=False)
         phases = []
         starts = [0] + ([cfg.train.low_resolution_steps] if len(tr.phases) > 1 else [])
+        # Terms computed every N-th step make steps unequal: time whole cycles of ``cycle`` steps
+        # (the least common multiple of the N) and divide, so the median is of a step's average cost.
+        lc = cfg.loss
+        cycle = math.lcm(lc.deformation_every, lc.style_cycle_every, lc.photo_cycle_every)
         for phase, first in zip(tr.phases, starts):
             for k in range(2):
                 tr.train_step(first + k)
             times = []
             for k in range(args.steps):
                 t = time.perf_counter()
-                tr.train_step(first + 2 + k)
-                times.append(time.perf_counter() - t)
+                for j in range(cycle):
+                    tr.train_step(first + 2 + k * cycle + j)
+                times.append((time.perf_counter() - t) / cycle)
             step_s = statistics.median(times)
             n_steps = (
                 cfg.train.low_resolution_steps

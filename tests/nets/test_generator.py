@@ -340,8 +340,9 @@ def test_box_mean_and_guided_smooth_match_a_reference():
 
 
 def test_box_mean_running_sums_and_exported_pooling_agree(tmp_path):
-    """Eager PyTorch uses running sums, exported graphs average pooling: the same window means (to
-    float32 rounding) at radii up to the image size, and the exported graph has no CumSum."""
+    """Eager PyTorch sums shifted views (radius <= 8) or running sums, exported graphs average
+    pooling: the same window means (to float32 rounding) at radii up to and beyond the image size,
+    and the exported graph has no CumSum."""
     import onnx
 
     from geostyle.nets.blocks import box_mean
@@ -355,7 +356,8 @@ def test_box_mean_running_sums_and_exported_pooling_agree(tmp_path):
             return box_mean(x, self.r)
 
     rng = np.random.default_rng(1)
-    for shape, r in (((2, 3, 40, 33), 3), ((1, 1, 9, 30), 6), ((1, 2, 16, 16), 15)):
+    cases = (((2, 3, 40, 33), 3), ((1, 1, 9, 30), 6), ((1, 1, 5, 7), 8), ((1, 3, 20, 21), 9), ((1, 2, 16, 16), 15))
+    for shape, r in cases:
         x = torch.from_numpy(rng.uniform(-1, 1, shape).astype(np.float32))
         ref = np.stack([[_box_reference(c.astype(np.float64), r) for c in b] for b in x.numpy()])
         eager = box_mean(x, r).numpy()
