@@ -12,8 +12,9 @@ For each recipe and each resolution phase it uses (low-resolution steps, full-si
   samples/s = batch / step time; where a recipe runs some terms every N-th step, each timed unit is
   a whole cycle of steps (their average), so light and heavy steps weigh as in a run;
 * components, each timed alone at that phase's shapes (median of ``--repeats``): ``data`` (batch
-  assembly), ``warps`` (target geometry, TPS solves and dense fields of the step), ``target`` (the
-  dense target), ``G``/``F`` forward+backward, each critic's forward+backward on one batch, the
+  assembly), ``warps`` (target geometry, TPS solves and dense fields of the step), ``base`` (the
+  generator's cartoon base, drawn once a step and shared), ``target`` (the dense target),
+  ``G``/``F`` forward+backward (G(x) with the shared base), each critic's forward+backward on one batch, the
   perceptual backbone's forward+backward at ``loss.content_resolution``. Critics run several times per
   step (real, fake, generator pass), so components do not sum to the step.
 
@@ -103,9 +104,16 @@ def profile_phase(tr: Trainer, step: int, repeats: int) -> dict[str, float]:
             lambda: ph.aligner.pair(x.points, x.mask, y.points, y.mask, cfg.geometry.align_exemplars), repeats
         ),
     }
+    if s.drawn is not None:
+        # The generator's cartoon base of the warped photo: drawn once a step for G(x) and the target.
+        from geostyle.nets.blocks import cartoon_base
+
+        out["base"] = median_ms(lambda: cartoon_base(s.warped_x), repeats)
     if cfg.data.target != "none":
-        out["target"] = median_ms(lambda: tr.dense_target(y, s.warped_x, geo), repeats)
-    out["G fwd+bwd"] = median_ms(_fwd_bwd(G, x.images, geo.target_from_photo), repeats)
+        guided = cfg.data.target == "cartoon" and cfg.data.target_filter == "guided"
+        drawn = s.drawn if guided else None
+        out["target"] = median_ms(lambda: tr.dense_target(y, s.warped_x, geo, drawn), repeats)
+    out["G fwd+bwd"] = median_ms(_fwd_bwd(G, x.images, geo.target_from_photo, None, s.drawn), repeats)
     out["F fwd+bwd"] = median_ms(_fwd_bwd(Fr, y.images, geo.style_target_from_style), repeats)
     # Critics see generator outputs: inputs that need a gradient, as in the generator step.
     fake = x.images.detach().clone().requires_grad_(True)

@@ -456,6 +456,8 @@ def test_cartoon_base_carries_no_gradient_and_a_precomputed_one_is_the_same(shar
         assert float((g(x, grid, drawn=torch.zeros_like(x)) - g(x, grid)).abs().max()) > 0.1
     with pytest.raises(ValueError, match="has none"):
         create_model("geo_mobile_s")(x, grid, drawn=drawn)
+    with pytest.raises(ValueError, match="has none"):
+        create_model("geo_mobile_s")(x, drawn=drawn)
 
 
 def test_cartoon_base_above_256_px_exports_with_parity():

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from geostyle.data.dataset import FaceSet, partner_indices, read_pairs, step_generator
+from geostyle.data.dataset import FaceSet, partner_indices, read_pairs, resize_uint8, step_generator
 from geostyle.data.prepare import prepare_dataset
 from geostyle.errors import ConfigError, GeostyleError
 from geostyle.train import losses as L
@@ -106,7 +106,10 @@ def test_low_resolution_phase_then_full_size(tiny_datasets, tmp_path):
     assert torch.equal(style_flips, flips[1]) and torch.equal(y.points, full_y.points)
     assert float((y.images - resized).abs().max()) <= 1.01 / 127.5 and float((y.images - resized).abs().mean()) > 0
     soft = tr.edge_fakes(style_idx, style_flips, 16)
-    assert soft.shape == (4, 3, 16, 16) and float((soft - y.images).abs().mean()) > 0  # the blurred-line copies
+    assert tr.edge_smoothed is not None
+    expected = resize_uint8(tr.edge_smoothed[style_idx], 16).float().div(127.5).sub(1.0)
+    expected[style_flips] = expected[style_flips].flip(-1)
+    torch.testing.assert_close(soft, expected, atol=0, rtol=0)  # the blurred-line copies, mirrored alike
     x, _, _, _ = tr.batches(3)
     assert x.images.shape == (2, 3, 32, 32)
     low, full = tr.train_step(0), tr.train_step(3)
@@ -180,8 +183,8 @@ def test_target_parts_are_checked(tiny_datasets, tmp_path):
         build_trainer(tiny_config(tiny_datasets, "data.target_parts=[left_eye]"), tmp_path)
 
 
-def test_the_cartoon_base_is_computed_once_for_the_generator_and_the_target(tiny_datasets, tmp_path):
-    from geostyle.nets.blocks import cartoon_base
+def test_the_cartoon_base_is_computed_once_for_the_generator_and_the_target(tiny_datasets, tmp_path, monkeypatch):
+    from geostyle.nets import blocks, generator
     from geostyle.train.targets import cartoon_target
 
     cfg = tiny_config(
@@ -193,17 +196,25 @@ def test_the_cartoon_base_is_computed_once_for_the_generator_and_the_target(tiny
     )
     tr = build_trainer(cfg, tmp_path, progress=False)
     s = tr.prepare_step(0)
-    assert s.drawn is not None
-    torch.testing.assert_close(s.drawn, cartoon_base(s.warped_x), atol=0, rtol=0)
-    assert s.target is not None
+    assert s.drawn is not None and s.target is not None
     torch.testing.assert_close(s.target, cartoon_target(s.warped_x, tr.palette, "guided"), atol=0, rtol=0)
-    g = tr.nets.generator
-    with torch.no_grad():
-        torch.testing.assert_close(
-            g(s.x.images, s.geo.target_from_photo, drawn=s.drawn), g(s.x.images, s.geo.target_from_photo)
-        )
+    # A step draws the base once for G(x) and the target, then once each for G(F(y)) and the
+    # deformation pass: 3 drawings, where computing it for each user would make 4.
+    drawings = []
+    real = blocks.cartoon_base
+
+    def counted(image, *args, **kwargs):
+        drawings.append(tuple(image.shape))
+        return real(image, *args, **kwargs)
+
+    monkeypatch.setattr(blocks, "cartoon_base", counted)
+    monkeypatch.setattr(generator, "cartoon_base", counted)
+    tr.train_step(0)
+    assert len(drawings) == 3, drawings
     # Generators without the base get none.
     assert build_trainer(tiny_config(tiny_datasets), tmp_path / "plain", progress=False).prepare_step(0).drawn is None
+    with pytest.raises(ValueError, match="draws its own"):
+        cartoon_target(s.warped_x, tr.palette, "bilateral", drawn=s.drawn)
 
 
 def test_terms_on_every_nth_step_weigh_n_times_there(tiny_datasets, tmp_path):
@@ -228,6 +239,9 @@ def test_terms_on_every_nth_step_weigh_n_times_there(tiny_datasets, tmp_path):
     assert tr.term_weights(1)["g/deform_inv"] == 2 * lc.deformation_invariance
     assert tr.term_weights(2)["g/cycle_style"] == 3 * lc.cycle
     assert tr.term_weights(5)["g/cycle"] == 6 * lc.cycle
+    # The photo critic's term rides on the style cycle's F(y): weighted like it, logged only with it.
+    assert tr.term_weights(2)["g/adv_photo"] == 3 * lc.reverse_adversarial > 0
+    assert [("d/photo" in tr.train_step(k)) for k in (6, 7, 8)] == [False, False, True]
     # The balance probe reports the average pull: the plain weights, and every term.
     assert tr.term_weights()["g/deform_inv"] == lc.deformation_invariance
     s = tr.prepare_step(0)

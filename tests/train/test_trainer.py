@@ -70,16 +70,29 @@ def test_inference_strength_is_written_into_the_release(tiny_datasets, tmp_path)
     assert ckpt.load_release(final).metadata["extra"]["default_strength"] == 0.35
 
 
-def test_resume_matches_uninterrupted_run(tiny_datasets, tmp_path):
-    full = tiny_config(tiny_datasets, "train.steps=6")
+# The fast recipe's switches: terms every other step, a cartoon base shared with the target.
+EVERY_OTHER = (
+    "loss.deformation_every=2",
+    "loss.style_cycle_every=2",
+    "loss.photo_cycle_every=2",
+    "data.target=cartoon",
+    "data.target_filter=guided",
+    "loss.target=1.0",
+    "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, cartoon_base: true}",
+)
+
+
+@pytest.mark.parametrize("recipe", [(), EVERY_OTHER], ids=["every-step", "every-other-step"])
+def test_resume_matches_uninterrupted_run(tiny_datasets, tmp_path, recipe):
+    full = tiny_config(tiny_datasets, "train.steps=6", *recipe)
     train(full, tmp_path / "full", progress=False)
-    half = tiny_config(tiny_datasets, "train.steps=3")
+    half = tiny_config(tiny_datasets, "train.steps=3", *recipe)  # stops after a step with the terms
     train(half, tmp_path / "split", progress=False)
-    train(tiny_config(tiny_datasets), tmp_path / "split", resume=True, progress=False, steps=6)
+    train(tiny_config(tiny_datasets, *recipe), tmp_path / "split", resume=True, progress=False, steps=6)
     a = ckpt.load_resume(tmp_path / "full" / "resume.pt")
     b = ckpt.load_resume(tmp_path / "split" / "resume.pt")
     assert a["step"] == b["step"] == 6
-    for key in ("generator", "reverse", "disc_style", "ema"):
+    for key in ("generator", "reverse", "disc_style", "disc_photo", "ema"):
         for name, tensor in a[key].items():
             assert torch.equal(tensor, b[key][name]), f"{key}.{name} differs after resume"
 

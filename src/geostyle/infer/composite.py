@@ -178,7 +178,7 @@ def cut_face(
     maps = cv2.transform(np.ascontiguousarray(field, dtype=np.float32).reshape(1, -1, 2), to_map)
     # One two-channel map (the stubs lack that form of remap).
     warped = cv2.remap(  # type: ignore[call-overload]
-        src, maps.reshape(s, s, 2), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        src, maps.reshape(*field.shape[:2], 2), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     return crop, warped
 

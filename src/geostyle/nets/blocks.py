@@ -271,13 +271,14 @@ def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over the ``(2 radius + 1)^2`` window around each pixel of ``(B, C, H, W)``; windows are
     cut at the border (not zero-padded), so flat images stay flat up to the edge.
 
-    Three implementations of the same numbers (to float32 rounding: 1.2e-7 measured at 8x3x128x128;
-    tested to 2e-6 against a float64 loop): in PyTorch, sums of shifted views for small windows and
-    running sums for large ones, and separable average pooling in exported graphs. Why: PyTorch's CPU ``avg_pool2d`` with a tall
-    or wide window was 3-7x slower than differences of cumulative sums (8x3x128x128, radius 2: 7.4
-    vs 1.1 ms; one thread), and the box filters are most of the cartoon base that anime models run
-    in every generator pass and in their training target; ONNX Runtime is the other way round
-    (AveragePool 0.32 ms vs CumSum 0.73 ms at 3x256x256)."""
+    Three implementations of the same numbers (to float32 rounding, tested to 2e-6 against a float64
+    loop): in PyTorch, sums of shifted views for small windows and running sums for large ones; in
+    exported graphs, separable average pooling. Why: on PyTorch's CPU, one thread, 8x3x128x128
+    (medians, near-idle machine), running sums cost 2.4-2.9 ms at any radius, shifted
+    sums 0.4 ms at radius 1, 0.9 at 4, 1.4 at 8 and 2.0 at 12, ``avg_pool2d`` with a tall or wide
+    window 4.0-9.1 ms; the box filters are most of the cartoon base that anime models run in their
+    training target and generator passes. ONNX Runtime is the other way round (AveragePool 0.32 ms
+    vs CumSum 0.73 ms at 3x256x256)."""
     r = int(radius)
     if (
         torch.onnx.is_in_onnx_export()
@@ -295,9 +296,8 @@ def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
     return _window_sum(_window_sum(image, r, 2), r, 3) / _window_counts(image, r)
 
 
-# Up to this radius a window sum is fastest as 2r additions of shifted views (8x3x128x128, one
-# thread: r 1 0.4 vs 3.0 ms by running sums, r 2 0.6 vs 1.9, r 8 1.5 vs 2.1; r 12 2.1 vs 1.7): the
-# cartoon base's windows at the 128-256 px training sizes are r 1-5.
+# Up to this radius a window sum is fastest as 2r additions of shifted views (see box_mean for the
+# measured costs); the cartoon base's windows at the 128-256 px training sizes are r 1-5.
 _SHIFTED_MAX_RADIUS = 8
 
 
@@ -319,7 +319,8 @@ def pooled_box_filters() -> Iterator[None]:
 
 def _shifted_sum(x: torch.Tensor, r: int, dim: int) -> torch.Tensor:
     """Sum over ``[i - r, i + r]`` (cut at the border) along ``dim``: the zero-padded map added to
-    itself at each of the ``2 r + 1`` shifts (summed in the order pooling does, no running totals)."""
+    itself at each of the ``2 r + 1`` shifts (no running totals, so no rounding that grows with the
+    line's length)."""
     n = x.shape[dim]
     pad = [0, 0, 0, 0]
     pad[2 * (3 - dim)] = r  # F.pad lists the last dimension first

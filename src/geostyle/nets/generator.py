@@ -228,6 +228,10 @@ class GeoGenerator(nn.Module):
         batch, channels, height, width = x.shape
         torch._assert(channels == self.channels, "x must have `channels` channels")
         torch._assert(height % 8 == 0 and width % 8 == 0, "H and W must be multiples of 8")
+        if drawn is not None:
+            if not self.cartoon_base:
+                raise ValueError("`drawn` is the cartoon base; this generator has none")
+            torch._assert(drawn.shape == x.shape, "drawn must have the shape of x")
         if grid is None:
             if warped is not None:
                 raise ValueError("`warped` is the photo warped by `grid`: pass the grid too")
@@ -237,10 +241,6 @@ class GeoGenerator(nn.Module):
         torch._assert(grid.shape[0] == batch, "grid and x must have the same batch size")
         if warped is not None:
             torch._assert(warped.shape == x.shape, "warped must have the shape of x")
-        if drawn is not None:
-            if not self.cartoon_base:
-                raise ValueError("`drawn` is the cartoon base; this generator has none")
-            torch._assert(drawn.shape == x.shape, "drawn must have the shape of x")
         base = self._warp(x, grid, self.gather_pixel_warp) if warped is None else warped
         if not self.feature_warp:
             e2 = self.down2(self.stem(base))

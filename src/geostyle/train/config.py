@@ -93,7 +93,7 @@ class LossConfig:
     deformation_strength: float = 0.06  # random TPS control-point jitter (normalised units)
     # Fewer passes: the deformation term (one more G pass), the style-side cycle y -> F -> G (an F
     # and a G pass) and the photo-side cycle x -> G -> F (an F pass) on every N-th step only, weighted
-    # N x there (the same pull on average).
+    # N x there (the same expected gradient; with Adam, not exactly the same steps).
     deformation_every: int = 1
     style_cycle_every: int = 1
     photo_cycle_every: int = 1

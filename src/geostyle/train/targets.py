@@ -138,6 +138,8 @@ def cartoon_target(
     the caller has it already (the trainer shares it with the generator's pass)."""
     if kind not in CARTOON_FILTERS:
         raise ValueError(f"unknown cartoon filter {kind!r}; expected one of {CARTOON_FILTERS}")
+    if drawn is not None and kind != "guided":
+        raise ValueError(f"`drawn` is the in-graph filter's drawing; the {kind!r} target draws its own")
     if kind == "guided":
         from geostyle.nets.blocks import cartoon_base
 
@@ -145,7 +147,10 @@ def cartoon_target(
             drawn = cartoon_base(images.detach().cpu().float())
         drawn_u8 = to_uint8(drawn.detach().cpu().float())
         out = np.stack(
-            [transfer_palette(im, palette, mode=palette_mode) if palette is not None else im for im in drawn_u8]
+            [
+                transfer_palette(im, palette, mode=palette_mode) if palette is not None else im
+                for im in drawn_u8
+            ]
         )
     else:
         out = np.stack([cartoon_image(im, palette, palette_mode=palette_mode) for im in to_uint8(images)])

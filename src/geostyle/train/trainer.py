@@ -319,22 +319,25 @@ class Trainer:
         rng = step_generator(cfg.train.seed, step, self.dist.rank, stream=1)
         real = self.real_exemplars(y, geo, rng)
         warped_x = warped_photo(x.images, geo)
+        # G(x)'s cartoon base is the filter of this same warped photo (where G warps as warped_photo
+        # does), and the guided target starts from it too: computed once a step, not twice.
+        g = unwrap(self.nets.generator)
+        shares_base = getattr(g, "cartoon_base", False) and getattr(g, "padding_mode", "") == "border"
+        guided = self.cfg.data.target == "cartoon" and self.cfg.data.target_filter == "guided"
         drawn = None
         with torch.no_grad():
-            if getattr(unwrap(self.nets.generator), "cartoon_base", False):
-                from geostyle.nets.blocks import cartoon_base
-
-                # G(x)'s base is this filter of the same warped photo, and the guided target starts
-                # from it too: computed once a step instead of twice (a tenth of an anime step).
-                drawn = cartoon_base(warped_x)
-            guided = self.cfg.data.target == "cartoon" and self.cfg.data.target_filter == "guided"
-            target = self.dense_target(y, warped_x, geo, drawn if guided else None)
+            if shares_base and guided:
+                drawn = _cartoon_base(warped_x)
+            target = self.dense_target(y, warped_x, geo, drawn)
         dev = self.device
         if dev.type != "cpu":
             x, y = _batch_to(x, dev), _batch_to(y, dev)
             geo = geo.to(dev)
             real = (real[0].to(dev), real[1].to(dev), real[2].to(dev))
             warped_x, target, drawn = warped_x.to(dev), _to(target, dev), _to(drawn, dev)
+        if shares_base and drawn is None:
+            with torch.no_grad():
+                drawn = _cartoon_base(warped_x)  # where G would have drawn it: on the step's device
         return StepInputs(step, ph, x, y, geo, rng, real, warped_x, target, style_idx, style_flips, drawn)
 
     def train_step(self, step: int) -> dict[str, float]:
@@ -404,7 +407,8 @@ class Trainer:
             d_photo = self.adversarial.d_loss(
                 Dx(self.augment(x.images, generator=rng)), Dx(self.augment(fake_x.detach(), generator=rng))
             )
-            loss_d = loss_d + lc.reverse_adversarial * d_photo
+            # Trained on the style cycle's steps only: weighted like the generator's side of it.
+            loss_d = loss_d + lc.reverse_adversarial * lc.style_cycle_every * d_photo
             stats["d/photo"] = d_photo.item()
         loss_d.backward()
         self.opt_d.step()
@@ -422,8 +426,9 @@ class Trainer:
         ``train.adversarial_warmup``; full weights when ``step`` is None), keyed like the stats."""
         lc = self.cfg.loss
         warm = 1.0 if step is None else self.adversarial_scale(step)
-        # A term computed every N-th step weighs N x on those steps: the same pull on average
-        # (step None: that average, as the balance probe reports it).
+        # A term computed every N-th step weighs N x on those steps: the same expected gradient
+        # (step None: that average, as the balance probe reports it). The photo critic's term comes
+        # with the style cycle's F(y), so it follows that cycle's N.
         deform_every = 1 if step is None else lc.deformation_every
         cycle_every = 1 if step is None else lc.style_cycle_every
         photo_every = 1 if step is None else lc.photo_cycle_every
@@ -437,7 +442,7 @@ class Trainer:
             "g/color": lc.color,
             "g/deform_inv": lc.deformation_invariance * deform_every,
             "g/cycle_style": lc.cycle * cycle_every,
-            "g/adv_photo": lc.reverse_adversarial * warm,
+            "g/adv_photo": lc.reverse_adversarial * warm * cycle_every,
             "g/target": lc.target,
             "g/target_perceptual": lc.target_perceptual,
             "g/target_gradient": lc.target_gradient,
@@ -512,8 +517,8 @@ class Trainer:
                 fake_y.shape[-1],
                 strength=lc.deformation_strength,
                 generator=rng,
-                # A 4x4 lattice of jitters: at the aligner's field density it upsamples without loss
-                # (evaluated per pixel it was 7 % of a 128 px step).
+                # A 4x4 lattice of jitters, as smooth as fields get: evaluated at the aligner's field
+                # density and upsampled bilinearly (per pixel it was 7 % of a 128 px step).
                 lowres=s.phase.aligner.grid_resolution,
                 device=fake_y.device,
             ).grid
@@ -725,6 +730,12 @@ def _batch_to(batch, device: torch.device):
     return dataclasses.replace(
         batch, images=batch.images.to(device), points=batch.points.to(device), mask=batch.mask.to(device)
     )
+
+
+def _cartoon_base(images: torch.Tensor) -> torch.Tensor:
+    from geostyle.nets.blocks import cartoon_base
+
+    return cartoon_base(images)
 
 
 def due(step: int, every: int) -> bool:
