@@ -150,11 +150,11 @@ def resize_uint8(images: torch.Tensor, size: int, chunk: int = 64) -> torch.Tens
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    """One ``(H, W, 3)`` uint8 image through :func:`resize_uint8`."""
     if image.shape[0] == size and image.shape[1] == size:
         return image
-    t = torch.from_numpy(np.ascontiguousarray(image).copy()).permute(2, 0, 1)[None].float()
-    t = F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return t[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+    t = torch.from_numpy(np.ascontiguousarray(image).copy()).permute(2, 0, 1)[None]
+    return resize_uint8(t, size)[0].permute(1, 2, 0).numpy()
 
 
 def step_generator(seed: int, step: int, rank: int = 0, stream: int = 0) -> torch.Generator:

@@ -275,8 +275,6 @@ def crop_mask(size: int, feather: float) -> np.ndarray:
     return _MASKS[key]
 
 
-
-
 def paste_face(out: np.ndarray, styled: np.ndarray, alignment: Alignment, feather: float = 0.12) -> None:
     """Blend a stylized crop into ``out`` (in place) through the inverse similarity, weighted by
     the crop's feathered mask; only the crop's region of the frame is read or written, in strips of

@@ -314,7 +314,10 @@ class Stylizer:
     def stylize(self, image: np.ndarray, path: Path | None = None, strength: float | None = None) -> Stylized:
         """The aligned stylized crop of the largest face, its warp reading the photo beyond the crop
         (``reach``). Raises :class:`NoFaceError`."""
-        aligned = self.align(image, path)
+        return self.stylize_aligned(image, self.align(image, path), strength)
+
+    def stylize_aligned(self, image: np.ndarray, aligned: Aligned, strength: float | None = None) -> Stylized:
+        """:meth:`stylize` of a face already found and aligned in ``image`` (:meth:`align`)."""
         h, w = image.shape[:2]
         warp = self.frame_warp(aligned.alignment, aligned.landmarks, h, w, strength)
         if warp is None:
