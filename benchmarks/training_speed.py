@@ -15,8 +15,15 @@ For each recipe and each resolution phase it uses (low-resolution steps, full-si
   assembly), ``warps`` (target geometry, TPS solves and dense fields of the step), ``base`` (the
   generator's cartoon base, drawn once a step and shared), ``target`` (the dense target),
   ``G``/``F`` forward+backward (G(x) with the shared base), each critic's forward+backward on one batch, the
-  perceptual backbone's forward+backward at ``loss.content_resolution``. Critics run several times per
-  step (real, fake, generator pass), so components do not sum to the step.
+  perceptual backbone's forward+backward at ``loss.content_resolution``; the networks under the
+  recipe's ``train.precision`` (bfloat16 autocast where the presets ask for it and the CPU has it) and
+  memory layout. Critics run more than once per step (generator pass; real, fake and hard negatives in
+  one batched pass), so components do not sum to the step.
+
+Two "before" rows: the v4 recipe on this code (every shared speed-up of the trainer included), and
+the trainer with its bundled v4 preset as shipped when training speed became an issue (commit
+``SHIPPED_BEFORE``, run from a temporary git worktree in a child process; ``--shipped-before ''``
+skips it, and it is skipped without git history).
 
 The whole-run rate is the phase rates weighted by their step counts. Prints a table and writes
 ``benchmarks/results/training_speed.json``. Other processes on the machine slow every number alike;
@@ -26,6 +33,7 @@ the load average is recorded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -39,6 +47,7 @@ from typing import Any
 import torch
 
 from geostyle.train.config import load_config
+from geostyle.train.distributed import unwrap
 from geostyle.train.presets import preset_path
 from geostyle.train.trainer import Trainer, build_trainer
 
@@ -63,6 +72,8 @@ ANIME_V4 = [
     "loss.deformation_every=1",  # every term on every step, as v4 ran them
     "loss.style_cycle_every=1",
     "loss.photo_cycle_every=1",
+    "train.precision=fp32",  # float32 NCHW networks, as v4 ran
+    "train.channels_last=false",
     "train.low_resolution=0",
     "train.low_resolution_steps=0",
     "train.steps=2500",
@@ -79,10 +90,11 @@ def median_ms(fn: Callable[[], Any], repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def _fwd_bwd(module: torch.nn.Module, *inputs) -> Callable[[], None]:
+def _fwd_bwd(module: torch.nn.Module, *inputs, autocast: Callable[[], Any] = contextlib.nullcontext) -> Callable[[], None]:
     def run() -> None:
         module.zero_grad(set_to_none=True)
-        out = module(*inputs)
+        with autocast():  # the recipe's precision, as its training step runs the networks
+            out = module(*inputs)
         loss = sum(o.float().mean() for o in out) if isinstance(out, (list, tuple)) else out.float().mean()
         loss.backward()
 
@@ -106,23 +118,22 @@ def profile_phase(tr: Trainer, step: int, repeats: int) -> dict[str, float]:
     }
     if s.drawn is not None:
         # The generator's cartoon base of the warped photo: drawn once a step for G(x) and the target.
-        from geostyle.nets.blocks import cartoon_base
-
-        out["base"] = median_ms(lambda: cartoon_base(s.warped_x), repeats)
+        out["base"] = median_ms(lambda: unwrap(G).draw_base(s.warped_x), repeats)
     if cfg.data.target != "none":
         guided = cfg.data.target == "cartoon" and cfg.data.target_filter == "guided"
         drawn = s.drawn if guided else None
         out["target"] = median_ms(lambda: tr.dense_target(y, s.warped_x, geo, drawn), repeats)
-    out["G fwd+bwd"] = median_ms(_fwd_bwd(G, x.images, geo.target_from_photo, None, s.drawn), repeats)
-    out["F fwd+bwd"] = median_ms(_fwd_bwd(Fr, y.images, geo.style_target_from_style), repeats)
+    ac = tr.autocast
+    out["G fwd+bwd"] = median_ms(_fwd_bwd(G, x.images, geo.target_from_photo, None, s.drawn, autocast=ac), repeats)
+    out["F fwd+bwd"] = median_ms(_fwd_bwd(Fr, y.images, geo.style_target_from_style, autocast=ac), repeats)
     # Critics see generator outputs: inputs that need a gradient, as in the generator step.
     fake = x.images.detach().clone().requires_grad_(True)
-    out["D style fwd+bwd"] = median_ms(_fwd_bwd(Dy, fake), repeats)
+    out["D style fwd+bwd"] = median_ms(_fwd_bwd(Dy, fake, autocast=ac), repeats)
     if Dx is not None:
-        out["D photo fwd+bwd"] = median_ms(_fwd_bwd(Dx, fake), repeats)
+        out["D photo fwd+bwd"] = median_ms(_fwd_bwd(Dx, fake, autocast=ac), repeats)
     if Dl is not None:
         crops, ids = crop_parts(x.images, geo.photo_target, geo.photo_target_mask, ph.part_crop)
-        out["D local fwd+bwd"] = median_ms(_fwd_bwd(Dl, crops.detach().requires_grad_(True), ids), repeats)
+        out["D local fwd+bwd"] = median_ms(_fwd_bwd(Dl, crops.detach().requires_grad_(True), ids, autocast=ac), repeats)
     if tr.perceptual is not None:
         size = cfg.loss.content_resolution
         img = torch.nn.functional.interpolate(x.images, size=(size, size), mode="bilinear").requires_grad_(True)
@@ -175,10 +186,77 @@ def measure(name: str, overrides: list[str], args) -> dict[str, Any]:
     samples = sum(p["steps_in_run"] * p["batch"] for p in phases)
     return {
         "recipe": name,
+        "precision": "bf16" if tr.autocast_dtype is not None else "fp32",
+        "channels_last": cfg.train.channels_last,
         "phases": phases,
         "run_steps": total_steps,
         "run_minutes_estimate": total_s / 60,
         "run_samples_per_s": samples / total_s,
+    }
+
+
+# The trainer and bundled anime preset (v4) as they were when training speed became an issue: the
+# "before" as a user had it, measured here on the same machine in the same run. Its code is read
+# from the repository's history into a temporary worktree and run in a child process.
+SHIPPED_BEFORE = "cbc001f"
+_SHIPPED_SCRIPT = """
+import json, statistics, sys, tempfile, time, torch
+from geostyle.train.config import load_config
+from geostyle.train.trainer import build_trainer
+threads, steps, config = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+torch.set_num_threads(threads)
+cfg = load_config(config, [f"train.threads={threads}"])
+with tempfile.TemporaryDirectory() as scratch:
+    tr = build_trainer(cfg, scratch, progress=False)
+    for k in range(2):
+        tr.train_step(k)
+    times = []
+    for k in range(steps):
+        t = time.perf_counter()
+        tr.train_step(2 + k)
+        times.append(time.perf_counter() - t)
+step = statistics.median(times)
+print(json.dumps({"resolution": cfg.data.resolution, "batch": cfg.train.batch_size,
+                  "steps_in_run": cfg.train.steps, "step_ms": 1000 * step,
+                  "samples_per_s": cfg.train.batch_size / step}))
+"""
+
+
+def measure_shipped(rev: str, args) -> dict[str, Any] | None:
+    """Whole-step rate of the trainer and anime preset at ``rev`` (None without git history)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch) / "tree"
+        add = subprocess.run(
+            ["git", "-C", str(root), "worktree", "add", "--detach", str(tree), rev], capture_output=True, text=True
+        )
+        if add.returncode != 0:
+            print(f"skipped the trainer at {rev}: {add.stderr.strip()}")
+            return None
+        try:
+            env = {**os.environ, "PYTHONPATH": str(tree / "src"), "OMP_NUM_THREADS": str(args.threads)}
+            run = subprocess.run(
+                [sys.executable, "-c", _SHIPPED_SCRIPT, str(args.threads), str(args.steps),
+                 str(tree / "configs" / "cpu_anime.yaml")],
+                cwd=root, env=env, capture_output=True, text=True,
+            )
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    if run.returncode != 0:
+        print(f"skipped the trainer at {rev}: {run.stderr.strip()[-500:]}")
+        return None
+    phase = json.loads(run.stdout.strip().splitlines()[-1])
+    return {
+        "recipe": f"anime v4 as shipped ({rev})",
+        "precision": "fp32",
+        "channels_last": False,
+        "phases": [{**phase, "components_ms": {}}],
+        "run_steps": phase["steps_in_run"],
+        "run_minutes_estimate": phase["steps_in_run"] * phase["step_ms"] / 60000,
+        "run_samples_per_s": phase["samples_per_s"],
     }
 
 
@@ -188,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=8, help="timed whole steps per phase")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per component")
     parser.add_argument("--out", default=str(RESULTS / "training_speed.json"))
+    parser.add_argument(
+        "--shipped-before", default=SHIPPED_BEFORE, help="git revision of the 'as shipped' row ('' = skip it)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.preset_of = {"anime v4 (before)": "anime"}
@@ -195,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     results = [measure(name, overrides, args) for name, overrides in recipes.items()]
     base = results[0]["run_samples_per_s"]
+    shipped = measure_shipped(args.shipped_before, args) if args.shipped_before else None
+    if shipped is not None:
+        results.insert(0, shipped)
     print(f"threads {args.threads}; load average before {load_before[0]:.2f}")
     print(f"{'recipe':20s} {'res':>4s} {'batch':>5s} {'step ms':>8s} {'samples/s':>9s}  components (ms)")
     for r in results:
@@ -205,8 +289,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{p['samples_per_s']:9.2f}  {comps}"
             )
         print(
-            f"{'':20s} whole run: {r['run_samples_per_s']:.2f} samples/s "
-            f"({r['run_samples_per_s'] / base:.1f}x v4), {r['run_steps']} steps ~{r['run_minutes_estimate']:.0f} min"
+            f"{'':20s} whole run ({r['precision']}{', channels-last' if r['channels_last'] else ''}): "
+            f"{r['run_samples_per_s']:.2f} samples/s "
+            f"({r['run_samples_per_s'] / base:.1f}x v4 on this code"
+            + (f", {r['run_samples_per_s'] / shipped['run_samples_per_s']:.1f}x as shipped" if shipped else "")
+            + f"), {r['run_steps']} steps ~{r['run_minutes_estimate']:.0f} min"
         )
     payload = {
         "threads": args.threads,

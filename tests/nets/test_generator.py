@@ -480,3 +480,61 @@ def test_cartoon_base_above_256_px_exports_with_parity():
     out = ort.InferenceSession(buf.getvalue()).run(None, {"image": x.numpy()})[0]
     # quantisation can flip a pixel to the next level where float rounding differs
     assert np.mean(np.abs(out - y.numpy()) < 1e-3) > 0.995
+
+
+def test_cartoon_base_reduced_copy_stays_close_to_the_exact_filter(shared_data):
+    """Above 384 px the flat colour and both line blurs run on a half-size copy (one upsampling of
+    the lines' darkness): on real portraits at 512 px it stays within ~1 % of the exact filter
+    (measured 0.011 mean and 0.7 % of pixels off by a quarter of the range), lines included."""
+    import cv2
+
+    from geostyle.nets.blocks import cartoon_base, pooled_box_filters
+
+    paths = sorted((shared_data / "photos" / "selfie").glob("*.jpg"))[:4]
+    for path in paths:
+        image = cv2.resize(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), (512, 512))
+        x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1
+        with torch.no_grad(), pooled_box_filters():
+            exact, reduced = cartoon_base(x, exact=True), cartoon_base(x)
+            no_lines = cartoon_base(x, line_strength=0.0)
+        off = (reduced - exact).abs()
+        assert off.mean() < 0.02 and (off > 0.25).float().mean() < 0.02
+        # Lines are drawn (the line-free filter is far from both where the lines are).
+        drawn = (exact - cartoon_base(x, exact=True, line_strength=0.0)).abs() > 0.5
+        assert drawn.float().mean() > 0.01
+        assert ((reduced - no_lines).abs() > 0.5)[drawn].float().mean() > 0.8
+
+
+def test_a_painted_base_has_smooth_shading_soft_lines_and_survives_a_release(shared_data, tmp_path):
+    """``base_levels=0, base_lines=0.3`` (the paint preset): the base keeps smooth lightness (many
+    grey levels, where the quantised cartoon base has about ten) and draws softer lines; the two
+    settings travel in the release's config."""
+    import cv2
+
+    from geostyle.nets.release import load_release, save_release
+
+    image = cv2.resize(cv2.cvtColor(cv2.imread(str(next((shared_data / "photos" / "selfie").glob("*.jpg")))), cv2.COLOR_BGR2RGB), (256, 256))
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1
+    paint = create_model("geo_mobile_s", cartoon_base=True, base_levels=0, base_lines=0.3).eval()
+    cartoon = create_model("geo_mobile_s", cartoon_base=True).eval()
+    with torch.no_grad():
+        soft, flat = paint.draw_base(x), cartoon.draw_base(x)
+    def on_levels(base):  # share of pixels whose lightness sits on one of the ten quantised levels
+        lightness = 0.299 * base[0, 0] + 0.587 * base[0, 1] + 0.114 * base[0, 2]
+        step = 0.2
+        centre = torch.floor((lightness + 1) / step) * step + step / 2 - 1
+        return ((lightness - centre).abs() < 0.01).float().mean().item()
+
+    assert on_levels(flat) > 0.5 and on_levels(soft) < 0.2, (on_levels(flat), on_levels(soft))
+    assert soft.min() > flat.min()  # lines at 0.3 never reach the cartoon's dark line colour
+    assert paint.config["base_levels"] == 0 and paint.config["base_lines"] == 0.3
+    assert "base_levels" not in cartoon.config  # defaults stay out of older configs
+    path = tmp_path / "paint.safetensors"
+    save_release(path, paint, arch="geo_mobile_s", arch_kwargs=paint.config, geometry=None, resolution=256)
+    again = load_release(path).generator.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(again.draw_base(x), soft, atol=0, rtol=0)
+    with pytest.raises(ValueError, match="cartoon_base=True"):
+        create_model("geo_mobile_s", base_levels=0)
+    with pytest.raises(ValueError, match="base_lines"):
+        create_model("geo_mobile_s", cartoon_base=True, base_lines=2.0)

@@ -38,6 +38,28 @@ def test_palette_transfer_moves_the_statistics_to_the_palette(photo, anime):
     np.testing.assert_array_equal(transfer_palette(photo, pal, amount=0.0), _lab_round_trip(photo))
 
 
+def test_palette_transfer_is_the_reinhard_formula_also_on_a_grey_photo(photo, anime):
+    """The float32 affine form against the float64 formula, and on a photo with no chroma at all
+    (spread 0: the scale is ~1e7, where cancelling two huge products once gave garbage colours)."""
+    pal = Palette.of(anime)
+
+    def reference(image, amount):
+        lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float64)
+        mean, std = lab.reshape(-1, 3).mean(0), lab.reshape(-1, 3).std(0) + 1e-6
+        moved = (lab - mean) / std * np.asarray(pal.std) + np.asarray(pal.mean)
+        return cv2.cvtColor(np.clip(lab + amount * (moved - lab), 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+    grey = np.repeat(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    for image in (photo, grey):
+        for amount in (1.0, 0.5):
+            ours, ref = transfer_palette(image, pal, amount).astype(int), reference(image, amount).astype(int)
+            assert np.abs(ours - ref).max() <= 1 and (ours != ref).mean() < 0.01
+    # The grey photo's chroma lands on the exemplars' mean chroma (the skin-coloured grey), flat.
+    ab = cv2.cvtColor(transfer_palette(grey, pal), cv2.COLOR_RGB2LAB)[..., 1:].reshape(-1, 2).astype(float)
+    assert ab.std(0).max() < 1.5
+    np.testing.assert_allclose(ab.mean(0), pal.mean[1:], atol=2.0)
+
+
 def test_neutral_palette_transfer_keeps_greys_grey(photo, anime):
     """A face crop with a grey and a black patch: Reinhard's transfer moves the chroma about the
     skin's mean, so the neutral patches take a colour (the teal blacks); the neutral transfer keeps

@@ -82,7 +82,13 @@ EVERY_OTHER = (
 )
 
 
-@pytest.mark.parametrize("recipe", [(), EVERY_OTHER], ids=["every-step", "every-other-step"])
+# The presets' speed settings: bfloat16 autocast and channels-last networks.
+FAST_NUMERICS = ("train.precision=bf16", "train.channels_last=true")
+
+
+@pytest.mark.parametrize(
+    "recipe", [(), EVERY_OTHER, FAST_NUMERICS], ids=["every-step", "every-other-step", "bf16-channels-last"]
+)
 def test_resume_matches_uninterrupted_run(tiny_datasets, tmp_path, recipe):
     full = tiny_config(tiny_datasets, "train.steps=6", *recipe)
     train(full, tmp_path / "full", progress=False)
@@ -206,3 +212,61 @@ def test_neutral_target_palette_trains_and_a_wrong_one_is_refused(tiny_datasets,
     assert (tmp_path / "n" / "resume.pt").exists()
     with pytest.raises(ConfigError, match="data.target_palette"):
         train(tiny_config(tiny_datasets, *cartoon, "data.target_palette=vivid"), tmp_path / "v", progress=False)
+
+
+def test_bf16_precision_runs_the_networks_in_bfloat16_and_releases_float32(tiny_datasets, tmp_path):
+    from geostyle.train.trainer import build_trainer
+
+    dtypes = {}
+    for precision in ("fp32", "bf16"):
+        cfg = tiny_config(tiny_datasets, "train.steps=2", f"train.precision={precision}", "train.channels_last=true")
+        tr = build_trainer(cfg, tmp_path / precision, progress=False)
+        stem = tr.nets.generator.stem[0]
+        assert stem.weight.is_contiguous(memory_format=torch.channels_last)
+        seen: set[torch.dtype] = set()
+        hook = stem.register_forward_hook(lambda m, i, o, seen=seen: seen.add(o.dtype))
+        stats = tr.train_step(0)
+        hook.remove()
+        assert all(torch.isfinite(torch.tensor(v)) for v in stats.values())
+        dtypes[precision] = seen
+        assert all(p.dtype == torch.float32 for p in tr.nets.generator.parameters())
+    assert dtypes == {"fp32": {torch.float32}, "bf16": {torch.bfloat16}}
+    # The release is float32, contiguous and says how it was trained.
+    final = train(tiny_config(tiny_datasets, "train.steps=2", *FAST_NUMERICS), tmp_path / "run", progress=False)
+    model = ckpt.load_release(final)
+    assert model.metadata["extra"]["precision"] == "bf16"
+    y = model.generator(torch.zeros(1, 3, 32, 32))
+    assert y.dtype == torch.float32 and torch.isfinite(y).all()
+
+
+def test_precision_names_and_auto():
+    from geostyle.errors import ConfigError
+    from geostyle.train.distributed import native_bf16, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) is None and resolve_precision("bf16", cpu) is torch.bfloat16
+    assert resolve_precision("auto", cpu) is (torch.bfloat16 if native_bf16(cpu) else None)
+    with pytest.raises(ConfigError, match="train.precision"):
+        resolve_precision("fp16x", cpu)
+
+
+def test_critic_passes_over_several_batches_equal_separate_passes():
+    from geostyle.nets.discriminator import LocalPatchDiscriminator, MultiScalePatchDiscriminator
+    from geostyle.train.trainer import critic_passes
+
+    torch.manual_seed(0)
+    # eval(): in training each call also steps spectral norm's power iteration (once per pass).
+    critic = MultiScalePatchDiscriminator(num_scales=2, base_channels=8, max_channels=16).eval()
+    batches = [torch.randn(3, 3, 64, 64), torch.randn(2, 3, 64, 64), torch.randn(4, 3, 64, 64)]
+    together = critic_passes(critic, batches)
+    assert len(together) == 3
+    for batch, maps in zip(batches, together):
+        alone = critic(batch)
+        assert len(maps) == len(alone) == 2
+        for a, b in zip(maps, alone):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    local = LocalPatchDiscriminator(base_channels=8).eval()
+    crops = [torch.randn(3, 3, 32, 32), torch.randn(5, 3, 32, 32)]
+    ids = [torch.tensor([0, 1, 2]), torch.tensor([2, 2, 1, 0, 3])]
+    for (maps,), crop, part in zip(critic_passes(local, crops, ids), crops, ids):
+        torch.testing.assert_close(maps, local(crop, part)[0], atol=1e-5, rtol=1e-4)

@@ -103,6 +103,8 @@ class GeoGenerator(nn.Module):
             lightness, dark line art): the network starts from flat colour and lines and learns what
             the exemplars do differently (palette, eyes, line style) instead of having to cancel
             photographic texture through its half-resolution residual.
+        base_levels, base_lines: with ``cartoon_base``, the filter's lightness levels (0 = smooth
+            shading, for painted styles) and line strength (0-1).
 
     ``forward(x, grid=None, warped=None, drawn=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with
     ``H, W`` multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the
@@ -127,6 +129,8 @@ class GeoGenerator(nn.Module):
         monochrome: bool = False,
         pencil_sigma: float = 0.0,
         cartoon_base: bool = False,
+        base_levels: int = 10,
+        base_lines: float = 0.85,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -157,6 +161,14 @@ class GeoGenerator(nn.Module):
             raise ValueError("cartoon_base is a colour base; it cannot be combined with monochrome")
         if cartoon_base:
             self.config["cartoon_base"] = True
+        if (base_levels, base_lines) != (10, 0.85):
+            # Only when not the defaults: older releases' configs stay as they were.
+            if not cartoon_base:
+                raise ValueError("base_levels and base_lines shape the cartoon base; set cartoon_base=True")
+            if int(base_levels) < 0 or not 0.0 <= float(base_lines) <= 1.0:
+                raise ValueError(f"base_levels must be >= 0 and base_lines in [0, 1], got {base_levels}, {base_lines}")
+            self.config["base_levels"], self.config["base_lines"] = int(base_levels), float(base_lines)
+        self.base_levels, self.base_lines = int(base_levels), float(base_lines)
         self.cartoon_base = bool(cartoon_base)
         self.monochrome = monochrome
         self.pencil_sigma = float(pencil_sigma)
@@ -205,7 +217,7 @@ class GeoGenerator(nn.Module):
                 # anime v8 step in a profile); the input still gets gradients through the encoder
                 # and the detail skip.
                 with torch.no_grad():
-                    drawn = cartoon_base(base)
+                    drawn = self.draw_base(base)
             base = drawn
         if self.monochrome and self.channels == 3:
             # ITU-R BT.601 luma of the base; the same lightness change for all three channels.
@@ -216,6 +228,10 @@ class GeoGenerator(nn.Module):
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
         return (b + t) / (1 + b * t)
+
+    def draw_base(self, warped: torch.Tensor) -> torch.Tensor:
+        """The cartoon base of ``warped`` (the photo in the output geometry) as this generator draws it."""
+        return cartoon_base(warped, levels=self.base_levels, line_strength=self.base_lines)
 
     def forward(
         self,

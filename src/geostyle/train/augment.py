@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import torch
 
@@ -159,6 +160,16 @@ class DiffAugment:
         """Move landmarks ``(B, K, 2)`` (normalised frame) with the draw's translation."""
         offset = torch.stack((params.shift_x * (2.0 / width), params.shift_y * (2.0 / height)), dim=-1)
         return points + offset.to(points.dtype).view(-1, 1, 2)
+
+    @overload
+    def __call__(
+        self, images: torch.Tensor, points: None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor: ...
+
+    @overload
+    def __call__(
+        self, images: torch.Tensor, points: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
     def __call__(
         self,

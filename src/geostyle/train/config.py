@@ -123,6 +123,13 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch intra-op threads (0 = leave the default)
     device: str = "auto"  # auto (this rank's GPU if CUDA is available, else CPU) | cpu | cuda
+    # The networks' passes under bfloat16 autocast (weights, optimiser, warps, targets and losses
+    # stay float32): fp32 | bf16 | auto (bf16 where the device computes it natively: CPUs with
+    # AVX512-BF16/AMX, CUDA GPUs that support it; fp32 elsewhere, where emulated bf16 is slower).
+    precision: str = "fp32"
+    # Networks in channels-last memory: oneDNN's convolutions (depthwise ones especially) skip the
+    # layout reorders they pay on NCHW tensors on the CPU.
+    channels_last: bool = False
     log_every: int = 10
     sample_every: int = 250
     checkpoint_every: int = 250

@@ -57,6 +57,34 @@ def resolve_device(name: str, info: DistInfo) -> torch.device:
     return torch.device("cuda", info.local_rank)
 
 
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of the networks' passes: None (float32) or ``torch.bfloat16``. ``auto``
+    picks bfloat16 only where the device computes it natively (emulated, it is slower than float32)."""
+    from geostyle.errors import ConfigError
+
+    if name not in PRECISIONS:
+        raise ConfigError(f"train.precision: {name!r} is not one of {', '.join(PRECISIONS)}")
+    if name == "fp32":
+        return None
+    if name == "bf16":
+        return torch.bfloat16
+    return torch.bfloat16 if native_bf16(device) else None
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively (CPU: AVX512-BF16 or AMX instructions; oneDNN
+    also runs bfloat16 on plain AVX512 by conversion, which is not faster; CUDA: the GPU's support)."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        cpu = torch.cpu
+        return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
+    return False
+
+
 def wrap(module: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
     """DDP-wrap a module in a multi-process world; identity otherwise."""
     if not info.enabled:

@@ -62,24 +62,34 @@ def transfer_palette(image: np.ndarray, palette: Palette, amount: float = 1.0, m
     exactly grey one stays grey)."""
     if mode not in PALETTE_TRANSFERS:
         raise ValueError(f"unknown palette transfer {mode!r}; expected one of {PALETTE_TRANSFERS}")
-    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float64)
-    mean, std = lab.reshape(-1, 3).mean(0), lab.reshape(-1, 3).std(0) + 1e-6
+    lab8 = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
     if mode == "reinhard":
-        moved = (lab - mean) / std * np.asarray(palette.std) + np.asarray(palette.mean)
-    else:
-        lightness = (lab[..., 0] - mean[0]) / std[0] * palette.std[0] + palette.mean[0]
-        chroma = lab[..., 1:] - _NEUTRAL
-        own_mean = chroma.reshape(-1, 2).mean(0)
-        own_rms = np.sqrt((chroma**2).sum(-1).mean()) + 1e-6
-        target_mean = np.asarray(palette.mean[1:]) - _NEUTRAL
-        # RMS chroma about grey of the exemplars, from their per-channel mean and spread.
-        target_rms = float(np.sqrt(sum(palette.std[c] ** 2 + (palette.mean[c] - _NEUTRAL) ** 2 for c in (1, 2))))
-        scale = target_rms / own_rms
-        colourful = np.clip(np.linalg.norm(chroma, axis=-1) / (np.linalg.norm(own_mean) + 1e-6), 0.0, 1.0)
-        lit = np.clip((lightness - 25.0) / 50.0, 0.0, 1.0)
-        shift = colourful * lit * lit * (3.0 - 2.0 * lit)
-        chroma = scale * chroma + shift[..., None] * (target_mean - scale * own_mean)
-        moved = np.dstack([lightness, chroma + _NEUTRAL])
+        # Per channel ``lab + amount (moved - lab)`` = ``(lab - mean) scale + shifted mean``, in
+        # float32 (float64 arrays made this 1.1 ms of a 128 px crop, eight a training step);
+        # statistics in float64 by OpenCV. Centred first: a grey photo's flat chroma (spread 0, scale
+        # ~1e7) stays exactly at the palette's mean instead of cancelling two huge products.
+        mean_cv, std_cv = cv2.meanStdDev(lab8)
+        mean, std = mean_cv.ravel(), std_cv.ravel() + 1e-6
+        scale = 1.0 + amount * (np.asarray(palette.std) / std - 1.0)
+        shifted = mean + amount * (np.asarray(palette.mean) - mean)
+        out = (lab8.astype(np.float32) - mean.astype(np.float32)) * scale.astype(np.float32)
+        out += shifted.astype(np.float32)
+        return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    lab = lab8.astype(np.float64)
+    mean, std = lab.reshape(-1, 3).mean(0), lab.reshape(-1, 3).std(0) + 1e-6
+    lightness = (lab[..., 0] - mean[0]) / std[0] * palette.std[0] + palette.mean[0]
+    chroma = lab[..., 1:] - _NEUTRAL
+    own_mean = chroma.reshape(-1, 2).mean(0)
+    own_rms = np.sqrt((chroma**2).sum(-1).mean()) + 1e-6
+    target_mean = np.asarray(palette.mean[1:]) - _NEUTRAL
+    # RMS chroma about grey of the exemplars, from their per-channel mean and spread.
+    target_rms = float(np.sqrt(sum(palette.std[c] ** 2 + (palette.mean[c] - _NEUTRAL) ** 2 for c in (1, 2))))
+    scale = target_rms / own_rms
+    colourful = np.clip(np.linalg.norm(chroma, axis=-1) / (np.linalg.norm(own_mean) + 1e-6), 0.0, 1.0)
+    lit = np.clip((lightness - 25.0) / 50.0, 0.0, 1.0)
+    shift = colourful * lit * lit * (3.0 - 2.0 * lit)
+    chroma = scale * chroma + shift[..., None] * (target_mean - scale * own_mean)
+    moved = np.dstack([lightness, chroma + _NEUTRAL])
     out = lab + amount * (moved - lab)
     return cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
 
