@@ -230,9 +230,13 @@ def measure_shipped(rev: str, args) -> dict[str, Any] | None:
     root = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as scratch:
         tree = Path(scratch) / "tree"
-        add = subprocess.run(
-            ["git", "-C", str(root), "worktree", "add", "--detach", str(tree), rev], capture_output=True, text=True
-        )
+        try:
+            add = subprocess.run(
+                ["git", "-C", str(root), "worktree", "add", "--detach", str(tree), rev], capture_output=True, text=True
+            )
+        except FileNotFoundError:
+            print(f"skipped the trainer at {rev}: no git")
+            return None
         if add.returncode != 0:
             print(f"skipped the trainer at {rev}: {add.stderr.strip()}")
             return None
@@ -245,6 +249,7 @@ def measure_shipped(rev: str, args) -> dict[str, Any] | None:
             )
         finally:
             subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], capture_output=True)
+            subprocess.run(["git", "-C", str(root), "worktree", "prune"], capture_output=True)
     if run.returncode != 0:
         print(f"skipped the trainer at {rev}: {run.stderr.strip()[-500:]}")
         return None

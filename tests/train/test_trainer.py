@@ -231,12 +231,20 @@ def test_bf16_precision_runs_the_networks_in_bfloat16_and_releases_float32(tiny_
         dtypes[precision] = seen
         assert all(p.dtype == torch.float32 for p in tr.nets.generator.parameters())
     assert dtypes == {"fp32": {torch.float32}, "bf16": {torch.bfloat16}}
-    # The release is float32, contiguous and says how it was trained.
+    # Every loss term is computed in float32 from the bfloat16 passes.
+    with tr.autocast():
+        s = tr.prepare_step(1)
+        terms = tr.style_path_terms(s, tr.nets.generator(s.x.images, s.geo.target_from_photo, drawn=s.drawn), True)
+    assert terms and {k: v.dtype for k, v in terms.items()} == {k: torch.float32 for k in terms}
+    # The release file holds float32 weights and says how it was trained.
     final = train(tiny_config(tiny_datasets, "train.steps=2", *FAST_NUMERICS), tmp_path / "run", progress=False)
+    from safetensors.torch import load_file
+
+    assert {t.dtype for t in load_file(str(final)).values()} == {torch.float32}
     model = ckpt.load_release(final)
     assert model.metadata["extra"]["precision"] == "bf16"
     y = model.generator(torch.zeros(1, 3, 32, 32))
-    assert y.dtype == torch.float32 and torch.isfinite(y).all()
+    assert torch.isfinite(y).all()
 
 
 def test_precision_names_and_auto():

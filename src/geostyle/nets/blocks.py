@@ -419,9 +419,10 @@ def cartoon_base(
     height, width = int(image.shape[2]), int(image.shape[3])
     # Exact below 384 px (so at the 256 px training and face-crop size). Above, the flat colour is
     # computed on a copy reduced to about 256 px and upsampled (flat regions lose nothing by it), and the line
-    # windows on that copy too; lines, quantisation and the final mix stay at full resolution.
-    # At 512 px, ONNX Runtime, one thread: 20.7 ms exact, 7.0 ms like this, 0.035 apart on average in
-    # the [-1, 1] range (benchmarks/base_speed.py).
+    # blurs on that copy too (their difference upsampled once); the lines' threshold, quantisation and
+    # the final mix stay at full resolution. At 512 px, ONNX Runtime, one thread: 24.8 ms exact, 6.2 ms
+    # like this, 0.035 apart on average in the [-1, 1] range (largest channel difference, the bundled
+    # portrait; benchmarks/base_speed.py).
     # Rounded, not floored: a 480 px frame is reduced by 2 too (floored, it ran the exact filter at
     # 480 px: 23-25 ms for the frame pass of a 480 px video against 16 ms at 512).
     sub = 1 if exact else max(1, round(side / 256))

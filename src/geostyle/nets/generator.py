@@ -45,6 +45,7 @@ for free when it resamples the aligned crop.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -210,21 +211,23 @@ class GeoGenerator(nn.Module):
         h = self.up2(self.body(e3), e2)
         h = self.up1(h, self.detail(base))
         t = torch.tanh(self.head(h))
-        if self.cartoon_base:
-            if drawn is None:
-                # A fixed filter of the input: no gradient goes through it (its box filters'
-                # backward, needed only in the cycle's pass over F's output, was about 5 % of an
-                # anime v8 step in a profile); the input still gets gradients through the encoder
-                # and the detail skip.
-                with torch.no_grad():
-                    drawn = self.draw_base(base)
-            base = drawn
-        if self.monochrome and self.channels == 3:
-            # ITU-R BT.601 luma of the base; the same lightness change for all three channels.
-            lightness = luma(base)
-            if self.pencil_sigma > 0:
-                lightness = pencil_dodge(lightness, self.pencil_sigma)
-            base, t = lightness.expand_as(base), t.mean(dim=1, keepdim=True).expand_as(t)
+        # The bases are fixed filters: drawn in float32 also where training autocasts the network
+        # (the pencil base's blur is a convolution, which bfloat16 autocast would round).
+        with _full_precision(base):
+            if self.cartoon_base:
+                if drawn is None:
+                    # No gradient goes through it (its box filters' backward, needed only in the
+                    # cycle's pass over F's output, was about 5 % of an anime v8 step in a profile);
+                    # the input still gets gradients through the encoder and the detail skip.
+                    with torch.no_grad():
+                        drawn = self.draw_base(base.float())
+                base = drawn
+            if self.monochrome and self.channels == 3:
+                # ITU-R BT.601 luma of the base; the same lightness change for all three channels.
+                lightness = luma(base.float())
+                if self.pencil_sigma > 0:
+                    lightness = pencil_dodge(lightness, self.pencil_sigma)
+                base, t = lightness.expand_as(base), t.mean(dim=1, keepdim=True).expand_as(t)
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
         return (b + t) / (1 + b * t)
@@ -277,6 +280,16 @@ class GeoGenerator(nn.Module):
         if gather and self.padding_mode == "border":
             return warp_gather(features, grid)
         return warp(features, grid, self.padding_mode)
+
+
+def _full_precision(like: torch.Tensor):
+    """No autocast inside (where one is active on ``like``'s device): the generator's fixed bases."""
+    kind = like.device.type
+    try:
+        active = torch.is_autocast_enabled(kind)
+    except RuntimeError:  # a device type autocast does not know (meta tensors while counting FLOPs)
+        active = False
+    return torch.autocast(device_type=kind, enabled=False) if active else contextlib.nullcontext()
 
 
 # Sizes. MACs/latency at 512x512 are measured by benchmarks/generator_speed.py (see docs/networks.md).

@@ -34,9 +34,10 @@ def gradient_balance(trainer: Trainer, batches: int = 4, first_step: int = 0) ->
     for i in range(batches):
         step = first_step + i
         s = trainer.prepare_step(step)
-        fake = trainer.nets.generator(s.x.images, s.geo.target_from_photo, drawn=s.drawn)
-        fake = fake.detach().requires_grad_(True)
-        terms = trainer.style_path_terms(s, fake, every_term=True)
+        with trainer.autocast():  # the run's precision, as its training step computes the terms
+            fake = trainer.nets.generator(s.x.images, s.geo.target_from_photo, drawn=s.drawn)
+            fake = fake.detach().requires_grad_(True)
+            terms = trainer.style_path_terms(s, fake, every_term=True)
         for key, value in terms.items():
             # Terms share parts of the graph (one backbone pass serves content and texture).
             (grad,) = torch.autograd.grad(weights[key] * value, fake, allow_unused=True, retain_graph=True)

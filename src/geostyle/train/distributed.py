@@ -78,7 +78,8 @@ def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bfloat16 natively (CPU: AVX512-BF16 or AMX instructions; oneDNN
     also runs bfloat16 on plain AVX512 by conversion, which is not faster; CUDA: the GPU's support)."""
     if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
+        # Ampere and later (is_bf16_supported() also counts emulation, and asks the current device).
+        return torch.cuda.get_device_capability(device) >= (8, 0)
     if device.type == "cpu":
         cpu = torch.cpu
         return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())

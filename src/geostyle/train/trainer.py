@@ -45,6 +45,7 @@ from geostyle.train import losses as L
 from geostyle.train.augment import DiffAugment
 from geostyle.train.config import Config, save_config
 from geostyle.train.distributed import (
+    PRECISIONS,
     DistInfo,
     average_scalars,
     barrier,
@@ -310,9 +311,13 @@ class Trainer:
         if resolution not in self._grams:
             size = self.cfg.loss.content_resolution
             per_layer: list[list[torch.Tensor]] = []
+            # Cached for the whole run: computed in float32 also when the first call comes from
+            # inside the step's autocast.
+            off = torch.autocast(device_type=self.device.type, enabled=False)
             for chunk in torch.arange(len(self.styles)).split(16):
                 images = _resize(_resize(self.styles.batch(chunk).images, resolution), size).to(self.device)
-                grams = [L.gram_matrix(f) for f in self.perceptual.features(images)]
+                with off:
+                    grams = [L.gram_matrix(f) for f in self.perceptual.features(images)]
                 per_layer = [a + [g] for a, g in zip(per_layer, grams)] if per_layer else [[g] for g in grams]
             self._grams[resolution] = [torch.cat(g) for g in per_layer]
         return [g[style_idx] for g in self._grams[resolution]]
@@ -333,13 +338,16 @@ class Trainer:
         # G(x)'s cartoon base is the filter of this same warped photo (where G warps as warped_photo
         # does), and the guided target starts from it too: computed once a step, not twice.
         g = unwrap(self.nets.generator)
-        shares_base = getattr(g, "cartoon_base", False) and getattr(g, "padding_mode", "") == "border"
+        has_base = bool(getattr(g, "cartoon_base", False))
+        shares_base = has_base and getattr(g, "padding_mode", "") == "border"
         guided = self.cfg.data.target == "cartoon" and self.cfg.data.target_filter == "guided"
         drawn = None
         with torch.no_grad():
-            if shares_base and guided:
-                drawn = _cartoon_base(g, warped_x)
-            target = self.dense_target(y, warped_x, geo, drawn)
+            # The guided target starts from the generator's own base (its levels and lines);
+            # G(x) reuses that drawing only where it warps as warped_photo does.
+            target_base = _cartoon_base(g, warped_x) if has_base and guided else None
+            drawn = target_base if shares_base else None
+            target = self.dense_target(y, warped_x, geo, target_base)
         dev = self.device
         if dev.type != "cpu":
             x, y = _batch_to(x, dev), _batch_to(y, dev)
@@ -369,7 +377,7 @@ class Trainer:
                 rec_y = G(fake_x, geo.style_from_style_target)
                 terms["g/cycle_style"] = F.l1_loss(rec_y, y.images)
                 if Dx is not None and lc.reverse_adversarial > 0:
-                    terms["g/adv_photo"] = self.adversarial.g_loss(Dx(self.augment(fake_x, generator=rng)))
+                    terms["g/adv_photo"] = self.adversarial.g_loss(f32(Dx(self.augment(fake_x, generator=rng))))
         weights = self.term_weights(step)
         loss_g = torch.zeros((), device=self.device)
         for key, value in terms.items():
@@ -427,7 +435,8 @@ class Trainer:
             loss_d = loss_d + lc.edge_fake * d_edge
             stats["d/edge_fake"] = d_edge.item()
         if lc.r1 > 0:
-            r1 = L.r1_penalty(real_out, real_in)
+            with torch.autocast(device_type=self.device.type, enabled=False):  # a gradient, not a pass
+                r1 = L.r1_penalty(real_out, real_in)
             loss_d = loss_d + lc.r1 * r1
             stats["d/r1"] = r1.item()
         if Dl is not None and lc.local_adversarial > 0:
@@ -502,11 +511,11 @@ class Trainer:
         y_real, y_real_pts, y_real_mask = s.real
         part_crop = s.phase.part_crop
         terms: dict[str, torch.Tensor] = {}
-        terms["g/adv"] = self.adversarial.g_loss(Dy(self.augment(fake_y, generator=rng)))
+        terms["g/adv"] = self.adversarial.g_loss(f32(Dy(self.augment(fake_y, generator=rng))))
         if Dl is not None and lc.local_adversarial > 0:
             crops, part_ids = crop_parts(fake_y, geo.photo_target, geo.photo_target_mask, part_crop)
             terms["g/adv_local"] = self.adversarial.g_loss(
-                Dl(self.augment_parts(crops, generator=rng), part_ids)
+                f32(Dl(self.augment_parts(crops, generator=rng), part_ids))
             )
         if every_term or due(s.step, lc.photo_cycle_every):
             terms["g/cycle"] = F.l1_loss(Fr(fake_y, geo.photo_from_target), x.images)
@@ -519,14 +528,14 @@ class Trainer:
         if self.perceptual is not None and uses_backbone:
             # One backbone pass over G(x) serves the content, target and texture terms.
             size = lc.content_resolution
-            fake_features = self.perceptual.features(_resize(fake_y, size))
+            fake_features = f32(self.perceptual.features(_resize(fake_y, size)))
             if lc.content > 0:
                 with torch.no_grad():
-                    photo_features = self.perceptual.features(_resize(warped_x, size))
+                    photo_features = f32(self.perceptual.features(_resize(warped_x, size)))
                 terms["g/content"] = self.perceptual.feature_distance(fake_features, photo_features)
             if target is not None and lc.target_perceptual > 0:
                 with torch.no_grad():
-                    target_features = self.perceptual.features(_resize(target, size))
+                    target_features = f32(self.perceptual.features(_resize(target, size)))
                 terms["g/target_perceptual"] = self.perceptual.feature_distance(fake_features, target_features)
             if lc.style > 0:
                 grams = self.exemplar_grams(s.style_idx, s.phase.resolution)
@@ -569,8 +578,8 @@ class Trainer:
         fake_crops, fake_ids = crop_parts(fake, fake_points, fake_mask, size)
         with torch.no_grad():
             real_crops, real_ids = crop_parts(real, real_points, real_mask, size)
-            real_grams = [L.gram_matrix(f) for f in self.perceptual.features(real_crops, first=2)]
-        fake_grams = [L.gram_matrix(f) for f in self.perceptual.features(fake_crops, first=2)]
+            real_grams = [L.gram_matrix(f) for f in f32(self.perceptual.features(real_crops, first=2))]
+        fake_grams = [L.gram_matrix(f) for f in f32(self.perceptual.features(fake_crops, first=2))]
         total, parts = fake.new_zeros(()), 0
         for part in torch.unique(fake_ids).tolist():
             if not bool((real_ids == part).any()):
@@ -772,16 +781,24 @@ def critic_passes(
     """``critic`` over several batches (real, fake, hard negatives) in one pass: per batch, its
     logit maps (one per scale). The critics have no batch statistics (per-sample norms only), so
     this is what separate passes give, to float rounding, except that spectral norm's power
-    iteration steps once per pass in training (once a step instead of three times; its estimate
-    carries over between steps). One pass of 3 x 8 images at 128 px in bfloat16 and channels-last
+    iteration steps once per pass in training (the style critic's: twice a step, with the
+    generator's pass, instead of three to four times; its estimate carries over between steps).
+    Logits come back in float32. One pass of 3 x 8 images at 128 px in bfloat16 and channels-last
     took 29 ms, three passes 35 ms. ``parts``: the local critic's part ids, one tensor per batch."""
     sizes = [int(t.shape[0]) for t in inputs]
     if parts is None:
         out = critic(torch.cat(inputs))
     else:
         out = critic(torch.cat(inputs), torch.cat(parts))
-    maps = [m.split(sizes) for m in (out if isinstance(out, (list, tuple)) else [out])]
+    maps = [m.split(sizes) for m in f32(out)]
     return [[scale[i] for scale in maps] for i in range(len(inputs))]
+
+
+def f32(out: torch.Tensor | list[torch.Tensor] | tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """Network outputs (a tensor or a list, e.g. a critic's logit maps per scale or perceptual
+    features per layer) as a list of float32 tensors: under bfloat16 autocast the losses are
+    computed in float32 from them."""
+    return [o.float() for o in (out if isinstance(out, (list, tuple)) else [out])]
 
 
 def due(step: int, every: int) -> bool:
@@ -812,6 +829,8 @@ def build_trainer(
     from geostyle.warp.geometry import GeometryModel
 
     dc, gc, mc, tc = config.data, config.geometry, config.model, config.train
+    if tc.precision not in PRECISIONS:  # before the datasets load (the trainer resolves it)
+        raise ConfigError(f"train.precision: {tc.precision!r} is not one of {', '.join(PRECISIONS)}")
     if not dc.photos or not dc.styles:
         raise ConfigError("data.photos and data.styles must name prepared datasets (geostyle prepare)")
     if tc.threads > 0:
