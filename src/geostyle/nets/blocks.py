@@ -398,18 +398,22 @@ def guided_smooth(image: torch.Tensor, radius: int, eps: float, subsample: int =
     return mean_a * guide + mean_b
 
 
+# The classical cartoon filter's lightness levels and line strength (cartoon_base's defaults).
+CARTOON_LEVELS, CARTOON_LINES = 10, 0.85
+
+
 def cartoon_base(
     image: torch.Tensor,
-    levels: int = 10,
-    line_strength: float = 0.85,
+    levels: int = CARTOON_LEVELS,
+    line_strength: float = CARTOON_LINES,
     line_margin: float = 0.06,
     smooth_eps: float = 0.01,
     exact: bool = False,
 ) -> torch.Tensor:
     """The classical cartoon filter of ``(B, 3, H, W)`` in ``[-1, 1]``, in the graph: flat colour
     (two passes of :func:`guided_smooth`), lightness quantised to ``levels`` (all channels shifted by
-    the luma change, so hue is kept; ``levels`` 0: smooth shading, not quantised), and dark line art where the luma is darker than its local mean
-    by more than ``line_margin`` (an adaptive threshold, softened over a quarter of the margin).
+    the luma change, so hue is kept; ``levels`` 0: smooth shading, not quantised), and dark line art
+    where the luma is darker than its local mean by more than ``line_margin`` (an adaptive threshold, softened over a quarter of the margin).
     Window sizes follow the shorter side (tuned on 128-512 px face crops), so the drawing is the
     same at every resolution. Depends on the image only (no gradient is needed through it): a
     generator with this base learns what its exemplars do differently from the filter.

@@ -53,6 +53,8 @@ import torch
 from torch import nn
 
 from geostyle.nets.blocks import (
+    CARTOON_LEVELS,
+    CARTOON_LINES,
     ConvNormAct,
     InvertedResidual,
     UpBlock,
@@ -130,8 +132,8 @@ class GeoGenerator(nn.Module):
         monochrome: bool = False,
         pencil_sigma: float = 0.0,
         cartoon_base: bool = False,
-        base_levels: int = 10,
-        base_lines: float = 0.85,
+        base_levels: int = CARTOON_LEVELS,
+        base_lines: float = CARTOON_LINES,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -162,7 +164,7 @@ class GeoGenerator(nn.Module):
             raise ValueError("cartoon_base is a colour base; it cannot be combined with monochrome")
         if cartoon_base:
             self.config["cartoon_base"] = True
-        if (base_levels, base_lines) != (10, 0.85):
+        if (base_levels, base_lines) != (CARTOON_LEVELS, CARTOON_LINES):
             # Only when not the defaults: older releases' configs stay as they were.
             if not cartoon_base:
                 raise ValueError("base_levels and base_lines shape the cartoon base; set cartoon_base=True")

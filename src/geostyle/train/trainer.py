@@ -45,7 +45,6 @@ from geostyle.train import losses as L
 from geostyle.train.augment import DiffAugment
 from geostyle.train.config import Config, save_config
 from geostyle.train.distributed import (
-    PRECISIONS,
     DistInfo,
     average_scalars,
     barrier,
@@ -829,8 +828,9 @@ def build_trainer(
     from geostyle.warp.geometry import GeometryModel
 
     dc, gc, mc, tc = config.data, config.geometry, config.model, config.train
-    if tc.precision not in PRECISIONS:  # before the datasets load (the trainer resolves it)
-        raise ConfigError(f"train.precision: {tc.precision!r} is not one of {', '.join(PRECISIONS)}")
+    # Device and precision first: a bad name fails before the datasets load.
+    device = resolve_device(tc.device, dist_info or DistInfo())
+    resolve_precision(tc.precision, device)
     if not dc.photos or not dc.styles:
         raise ConfigError("data.photos and data.styles must name prepared datasets (geostyle prepare)")
     if tc.threads > 0:
@@ -853,7 +853,6 @@ def build_trainer(
         enabled=gc.tps_alignment,
     )
     g_kwargs = {"feature_warp": gc.feature_warp, **mc.generator_kwargs}
-    device = resolve_device(tc.device, dist_info or DistInfo())
     nets = Networks(
         generator=create_model(mc.generator, **g_kwargs).to(device),
         reverse=create_model(
