@@ -3,10 +3,12 @@ base (sketch) alone, exported at several frame sizes.
 
     python benchmarks/base_speed.py [--threads 1] [--repeats 30]
 
-The cartoon base (``cartoon``) is exact below 384 px and draws its flat colour on a reduced copy from 384 px up
-(``geostyle.nets.blocks.cartoon_base``); this prints the median ms per size and, for the reduced
-sizes, its cost and how far the result is from the exact filter (``cartoon_exact``) (mean absolute difference in the ``[-1, 1]``
-range, and the share of pixels off by more than 0.25) on the bundled portrait. Writes
+The cartoon base (``cartoon``) is exact below 384 px and from 384 px up is drawn on a copy reduced to
+about 256 px and upsampled once (``geostyle.nets.blocks.cartoon_base``); ``cartoon_1pass`` is the
+same with one edge-preserving smoothing pass instead of two (``base_passes: 1``). This prints the
+median ms per size and how far each is from the exact filter at full size (``cartoon_exact``; for
+``cartoon_1pass`` its own exact one-pass filter): mean absolute difference in the ``[-1, 1]`` range,
+and the share of pixels off by more than 0.25, on the bundled portrait. Writes
 ``benchmarks/results/base_speed.json``.
 """
 
@@ -41,7 +43,8 @@ class _Base(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind.startswith("cartoon"):
-            return blocks.cartoon_base(x, exact=self.kind == "cartoon_exact")
+            passes = 1 if self.kind == "cartoon_1pass" else blocks.CARTOON_PASSES
+            return blocks.cartoon_base(x, exact=self.kind == "cartoon_exact", passes=passes)
         return blocks.pencil_dodge(blocks.luma(x), 0.02)
 
 
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     photo = load_image(EXAMPLE)
     rows = []
-    for kind in ("cartoon", "cartoon_exact", "pencil"):
+    for kind in ("cartoon", "cartoon_exact", "cartoon_1pass", "pencil"):
         for size in SIZES:
             image = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
             x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1
@@ -71,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                 session.run(None, feed)
                 times.append(time.perf_counter() - t)
             row = {"base": kind, "size": size, "median_ms": round(1000 * statistics.median(times), 2)}
-            if kind == "cartoon":
+            if kind in ("cartoon", "cartoon_1pass"):
                 with torch.no_grad():
-                    exact = blocks.cartoon_base(x, exact=True).numpy()
+                    exact = blocks.cartoon_base(x, exact=True, passes=1 if kind == "cartoon_1pass" else 2).numpy()
                 d = np.abs(out - exact).max(axis=1)
                 row["mean_abs_diff_to_exact"] = round(float(d.mean()), 4)
                 row["share_off_by_0.25"] = round(float(np.mean(d > 0.25)), 4)

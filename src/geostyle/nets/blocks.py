@@ -398,8 +398,17 @@ def guided_smooth(image: torch.Tensor, radius: int, eps: float, subsample: int =
     return mean_a * guide + mean_b
 
 
-# The classical cartoon filter's lightness levels and line strength (cartoon_base's defaults).
-CARTOON_LEVELS, CARTOON_LINES = 10, 0.85
+# The classical cartoon filter's lightness levels, line strength and smoothing passes (cartoon_base's defaults).
+CARTOON_LEVELS, CARTOON_LINES, CARTOON_PASSES = 10, 0.85, 2
+
+
+def base_reduction(height: int, width: int) -> int:
+    """By how much :func:`cartoon_base` reduces a ``height x width`` image before drawing it (1: not
+    at all, below 384 px): about 256 px on the shorter side, a factor that divides both sides."""
+    sub = max(1, round(min(height, width) / 256))
+    while sub > 1 and (height % sub or width % sub):
+        sub -= 1
+    return sub
 
 
 def cartoon_base(
@@ -409,9 +418,11 @@ def cartoon_base(
     line_margin: float = 0.06,
     smooth_eps: float = 0.01,
     exact: bool = False,
+    passes: int = CARTOON_PASSES,
 ) -> torch.Tensor:
     """The classical cartoon filter of ``(B, 3, H, W)`` in ``[-1, 1]``, in the graph: flat colour
-    (two passes of :func:`guided_smooth`), lightness quantised to ``levels`` (all channels shifted by
+    (``passes`` passes of :func:`guided_smooth`; one is about a third cheaper in an exported graph
+    and leaves a little more shading for the quantisation to band), lightness quantised to ``levels`` (all channels shifted by
     the luma change, so hue is kept; ``levels`` 0: smooth shading, not quantised), and dark line art
     where the luma is darker than its local mean by more than ``line_margin`` (an adaptive threshold, softened over a quarter of the margin).
     Window sizes follow the shorter side (tuned on 128-512 px face crops), so the drawing is the
@@ -421,36 +432,29 @@ def cartoon_base(
     ``benchmarks/base_speed.py``)."""
     side = min(int(image.shape[2]), int(image.shape[3]))
     height, width = int(image.shape[2]), int(image.shape[3])
-    # Exact below 384 px (so at the 256 px training and face-crop size). Above, the flat colour is
-    # computed on a copy reduced to about 256 px and upsampled (flat regions lose nothing by it), and the line
-    # blurs on that copy too (their difference upsampled once); the lines' threshold, quantisation and
-    # the final mix stay at full resolution. At 512 px, ONNX Runtime, one thread: 24.8 ms exact, 6.2 ms
-    # like this, 0.035 apart on average in the [-1, 1] range (largest channel difference, the bundled
-    # portrait; benchmarks/base_speed.py).
+    # Exact below 384 px (so at the 128 and 256 px training sizes and the 256 px face crop). Above,
+    # the whole filter runs on a copy reduced to about 256 px and is upsampled once: the drawing the
+    # generator was trained on, at the size it was trained at (window sizes follow the side, so the
+    # reduced copy gets the same windows as a 256 px crop), and at 512 px nothing but one resize
+    # at full size. Measured by benchmarks/base_speed.py (time, and distance to the exact filter
+    # at full size) and benchmarks/pipeline_speed.py (the face graph).
     # Rounded, not floored: a 480 px frame is reduced by 2 too (floored, it ran the exact filter at
     # 480 px: 23-25 ms for the frame pass of a 480 px video against 16 ms at 512).
-    sub = 1 if exact else max(1, round(side / 256))
-    while sub > 1 and (height % sub or width % sub):
-        sub -= 1
+    sub = 1 if exact else base_reduction(height, width)
+    if sub > 1:
+        drawn = cartoon_base(
+            F.avg_pool2d(image, sub), levels, line_strength, line_margin, smooth_eps, exact=True, passes=passes
+        )
+        return F.interpolate(drawn, size=(height, width), mode="bilinear", align_corners=False)
     r_smooth = max(1, side // 64)
     # A little blur first (lines at structure, not pores), then how much darker than its
     # surroundings each pixel is.
     r_gray, r_local = max(1, side // 128), max(2, side // 48)
-    if sub > 1:
-        size = (height, width)
-        small = F.avg_pool2d(image, sub)
-        r = max(1, r_smooth // sub)
-        flat = guided_smooth(guided_smooth(small, r, smooth_eps), r, smooth_eps)
-        flat = F.interpolate(flat, size=size, mode="bilinear", align_corners=False)
-        # Both blurs on the reduced copy (the luma of the reduced image is the reduced luma) and
-        # their difference upsampled once: one resize instead of two, no full-size luma or pooling.
-        gray = box_mean(luma(small), max(1, r_gray // sub))
-        darker = box_mean(gray, max(1, r_local // sub)) - gray
-        darker = F.interpolate(darker, size=size, mode="bilinear", align_corners=False)
-    else:
-        flat = guided_smooth(guided_smooth(image, r_smooth, smooth_eps), r_smooth, smooth_eps)
-        gray = box_mean(luma(image), r_gray)
-        darker = box_mean(gray, r_local) - gray
+    flat = image
+    for _ in range(passes):
+        flat = guided_smooth(flat, r_smooth, smooth_eps)
+    gray = box_mean(luma(image), r_gray)
+    darker = box_mean(gray, r_local) - gray
     if levels > 0:
         lightness = luma(flat)
         step = 2.0 / levels
