@@ -224,13 +224,15 @@ def time_calls(calls: dict[str, Any], repeats: int, passes: int, peer_repeats: i
 
 
 # ------------------------------------------------------------------------------------ section 3 + 4
-def pipeline_run(video: Path, runtime: str, threads: int, smoothing: bool, temporal: bool | None) -> dict[str, Any]:
+def pipeline_run(
+    video: Path, runtime: str, threads: int, smoothing: bool, temporal: bool | None, model: str = "anime"
+) -> dict[str, Any]:
     """One pass of the video pipeline with stage timing and the flicker meter (frames in memory)."""
     from geostyle.infer.stylize import Stylizer
     from geostyle.video import LiveSession, VideoReader, VideoWriter, run_loop
     from geostyle.video.stability import FlickerMeter
 
-    stylizer = Stylizer("anime", runtime=runtime, threads=threads)
+    stylizer = Stylizer(model, runtime=runtime, threads=threads)
     with VideoReader(video, keep_audio=False) as probe:
         first = next(iter(probe))
     with VideoReader(video) as reader:
@@ -272,12 +274,12 @@ def pipeline_run(video: Path, runtime: str, threads: int, smoothing: bool, tempo
     }
 
 
-def live_run(video: Path, threads: int) -> dict[str, Any]:
+def live_run(video: Path, threads: int, model: str = "anime") -> dict[str, Any]:
     from geostyle.infer.stylize import Stylizer
     from geostyle.video.live import LiveControls, live
 
     with tempfile.TemporaryDirectory() as tmp:
-        controls = LiveControls(["anime"], lambda name: Stylizer(name, runtime="onnx", threads=threads))
+        controls = LiveControls([model], lambda name: Stylizer(name, runtime="onnx", threads=threads))
         controls.stylizer().render(np.zeros((512, 512, 3), np.uint8), [])  # graph export outside timing
         stats = live(controls, video=video, out=Path(tmp) / "live.mp4", headless=True)
     return {"video": video.name, "frames": stats.frames, "fps": round(stats.fps, 1)}
@@ -317,7 +319,7 @@ STAGE_ORDER = [
 ]
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = [f"# Pipeline speed\n\n`{result['command']}`; load average before / after "
+    lines = [f"# Pipeline speed\n\n`{result['command']}`; model `{result.get('model', 'anime')}`; load average before / after "
              f"{result['machine']['load_average_before']} / {result['machine']['load_average_after']} "
              f"({result['machine']['cpu_count']} cores, shared with other processes).\n"]
     for size, rows in result["generator"].items():
@@ -356,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peer-repeats", type=int, default=6)
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="few repeats, one video, no huge photo")
+    parser.add_argument("--model", default="anime", help="bundled model name or release file (default: anime)")
     parser.add_argument("--out", type=Path, default=RESULTS / "pipeline_speed.json")
     args = parser.parse_args(argv)
     if args.quick:
@@ -367,8 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     t2 = max(args.threads)
     torch.set_num_threads(t2)
-    stylizer = Stylizer("anime")
-    result: dict[str, Any] = {"generator": {}, "ratios": {}}
+    stylizer = Stylizer(args.model)
+    result: dict[str, Any] = {"model": args.model, "generator": {}, "ratios": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             print(f"generator {size}...", flush=True)
@@ -397,11 +400,11 @@ def main(argv: list[str] | None = None) -> int:
         configs = [("smoothing on", True, None), ("landmarks only", True, False), ("smoothing off", False, False)]
         for label, smoothing, temporal in configs:
             print(f"pipeline {video.name} ({label})...", flush=True)
-            run = pipeline_run(video, "onnx", t2, smoothing, temporal) | {"label": label}
+            run = pipeline_run(video, "onnx", t2, smoothing, temporal, args.model) | {"label": label}
             result["pipeline"].append(run)
             print(f"  {run['fps']} fps; stages {run['stages_ms']}; stability {run['stability']}")
     talking = next((v for v in videos if v.stem == "d12"), videos[0])
-    result["live"] = live_run(talking, t2)
+    result["live"] = live_run(talking, t2, args.model)
     print(f"live loop: {result['live']}")
     if not args.quick:
         print("12000x9000 photo...", flush=True)
