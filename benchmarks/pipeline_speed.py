@@ -290,12 +290,12 @@ import sys, time, cv2
 from geostyle.cli.main import main
 from geostyle.infer.timing import peak_rss_mb
 start = time.perf_counter()
-code = main(["stylize", sys.argv[1], "--model", "anime", "--out", sys.argv[2]])
+code = main(["stylize", sys.argv[1], "--model", sys.argv[3], "--out", sys.argv[2]])
 print(code, round(time.perf_counter() - start, 1), int(peak_rss_mb()))
 """
 
 
-def huge_photo() -> dict[str, Any]:
+def huge_photo(model: str = "anime") -> dict[str, Any]:
     """A 12000x9000 JPEG (the portrait enlarged) through ``geostyle stylize`` in a fresh process."""
     import cv2
 
@@ -307,7 +307,7 @@ def huge_photo() -> dict[str, Any]:
         big = cv2.resize(load_image(EXAMPLE), (12000, 9000), interpolation=cv2.INTER_LINEAR)
         cv2.imwrite(str(photo), cv2.cvtColor(big, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
         del big
-        out = subprocess.run([sys.executable, "-c", HUGE, str(photo), tmp + "/out"], capture_output=True, text=True)
+        out = subprocess.run([sys.executable, "-c", HUGE, str(photo), tmp + "/out", model], capture_output=True, text=True)
     code, seconds, peak = out.stdout.split()[-3:]
     return {"size": "12000x9000", "exit": int(code), "seconds": float(seconds), "peak_rss_mb": int(peak)}
 
@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"live loop: {result['live']}")
     if not args.quick:
         print("12000x9000 photo...", flush=True)
-        result["huge_photo"] = huge_photo()
+        result["huge_photo"] = huge_photo(args.model)
         print(f"  {result['huge_photo']}")
     result["peak_rss_mb"] = peak_rss_mb()
     machine = machine_info(t2)

@@ -484,18 +484,25 @@ def test_cartoon_base_above_256_px_exports_with_parity():
 
 def test_cartoon_base_reduced_copy_stays_close_to_the_exact_filter(shared_data):
     """Above 384 px the whole filter runs on a half-size copy and is upsampled once: exactly the
-    exact filter of the pooled copy (the drawing a 256 px crop gets), and on real portraits at
-    512 px within ~2 % of the exact full-size filter (measured 0.013-0.029 mean, 0.5-2.5 % of pixels
-    off by a quarter of the range), its lines kept (softened by the upsampling at their edges)."""
+    exact filter of the pooled copy (the drawing a 256 px crop gets). Against the exact full-size
+    filter, all channels: the bundled 512 px portrait (native resolution) 0.039 mean, 3.6 % of
+    pixels off by a quarter of the range; 256 px selfies upscaled to 512 (no detail beyond 256 px
+    to lose) 0.014-0.021; its lines kept (softened by the upsampling at their edges)."""
     import cv2
     import torch.nn.functional as F
 
+    from geostyle.data.images import load_image
+    from geostyle.infer.demo import EXAMPLE
     from geostyle.nets.blocks import cartoon_base, pooled_box_filters
 
-    paths = sorted((shared_data / "photos" / "selfie").glob("*.jpg"))[:4]
-    for path in paths:
-        image = cv2.resize(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), (512, 512))
-        x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1
+    portrait = load_image(EXAMPLE)
+    assert portrait.shape[:2] == (512, 512)
+    selfies = sorted((shared_data / "photos" / "selfie").glob("*.jpg"))[:3]
+    images = [(portrait, 0.05, 0.05)] + [
+        (cv2.resize(cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB), (512, 512)), 0.03, 0.02) for p in selfies
+    ]
+    for image, mean_limit, share_limit in images:
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
         with torch.no_grad(), pooled_box_filters():
             exact, reduced = cartoon_base(x, exact=True), cartoon_base(x)
             no_lines = cartoon_base(x, line_strength=0.0)
@@ -504,13 +511,15 @@ def test_cartoon_base_reduced_copy_stays_close_to_the_exact_filter(shared_data):
         upsampled = F.interpolate(half, size=(512, 512), mode="bilinear", align_corners=False)
         torch.testing.assert_close(reduced, upsampled, atol=1e-6, rtol=0)
         off = (reduced - exact).abs()
-        assert off.mean() < 0.035 and (off > 0.25).float().mean() < 0.03
+        assert off.mean() < mean_limit and (off > 0.25).float().mean() < share_limit
         # Lines are drawn (the line-free filter is far from both where the lines are).
         drawn = (exact - cartoon_base(x, exact=True, line_strength=0.0)).abs() > 0.5
         assert drawn.float().mean() > 0.01
-        assert ((reduced - no_lines).abs() > 0.3)[drawn].float().mean() > 0.85
+        assert ((reduced - no_lines).abs() > 0.3)[drawn].float().mean() > 0.8
         # One smoothing pass is another drawing, though a near one.
         assert 0.005 < (single - reduced).abs().mean() < 0.04
+    with pytest.raises(ValueError, match="passes"):
+        cartoon_base(x, passes=0)
 
 
 def test_a_painted_base_has_smooth_shading_soft_lines_and_survives_a_release(shared_data, tmp_path):
@@ -569,6 +578,8 @@ def test_above_384_px_the_decode_lifts_the_reduced_base_before_upsampling():
         torch.testing.assert_close(out, torch.tanh(lifted + g.head(h)), atol=1e-5, rtol=0)
         b, t = cartoon_base(x).clamp(-1 + 1e-3, 1 - 1e-3), torch.tanh(g.head(h))
         assert (out - (b + t) / (1 + b * t)).abs().mean() < 0.01
+        # a caller's full-size drawing (training shares one) does not change the output up here
+        torch.testing.assert_close(g(x, drawn=g.draw_base(x)), out, atol=0, rtol=0)
 
 
 def test_base_passes_draws_one_smoothing_pass_and_travels_in_the_release(tmp_path):

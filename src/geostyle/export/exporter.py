@@ -46,7 +46,8 @@ DEFAULT_OPSET = 17
 PARITY_TOLERANCE = {"onnx": 1e-3, "ncnn": 5e-3}
 # A generator whose base quantises lightness and thresholds lines (``cartoon_base``) is discontinuous:
 # where two runtimes round a float differently, a pixel lands on the other side of a step (ncnn at
-# 512 px, anime: 13 of 262,144 pixels off by up to 0.82, mean difference 3e-5). For such graphs the
+# 512 px, anime frame graph: 126 of 262,144 pixels off by up to 0.79 since the base is drawn whole on
+# the half-size copy, where one flipped pixel spreads over a few output pixels; 13 before). For such graphs the
 # tolerance holds for all but MAX_FLIPPED_SHARE of the pixels, and no more than that share may differ
 # by more than FLIP_LEVEL; every other graph is held to the tolerance at every pixel.
 FLIP_LEVEL = 0.05

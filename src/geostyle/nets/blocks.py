@@ -411,6 +411,21 @@ def base_reduction(height: int, width: int) -> int:
     return sub
 
 
+def reduced_cartoon_base(
+    image: torch.Tensor,
+    sub: int,
+    levels: int = CARTOON_LEVELS,
+    line_strength: float = CARTOON_LINES,
+    line_margin: float = 0.06,
+    smooth_eps: float = 0.01,
+    passes: int = CARTOON_PASSES,
+) -> torch.Tensor:
+    """The drawing :func:`cartoon_base` upsamples for a large image: the exact filter of ``image``
+    average-pooled by ``sub`` (see :func:`base_reduction`), ``(B, 3, H / sub, W / sub)``."""
+    small = F.avg_pool2d(image, sub) if sub > 1 else image
+    return cartoon_base(small, levels, line_strength, line_margin, smooth_eps, exact=True, passes=passes)
+
+
 def cartoon_base(
     image: torch.Tensor,
     levels: int = CARTOON_LEVELS,
@@ -432,19 +447,20 @@ def cartoon_base(
     ``benchmarks/base_speed.py``)."""
     side = min(int(image.shape[2]), int(image.shape[3]))
     height, width = int(image.shape[2]), int(image.shape[3])
+    if int(passes) < 1:
+        raise ValueError(f"passes must be >= 1, got {passes}")
     # Exact below 384 px (so at the 128 and 256 px training sizes and the 256 px face crop). Above,
-    # the whole filter runs on a copy reduced to about 256 px and is upsampled once: the drawing the
-    # generator was trained on, at the size it was trained at (window sizes follow the side, so the
-    # reduced copy gets the same windows as a 256 px crop), and at 512 px nothing but one resize
+    # the whole filter runs on a copy reduced to about 256 px (240-256: window sizes follow its
+    # side, as they do for a crop of that size) and is upsampled once: about the drawing the
+    # generator was trained on, at the size it was trained at, and at 512 px nothing but one resize
     # at full size. Measured by benchmarks/base_speed.py (time, and distance to the exact filter
-    # at full size) and benchmarks/pipeline_speed.py (the face graph).
+    # at full size) and benchmarks/pipeline_speed.py (the face graph). Frames above about 640 px
+    # are reduced by 3 or more, and their lines come out softer for it.
     # Rounded, not floored: a 480 px frame is reduced by 2 too (floored, it ran the exact filter at
     # 480 px: 23-25 ms for the frame pass of a 480 px video against 16 ms at 512).
     sub = 1 if exact else base_reduction(height, width)
     if sub > 1:
-        drawn = cartoon_base(
-            F.avg_pool2d(image, sub), levels, line_strength, line_margin, smooth_eps, exact=True, passes=passes
-        )
+        drawn = reduced_cartoon_base(image, sub, levels, line_strength, line_margin, smooth_eps, passes)
         return F.interpolate(drawn, size=(height, width), mode="bilinear", align_corners=False)
     r_smooth = max(1, side // 64)
     # A little blur first (lines at structure, not pores), then how much darker than its
