@@ -487,7 +487,8 @@ def test_cartoon_base_reduced_copy_stays_close_to_the_exact_filter(shared_data):
     exact filter of the pooled copy (the drawing a 256 px crop gets). Against the exact full-size
     filter, all channels: the bundled 512 px portrait (native resolution) 0.039 mean, 3.6 % of
     pixels off by a quarter of the range; 256 px selfies upscaled to 512 (no detail beyond 256 px
-    to lose) 0.014-0.021; its lines kept (softened by the upsampling at their edges)."""
+    to lose) 0.014-0.016 for the three used here, 0.013-0.029 over eight; its lines kept (softened
+    by the upsampling at their edges: at least 0.91 of the exact filter's line pixels here)."""
     import cv2
     import torch.nn.functional as F
 
@@ -515,7 +516,7 @@ def test_cartoon_base_reduced_copy_stays_close_to_the_exact_filter(shared_data):
         # Lines are drawn (the line-free filter is far from both where the lines are).
         drawn = (exact - cartoon_base(x, exact=True, line_strength=0.0)).abs() > 0.5
         assert drawn.float().mean() > 0.01
-        assert ((reduced - no_lines).abs() > 0.3)[drawn].float().mean() > 0.8
+        assert ((reduced - no_lines).abs() > 0.3)[drawn].float().mean() > 0.85
         # One smoothing pass is another drawing, though a near one.
         assert 0.005 < (single - reduced).abs().mean() < 0.04
     with pytest.raises(ValueError, match="passes"):
@@ -580,6 +581,13 @@ def test_above_384_px_the_decode_lifts_the_reduced_base_before_upsampling():
         assert (out - (b + t) / (1 + b * t)).abs().mean() < 0.01
         # a caller's full-size drawing (training shares one) does not change the output up here
         torch.testing.assert_close(g(x, drawn=g.draw_base(x)), out, atol=0, rtol=0)
+        # and the reduced drawing is the generator's own: passes, levels and line strength kept
+        painted = create_model("geo_mobile_s", cartoon_base=True, base_passes=1, base_levels=0, base_lines=0.3).eval()
+        e2 = painted.down2(painted.stem(x))
+        h = painted.up1(painted.up2(painted.body(painted.down3(e2)), e2), painted.detail(x))
+        small = cartoon_base(F.avg_pool2d(x, 2), levels=0, line_strength=0.3, exact=True, passes=1)
+        lifted = F.interpolate(torch.atanh(small.clamp(-1 + 1e-3, 1 - 1e-3)), size=(512, 512), mode="bilinear", align_corners=False)
+        torch.testing.assert_close(painted(x), torch.tanh(lifted + painted.head(h)), atol=1e-5, rtol=0)
 
 
 def test_base_passes_draws_one_smoothing_pass_and_travels_in_the_release(tmp_path):

@@ -450,12 +450,13 @@ def cartoon_base(
     if int(passes) < 1:
         raise ValueError(f"passes must be >= 1, got {passes}")
     # Exact below 384 px (so at the 128 and 256 px training sizes and the 256 px face crop). Above,
-    # the whole filter runs on a copy reduced to about 256 px (240-256: window sizes follow its
-    # side, as they do for a crop of that size) and is upsampled once: about the drawing the
-    # generator was trained on, at the size it was trained at, and at 512 px nothing but one resize
-    # at full size. Measured by benchmarks/base_speed.py (time, and distance to the exact filter
-    # at full size) and benchmarks/pipeline_speed.py (the face graph). Frames above about 640 px
-    # are reduced by 3 or more, and their lines come out softer for it.
+    # the whole filter runs on a copy reduced by a whole factor to near 256 px on the shorter side
+    # (192-352 px: window sizes follow its side, as they do for a crop of that size) and is
+    # upsampled once: about the drawing the generator was trained on, and at 512 px nothing but one
+    # resize at full size. Measured by benchmarks/base_speed.py (time, and distance to the exact
+    # filter at full size) and benchmarks/pipeline_speed.py (the face graph). Shorter sides from
+    # about 640 px (where the factor also divides the other side) are reduced by 3 or more, and
+    # their lines come out softer for it.
     # Rounded, not floored: a 480 px frame is reduced by 2 too (floored, it ran the exact filter at
     # 480 px: 23-25 ms for the frame pass of a 480 px video against 16 ms at 512).
     sub = 1 if exact else base_reduction(height, width)

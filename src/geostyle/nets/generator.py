@@ -121,7 +121,8 @@ class GeoGenerator(nn.Module):
     photo already warped by ``grid`` (e.g. by the cropping step of an inference pipeline, which
     resamples the frame anyway), used instead of warping ``x`` inside the network; ``drawn``:
     optionally the cartoon base of the warped photo (training shares the one it computes for the
-    dense target). Returns ``(B, C, H, W)`` in ``(-1, 1)``.
+    dense target; above 384 px it is not used: the decode draws its own reduced base). Returns
+    ``(B, C, H, W)`` in ``(-1, 1)``.
     """
 
     def __init__(
@@ -260,8 +261,8 @@ class GeoGenerator(nn.Module):
         (the addition formula costs five more full-size passes; about 0.3 ms of a 512 px face graph
         in ONNX Runtime). Differs from upsampling ``b`` itself only where the base changes within a
         pixel of the reduced copy, but there by up to ~1.3 (interpolating atanh values between a
-        near-white 3.8 and a line's -1.1 leans toward the extreme one): on the bundled model's
-        512 px portrait 0.0065 on average, 1.2 % of pixels by more than 0.1. Tried and
+        near-white 3.8 and a line's -1.1 leans toward the extreme one): on the 512 px portrait,
+        anime v20 0.0072 on average, 1.5 % of pixels by more than 0.1 (v11 0.0065, 1.2 %). Tried and
         measured no faster there: the head and the upsampling as sub-pixel convolutions added at
         half size and one pixel shuffle (DepthToSpace alone 0.77 ms against 0.93 for resize,
         transposed convolution and add), or as one 4x4 transposed convolution (several ms)."""
