@@ -36,6 +36,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = (256, 384, 480, 512, 720)
 
 
+def _passes(kind: str) -> int:
+    """Smoothing passes of a cartoon row: one for ``cartoon_1pass``, the filter's default otherwise."""
+    return 1 if kind == "cartoon_1pass" else blocks.CARTOON_PASSES
+
+
 class _Base(torch.nn.Module):
     def __init__(self, kind: str) -> None:
         super().__init__()
@@ -43,8 +48,7 @@ class _Base(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind.startswith("cartoon"):
-            passes = 1 if self.kind == "cartoon_1pass" else blocks.CARTOON_PASSES
-            return blocks.cartoon_base(x, exact=self.kind == "cartoon_exact", passes=passes)
+            return blocks.cartoon_base(x, exact=self.kind == "cartoon_exact", passes=_passes(self.kind))
         return blocks.pencil_dodge(blocks.luma(x), 0.02)
 
 
@@ -76,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             row = {"base": kind, "size": size, "median_ms": round(1000 * statistics.median(times), 2)}
             if kind in ("cartoon", "cartoon_1pass"):
                 with torch.no_grad():
-                    passes = 1 if kind == "cartoon_1pass" else blocks.CARTOON_PASSES
-                    exact = blocks.cartoon_base(x, exact=True, passes=passes).numpy()
+                    exact = blocks.cartoon_base(x, exact=True, passes=_passes(kind)).numpy()
                 d = np.abs(out - exact).max(axis=1)
                 row["mean_abs_diff_to_exact"] = round(float(d.mean()), 4)
                 row["share_off_by_0.25"] = round(float(np.mean(d > 0.25)), 4)
