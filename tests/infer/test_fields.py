@@ -23,6 +23,20 @@ def test_identity_field_matches_torch_identity_grid():
     assert np.abs(identity_field(5, 7) - identity_grid(1, 5, 7, torch.float64)[0].numpy()).max() < 1e-12
 
 
+def test_grid_displacement_equals_the_general_form(face):
+    """The crop grid's displacement, built from the grid's rows and columns, is the spline evaluated
+    at the grid's points (the form every other caller uses), here with a wider reach and frame pins."""
+    stylizer, pts = face
+    solver = stylizer.fields
+    pins = np.array([[-1.2, 1.0], [0.0, 1.0], [1.2, 1.0]])
+    spline = solver.solve(pts, 0.8, reach=1.5, pins=pins, limit=True)
+    grid = solver.crop_displacement(spline)
+    general = solver.displacement(spline, identity_field(solver.grid, solver.grid).reshape(-1, 2))
+    assert grid.shape == (solver.grid, solver.grid, 2) and grid.dtype == np.float32
+    assert np.abs(grid - general.reshape(grid.shape)).max() < 5e-6
+    assert np.abs(grid).max() > 0.02  # a real move, not the identity
+
+
 @pytest.mark.parametrize("alpha", [0.5, 1.0])
 def test_numpy_field_equals_training_field(face, alpha):
     stylizer, pts = face

@@ -33,6 +33,18 @@ def identity_field(height: int, width: int) -> np.ndarray:
     return np.stack([gx, gy], -1)
 
 
+def _kernel_sum(d2: np.ndarray, spline: FaceSpline) -> np.ndarray:
+    """``sum_k U(d2[:, k]) w_k``, ``(N, 2)`` float32, for squared distances ``d2 (N, k)`` float32 to
+    the spline's centres (``U(r^2) = r^2 log r^2``; half of it is folded into the weights). ``d2``
+    is overwritten. OpenCV's ``max`` and ``log``: a third of NumPy's time here (``log`` within 1e-6
+    of NumPy's)."""
+    k = len(spline.centres)
+    cv2.max(d2, float(np.finfo(np.float32).tiny), dst=d2)  # type: ignore[call-overload]  # (a scalar operand)
+    kernel = np.asarray(cv2.log(d2), dtype=np.float32)
+    kernel *= d2
+    return kernel @ (0.5 * spline.coeffs[:k]).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class FaceSpline:
     """One face's solved backward TPS in the crop's normalised frame: ``centres (k, 2)`` float32 and
@@ -79,6 +91,8 @@ class FaceFieldSolver:
         self.grid = int(min(aligner.grid_resolution, size))
         self.anchors = aligner.anchors.double().numpy()  # (A, 2), normalised
         self._points = identity_field(self.grid, self.grid).reshape(-1, 2)
+        # The evaluation grid's pixel centres along one side (the same for x and y).
+        self._axis = self._points[: self.grid, 0].astype(np.float32)
         self._identity: dict[int, np.ndarray] = {}
 
     def target(self, landmarks: np.ndarray, strength: float) -> np.ndarray:
@@ -139,10 +153,7 @@ class FaceFieldSolver:
         d2 = pts @ (-2.0 * c.T)
         d2 += (pts * pts).sum(1)[:, None]
         d2 += (c * c).sum(1)[None]
-        np.maximum(d2, np.finfo(np.float32).tiny, out=d2)
-        kernel = np.log(d2)
-        kernel *= d2
-        values = kernel @ (0.5 * spline.coeffs[:k]).astype(np.float32)
+        values = _kernel_sum(d2, spline)
         values += (spline.coeffs[k] + points @ spline.coeffs[k + 1 :]).astype(np.float32)
         return values - pts
 
@@ -152,8 +163,19 @@ class FaceFieldSolver:
         return self.crop_displacement(self.solve(landmarks, strength))
 
     def crop_displacement(self, spline: FaceSpline) -> np.ndarray:
-        """The spline's displacement on the crop's ``grid x grid`` evaluation grid, ``(g, g, 2)``."""
-        return self.displacement(spline, self._points).reshape(self.grid, self.grid, 2)
+        """The spline's displacement on the crop's ``grid x grid`` evaluation grid, ``(g, g, 2)``:
+        :meth:`displacement` at the grid's points, with the squared distances to the centres built
+        from the grid's rows and columns (``(y - cy)^2 + (x - cx)^2`` as one broadcast sum of two
+        ``g x k`` tables): a quarter of the work of the general form, whose ``N x 2`` by ``2 x k``
+        matrix product is most of it (0.27 of 0.41 ms at 64 x 64 and 63 centres, one core)."""
+        k, g = len(spline.centres), self.grid
+        c = spline.centres
+        dx = self._axis[:, None] - c[:, 0][None]  # (g, k): column x to each centre
+        dy = self._axis[:, None] - c[:, 1][None]
+        d2 = (dy * dy)[:, None, :] + (dx * dx)[None, :, :]  # (g rows, g columns, k)
+        values = _kernel_sum(d2.reshape(g * g, k), spline)
+        values += (spline.coeffs[k] + self._points @ spline.coeffs[k + 1 :]).astype(np.float32)
+        return (values - self._points.astype(np.float32)).reshape(g, g, 2)
 
     def _ident(self, n: int) -> np.ndarray:
         if n not in self._identity:
