@@ -27,7 +27,8 @@ Sections (all in one run, so every number saw the same machine load):
 Latency = median of the runs (the minimum is kept too: on a shared machine it estimates the
 uncontended cost); the runs of section 1 are interleaved in passes so load affects all alike. Load
 averages are recorded before and after. Prints tables; writes ``benchmarks/results/pipeline_speed.json``
-and ``.md``.
+and ``.md``. Two runs can differ by more than a change is worth: to compare models or code revisions,
+``benchmarks/product_path_ab.py`` times their product paths taking turns.
 """
 
 from __future__ import annotations

@@ -1,0 +1,169 @@
+"""The 512² product path of several variants side by side, interleaved: which is faster, measured
+so that machine load falls on all of them alike.
+
+    python benchmarks/product_path_ab.py anime runs/anime_v18/model.safetensors
+    python benchmarks/product_path_ab.py anime@HEAD~1 anime@HEAD       # the same model, two revisions
+
+Why: on this shared 2-core machine one ``pipeline_speed.py`` run can differ from the next by more
+than 10 % (the same code gave an 11.5 ms and a 12.1 ms product path on different days); a change
+worth a few percent only shows when the variants take turns. Each variant is a worker process
+(``MODEL`` or ``MODEL@REV``: the model as ``geostyle stylize --model`` takes it, run on the source
+of git revision ``REV`` checked out into a temporary worktree); the main process asks the workers
+in turn for a batch of timed calls, ``--rounds`` times.
+
+The product path is the one ``pipeline_speed.py`` times: the bundled portrait's TPS field (NumPy),
+the one resampling that cuts the crop and the warped crop from the frame, and the face graph in
+ONNX Runtime with ``--threads`` threads, workers asleep between runs as the pipeline runs them.
+Prints medians and the 10th percentiles; writes ``benchmarks/results/product_path_ab.json``
+(or ``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def worker(model: str, size: int, threads: int) -> None:
+    """Answer ``N`` on stdin with the times (ms) of N product-path calls, as one JSON line."""
+    from geostyle.data.images import load_image
+    from geostyle.faces.align import apply_affine, estimate_alignment
+    from geostyle.infer.composite import cut_face, frame_pins, widened
+    from geostyle.infer.demo import EXAMPLE
+    from geostyle.infer.fields import FaceFieldSolver
+    from geostyle.infer.runtime import export_graph, ort_session, single_thread_numpy_blas, to_blob
+    from geostyle.infer.stylize import Stylizer
+
+    single_thread_numpy_blas()  # as a Stylizer's pipeline runs
+    stylizer = Stylizer(model)
+    photo = load_image(EXAMPLE)
+    face = stylizer.detect(photo)
+    alignment = estimate_alignment(face.landmarks, size, stylizer.zoom)
+    points = apply_affine(alignment.matrix, face.landmarks)
+    solver = FaceFieldSolver(stylizer.aligner, size)
+    reach = widened(alignment, stylizer.reach).size / size
+    pins = frame_pins(alignment, *photo.shape[:2], reach)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_graph(stylizer.release.generator.eval(), Path(tmp) / "face.onnx", "face", size, size)
+        session = ort_session(path, threads)
+
+    def product() -> None:
+        full, quarter = solver.crop_fields(solver.solve(points, stylizer.strength, reach, pins, limit=True))
+        crop, warped = cut_face(photo, alignment, full, reach)
+        session.run(None, {"image": to_blob(crop), "grid": quarter, "warped": to_blob(warped)})
+
+    for _ in range(5):
+        product()
+    print("ready", flush=True)
+    for line in sys.stdin:
+        n = int(line)
+        if n <= 0:
+            break
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            product()
+            times.append((time.perf_counter() - start) * 1000)
+        print(json.dumps(times), flush=True)
+
+
+def _commit(rev: str) -> str:
+    done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"],
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"unknown git revision {rev!r}")
+    return done.stdout.strip()
+
+
+def _checkout(commit: str, into: Path) -> Path:
+    """The source tree of ``commit`` (a detached worktree); returns its ``src``."""
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(into), commit], check=True,
+                   capture_output=True)
+    return into / "src"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("variants", nargs="*", help="MODEL or MODEL@REV (at least two)")
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--calls", type=int, default=10, help="timed calls per variant and round")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS / "product_path_ab.json")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.size, args.threads)
+        return 0
+    if len(args.variants) < 2:
+        parser.error("give at least two variants to compare")
+    import numpy as np
+
+    workers: dict[str, subprocess.Popen] = {}
+    trees: list[Path] = []
+    commits = {v: _commit(v.partition("@")[2]) for v in args.variants if "@" in v}  # fail before starting
+    try:
+        for variant in args.variants:
+            model, _, rev = variant.partition("@")
+            env = dict(os.environ)
+            if rev:
+                tree = Path(tempfile.mkdtemp(prefix="geostyle-ab-")) / "tree"
+                trees.append(tree)
+                env["PYTHONPATH"] = os.pathsep.join([str(_checkout(commits[variant], tree)), env.get("PYTHONPATH", "")])
+            command = [sys.executable, __file__, "--worker", model, "--size", str(args.size),
+                       "--threads", str(args.threads)]
+            # One at a time: two graph exports at once would share the two cores.
+            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+                                    cwd=ROOT)
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise SystemExit(f"worker for {variant} failed to start")
+            workers[variant] = proc
+        times: dict[str, list[float]] = {v: [] for v in workers}
+        for _ in range(args.rounds):
+            for variant, proc in workers.items():
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(f"{args.calls}\n")
+                proc.stdin.flush()
+                times[variant] += json.loads(proc.stdout.readline())
+    finally:
+        for proc in workers.values():
+            if proc.stdin is not None:
+                proc.stdin.write("0\n")
+                proc.stdin.close()
+            proc.wait(timeout=60)
+        for tree in trees:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False,
+                           capture_output=True)
+    rows: dict[str, Any] = {}
+    first = args.variants[0]
+    for variant, t in times.items():
+        rows[variant] = {"median_ms": round(float(np.median(t)), 2), "p10_ms": round(float(np.percentile(t, 10)), 2),
+                         "calls": len(t)}
+        if variant in commits:
+            rows[variant]["commit"] = commits[variant]
+    for variant, row in rows.items():
+        row["vs_first"] = round(row["median_ms"] / rows[first]["median_ms"], 3)
+        print(f"{variant:50s} median {row['median_ms']:6.2f} ms  p10 {row['p10_ms']:6.2f} ms  "
+              f"x{row['vs_first']:.3f} of {first}")
+    result = {"command": "python benchmarks/product_path_ab.py " + " ".join(sys.argv[1:] if argv is None else argv),
+              "size": args.size, "threads": args.threads, "rounds": args.rounds, "calls": args.calls,
+              "load_after": list(os.getloadavg()), "variants": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
