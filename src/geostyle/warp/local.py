@@ -145,9 +145,14 @@ def crop_boxes(images: Tensor, boxes: Tensor, out_size: int) -> Tensor:
         -2,
     ).reshape(b * p, 2, 3)
     grid = F.affine_grid(theta, [b * p, c, out_size, out_size], align_corners=False)
-    src = images.unsqueeze(1).expand(-1, p, -1, -1, -1).reshape(b * p, c, *images.shape[-2:])
-    crops = F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return crops.reshape(b, p, c, out_size, out_size)
+    # The P crops of an image side by side in one wide grid, sampled from the image once: no copy
+    # of each image per part (a training step made three of 8x4x3x128x128, and the backward pass
+    # zero-filled and scattered into a gradient that size). Same samples, so the same crops; crop
+    # and backward 2.8 -> 1.0 ms at 8x3x128x128, 3.4 -> 0.35 ms at 2x3x256x256 (one thread). The
+    # training step as a whole did not measurably change (about 205 ms, +-8 from run to run).
+    wide = grid.reshape(b, p, out_size, out_size, 2).transpose(1, 2).reshape(b, out_size, p * out_size, 2)
+    crops = F.grid_sample(images, wide, mode="bilinear", padding_mode="border", align_corners=False)
+    return crops.reshape(b, c, out_size, p, out_size).permute(0, 3, 1, 2, 4)
 
 
 def crop_parts(
