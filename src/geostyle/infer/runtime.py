@@ -45,8 +45,9 @@ class GeneratorRuntime(Protocol):
 
 class TorchRuntime:
     """Runs the PyTorch generator directly (eval mode, no autograd). Box filters (a cartoon base's)
-    pool as in the exported graphs (:func:`geostyle.nets.blocks.pooled_box_filters`), so every
-    runtime draws the same base, up to float rounding."""
+    pool as the exported graphs do (:func:`geostyle.nets.blocks.pooled_box_filters`; separable
+    there, mostly one square pass in the graphs), so every runtime draws the same base, up to float
+    rounding."""
 
     name = "torch"
 

@@ -274,24 +274,29 @@ def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over the ``(2 radius + 1)^2`` window around each pixel of ``(B, C, H, W)``; windows are
     cut at the border (not zero-padded), so flat images stay flat up to the edge.
 
-    Three implementations of the same numbers (to float32 rounding, tested to 2e-6 against a float64
+    Four implementations of the same numbers (to float32 rounding, tested to 2e-6 against a float64
     loop): in PyTorch, sums of shifted views for small windows and running sums for large ones; in
-    exported graphs, one square average pooling. Why: on PyTorch's CPU, one thread, 8x3x128x128
+    exported graphs, one square average pooling up to radius 15 and a row pass and a column pass
+    beyond; in the PyTorch runtime, the two passes. Why: on PyTorch's CPU, one thread, 8x3x128x128
     (medians, near-idle machine), running sums cost 2.4-2.9 ms at any radius, shifted
     sums 0.4 ms at radius 1, 0.9 at 4, 1.4 at 8 and 2.0 at 12, ``avg_pool2d`` with a tall or wide
     window 4.0-9.1 ms; the box filters are most of the cartoon base that anime models run in their
     training target and generator passes. ONNX Runtime is the other way round (AveragePool 0.32 ms
     vs CumSum 0.73 ms at 3x256x256), and there one square window is cheaper than a row pass and a
     column pass (one node and one pass over memory: 0.32 vs 0.46 ms at 8x256x256, radius 4;
-    0.08 vs 0.12 ms at 1x256x256, radius 5; 2 threads).
+    0.08 vs 0.12 ms at 1x256x256, radius 5; 2 threads), up to a window of 31: from 33 on ONNX
+    Runtime's square pooling is 14-16x slower than the two passes (1x4x256x256, one thread: radius
+    15 0.83 vs 1.11 ms, 16 119 vs 8.7 ms). Such windows come from a cartoon base drawn on a
+    reduced copy of 768 px or more (a frame graph with no working size on a large photo).
     Within :func:`pooled_box_filters` (the PyTorch runtime) the pooling is separable, the same
     numbers to float32 rounding: PyTorch's square pooling is the slower of the two from radius 4."""
     r = int(radius)
     k = 2 * r + 1
-    if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.jit.is_scripting():
+    exporting = torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.jit.is_scripting()
+    if exporting and k <= _SQUARE_POOL_MAX:
         # Exact, also at the border: the pool counts only the pixels inside the picture.
         return F.avg_pool2d(image, k, stride=1, padding=r, count_include_pad=False)
-    if getattr(_POOLING, "on", False):
+    if exporting or getattr(_POOLING, "on", False):
         # Separable (rows, then columns): exact, also at the border, where the window's pixel count
         # is the product of its row and column counts.
         rows = F.avg_pool2d(image, (k, 1), stride=1, padding=(r, 0), count_include_pad=False)
@@ -300,6 +305,10 @@ def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
         return _shifted_sum(_shifted_sum(image, r, 2), r, 3) / _window_counts(image, r)
     return _window_sum(_window_sum(image, r, 2), r, 3) / _window_counts(image, r)
 
+
+# The widest window exported as one square AveragePool (see box_mean: ONNX Runtime slows down ~15x
+# from 33).
+_SQUARE_POOL_MAX = 31
 
 # Up to this radius a window sum is fastest as 2r additions of shifted views (see box_mean for the
 # measured costs); the cartoon base's windows at the 128-256 px training sizes are r 1-5.
@@ -311,8 +320,9 @@ _POOLING = threading.local()
 
 @contextmanager
 def pooled_box_filters() -> Iterator[None]:
-    """Within this block (this thread), :func:`box_mean` pools as exported graphs do: the reference
-    an exported graph is compared with. (The cartoon base has hard thresholds; float32 rounding
+    """Within this block (this thread), :func:`box_mean` pools, as exported graphs do (in two
+    separable passes; the graphs mostly in one square pass: the same means to float32 rounding):
+    the reference an exported graph is compared with. (The cartoon base has hard thresholds; float32 rounding
     differences of 1e-7 flip a few pixels across them, and running sums flip more than pooling.)"""
     before = getattr(_POOLING, "on", False)
     _POOLING.on = True
