@@ -84,3 +84,23 @@ def test_warp_gather_matches_grid_sample_with_border_padding(batch, channels, si
     # large displacements: many samples read outside the frame and are clamped to the border
     grid = identity_grid(batch, *grid_size) + torch.randn(batch, *grid_size, 2, generator=g) * 0.7
     torch.testing.assert_close(warp_gather(x, grid), warp(x, grid), atol=2e-6, rtol=0)
+
+
+def test_warp_gather_exports_without_padding(tmp_path):
+    """No Pad between the features and their channel-last transpose: ONNX Runtime then folds that
+    transpose into the layout reorder of the convolution that makes the features."""
+    import warnings
+
+    import onnx
+
+    class Warp(torch.nn.Module):
+        def forward(self, x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+            return warp_gather(torch.nn.functional.relu(x), grid)
+
+    path = tmp_path / "warp.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Warp(), (torch.zeros(1, 4, 8, 8), identity_grid(1, 8, 8)), str(path), dynamo=False,
+                          opset_version=17)
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops.count("Gather") >= 4 and "Pad" not in ops and "GridSample" not in ops

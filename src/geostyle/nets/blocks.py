@@ -199,21 +199,22 @@ def warp_gather(features: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     iy = (((grid[..., 1] + 1) * height - 1) * 0.5).clamp(0, height - 1)
     x0, y0 = ix.floor(), iy.floor()
     fx, fy = (ix - x0).reshape(-1, 1), (iy - y0).reshape(-1, 1)  # (B H W, 1)
-    # Rows of a channel-last table of the edge-replicated (H + 1) x (W + 1) map: the four taps of
-    # a pixel are rows i, i + 1, i + W + 1 and i + W + 2 (exact: indices < 2^24). Only the features
-    # are transposed (in and out); a four-tap table built channel-first and transposed, or
-    # concatenated channel-last, cost ~0.4-0.8 ms more at 512 px in ONNX Runtime.
-    row = width + 1
-    index = (y0 * row + x0).long().reshape(batch, -1)
+    # The right and lower neighbours clamped to the border (where they are cut off, the weight on
+    # them is 0): the same taps as an edge-replicated map, without padding it. Unpadded, the
+    # features' transpose to channel-last directly follows the convolution that makes them, and
+    # ONNX Runtime folds it into that convolution's layout reorder (the 512 px face graph: one Pad
+    # and one Transpose fewer, 0.3-0.5 ms; exact: indices < 2^24).
+    x1, y1 = (x0 + 1).clamp(max=width - 1), (y0 + 1).clamp(max=height - 1)
+    top, bottom, left, right = (y0 * width).long(), (y1 * width).long(), x0.long(), x1.long()
     if batch > 1:
-        index = index + (torch.arange(batch, device=index.device) * ((height + 1) * row)).view(batch, 1)
-    index = index.reshape(-1)
-    padded = F.pad(features, (0, 1, 0, 1), mode="replicate").permute(0, 2, 3, 1)
-    table = padded.reshape(batch * (height + 1) * row, channels)
-    t00, t01, t10, t11 = table[index], table[index + 1], table[index + row], table[index + row + 1]
-    top = t00 + (t01 - t00) * fx
-    bottom = t10 + (t11 - t10) * fx
-    out = top + (bottom - top) * fy
+        offset = (torch.arange(batch, device=features.device) * (height * width)).view(batch, 1, 1)
+        top, bottom = top + offset, bottom + offset
+    table = features.permute(0, 2, 3, 1).reshape(batch * height * width, channels)
+    t00, t01 = table[(top + left).reshape(-1)], table[(top + right).reshape(-1)]
+    t10, t11 = table[(bottom + left).reshape(-1)], table[(bottom + right).reshape(-1)]
+    upper = t00 + (t01 - t00) * fx
+    lower = t10 + (t11 - t10) * fx
+    out = upper + (lower - upper) * fy
     return out.reshape(batch, height, width, channels).permute(0, 3, 1, 2)
 
 
