@@ -76,13 +76,19 @@ def test_blocks_shapes():
 
 
 @pytest.mark.parametrize(
-    ("batch", "channels", "size", "grid_size"), [(1, 3, (16, 12), (16, 12)), (3, 5, (9, 7), (4, 3))]
+    ("batch", "channels", "size", "grid_size"),
+    [(1, 3, (16, 12), (16, 12)), (3, 5, (9, 7), (4, 3)), (2, 3, (1, 7), (1, 7)), (2, 3, (6, 1), (2, 2))],
 )
 def test_warp_gather_matches_grid_sample_with_border_padding(batch, channels, size, grid_size):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, channels, *size, generator=g)
     # large displacements: many samples read outside the frame and are clamped to the border
     grid = identity_grid(batch, *grid_size) + torch.randn(batch, *grid_size, 2, generator=g) * 0.7
+    torch.testing.assert_close(warp_gather(x, grid), warp(x, grid), atol=2e-6, rtol=0)
+    # Samples exactly on the frame's edges and on its last pixel centres (the clamped taps).
+    h, w = size
+    edges = torch.tensor([-1.0, 1.0, 1 - 1 / w, -1 + 1 / w, 1 - 1 / h])
+    grid = torch.stack(torch.meshgrid(edges, edges, indexing="ij"), -1)[None].expand(batch, -1, -1, -1)
     torch.testing.assert_close(warp_gather(x, grid), warp(x, grid), atol=2e-6, rtol=0)
 
 

@@ -186,7 +186,7 @@ def warp_gather(features: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """:func:`warp` with ``padding_mode="border"``, written with Gather and element-wise ops only.
 
     Same result as ``grid_sample(bilinear, border, align_corners=False)`` up to float rounding
-    (~1e-7), for inference graphs: ONNX Runtime's ``GridSample`` kernel costs ~20 ns per output value
+    (~1e-6), for inference graphs: ONNX Runtime's ``GridSample`` kernel costs ~20 ns per output value
     and thread, this formulation about half of that on feature maps. The feature map is laid out
     as a channel-last table with one row per pixel, so four ``Gather`` rows per output pixel fetch
     its 2x2 neighbourhood in all channels. Shapes as :func:`warp`. Not meant for training (``grid_sample``
@@ -203,7 +203,8 @@ def warp_gather(features: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     # them is 0): the same taps as an edge-replicated map, without padding it. Unpadded, the
     # features' transpose to channel-last directly follows the convolution that makes them, and
     # ONNX Runtime folds it into that convolution's layout reorder (the 512 px face graph: one Pad
-    # and one Transpose fewer, 0.3-0.5 ms; exact: indices < 2^24).
+    # and one Transpose fewer; the product path 0.2-0.35 ms faster side by side, docs/inference.md;
+    # exact: indices < 2^24).
     x1, y1 = (x0 + 1).clamp(max=width - 1), (y0 + 1).clamp(max=height - 1)
     top, bottom, left, right = (y0 * width).long(), (y1 * width).long(), x0.long(), x1.long()
     if batch > 1:
