@@ -324,8 +324,9 @@ _POOLING = threading.local()
 def pooled_box_filters() -> Iterator[None]:
     """Within this block (this thread), :func:`box_mean` pools, as exported graphs do (in two
     separable passes; the graphs mostly in one square pass: the same means to float32 rounding):
-    the reference an exported graph is compared with. (The cartoon base has hard thresholds; float32 rounding
-    differences of 1e-7 flip a few pixels across them, and running sums flip more than pooling.)"""
+    the reference an exported graph is compared with. (The cartoon base has hard thresholds; float32
+    rounding differences of 1e-7 flip a few pixels across them, and running sums flip more than
+    pooling.)"""
     before = getattr(_POOLING, "on", False)
     _POOLING.on = True
     try:

@@ -126,8 +126,9 @@ def crop_boxes(images: Tensor, boxes: Tensor, out_size: int) -> Tensor:
     """Resample the boxes ``(B, P, 4)`` (normalised frame, outer edges) of ``images (B, C, H, W)``.
 
     Returns ``(B, P, C, out_size, out_size)`` (a strided view: the crops are sampled side by side);
-    bilinear, border padding, differentiable with respect to the images and the boxes. The box edges map to the crop's outer pixel edges, so the box centre
-    is the crop centre (pixel ``(out_size - 1) / 2``).
+    bilinear, border padding, differentiable with respect to the images and the boxes. The box edges
+    map to the crop's outer pixel edges, so the box centre is the crop centre (pixel
+    ``(out_size - 1) / 2``).
     """
     if images.ndim != 4:
         raise GeostyleError(f"images must have shape (B, C, H, W), got {tuple(images.shape)}")
