@@ -66,10 +66,51 @@ def real_face_inputs(stylizer, size: int) -> dict[str, Any]:
     return {"image": crop, "grid": quarter, "warped": warped, "frame": frame}
 
 
+class ProductPath:
+    """The product path on the bundled portrait at ``size``: the face's TPS field (NumPy), the one
+    resampling that cuts the crop and the warped crop from the frame, and the face graph
+    (``path(session)``). Also run by ``product_path_ab.py``, there on other revisions' code."""
+
+    def __init__(self, stylizer, size: int) -> None:
+        from geostyle.data.images import load_image
+        from geostyle.faces.align import apply_affine, estimate_alignment
+        from geostyle.infer.composite import frame_pins, widened
+        from geostyle.infer.demo import EXAMPLE
+        from geostyle.infer.fields import FaceFieldSolver
+
+        self.stylizer = stylizer
+        self.photo = load_image(EXAMPLE)
+        face = stylizer.detect(self.photo)
+        self.alignment = estimate_alignment(face.landmarks, size, stylizer.zoom)
+        self.points = apply_affine(self.alignment.matrix, face.landmarks)
+        self.solver = FaceFieldSolver(stylizer.aligner, size)
+        # As the whole-frame product solves it: anchored ``reach`` crop half-sides out, the photo's
+        # border pinned (docs/landmarks.md, "The warp's reach").
+        self.reach = widened(self.alignment, stylizer.reach).size / size
+        self.pins = frame_pins(self.alignment, *self.photo.shape[:2], self.reach)
+
+    def spline(self):
+        return self.solver.solve(self.points, self.stylizer.strength, self.reach, self.pins, limit=True)
+
+    def field(self):
+        return self.solver.crop_fields(self.spline())
+
+    def cut(self, full=None):
+        from geostyle.infer.composite import cut_face
+
+        return cut_face(self.photo, self.alignment, self.field()[0] if full is None else full, self.reach)
+
+    def __call__(self, session) -> None:
+        from geostyle.infer.runtime import to_blob
+
+        full, quarter = self.field()
+        crop, warped = self.cut(full)
+        session.run(None, {"image": to_blob(crop), "grid": quarter, "warped": to_blob(warped)})
+
+
 def build_calls(stylizer, size: int, threads_list: list[int], tmp: Path, peers: bool) -> dict[str, Any]:
     """name -> (callable, repeats weight). Names: ``<runtime>_<graph>_<threads>t``."""
-    from geostyle.infer.composite import cut_face, frame_pins, move_around, widened
-    from geostyle.infer.fields import FaceFieldSolver
+    from geostyle.infer.composite import move_around
     from geostyle.infer.runtime import export_graph, openvino_model, ort_session
     from geostyle.nets.generator import export_generator_onnx
     from geostyle.warp.grid import resize_grid
@@ -143,47 +184,24 @@ def build_calls(stylizer, size: int, threads_list: list[int], tmp: Path, peers: 
         print(f"ncnn skipped: {exc}")
 
     # The product path: TPS field + one resampling from the frame + the face graph.
-    from geostyle.data.images import load_image
-    from geostyle.faces.align import apply_affine, estimate_alignment
-    from geostyle.infer.demo import EXAMPLE
-    from geostyle.infer.runtime import to_blob
-
-    photo = load_image(EXAMPLE)
-    face = stylizer.detect(photo)
-    alignment = estimate_alignment(face.landmarks, size, stylizer.zoom)
-    crop_pts = apply_affine(alignment.matrix, face.landmarks)
-    solver = FaceFieldSolver(stylizer.aligner, size)
-    # As the whole-frame product solves it: anchored ``reach`` crop half-sides out, the photo's
-    # border pinned (docs/landmarks.md, "The warp's reach").
-    reach = widened(alignment, stylizer.reach).size / size
-    pins = frame_pins(alignment, *photo.shape[:2], reach)
-
-    def field():
-        return solver.crop_fields(solver.solve(crop_pts, stylizer.strength, reach, pins, limit=True))
-
+    product_path = ProductPath(stylizer, size)
     for t in threads_list:
         session = ort_session(paths["face"], t)
-
-        def product(session=session):
-            full, quarter = field()
-            crop, warped = cut_face(photo, alignment, full, reach)
-            session.run(None, {"image": to_blob(crop), "grid": quarter, "warped": to_blob(warped)})
-
-        calls[f"product_path_{t}t"] = product
+        calls[f"product_path_{t}t"] = lambda session=session: product_path(session)
         # With ONNX Runtime's busy-waiting workers: the face path alone (one face stream, nothing
         # else on the cores) no longer pays for waking them after the NumPy field and cut (about
         # 5 ms at 512 here). The whole-frame pipeline keeps them off: two spinning sessions (frame
         # pass and face pass) fight over the two cores (measured: 19 -> 30-37 ms a frame).
         spin_session = ort_session(paths["face"], t, spinning=True)
-        calls[f"product_path_spinning_{t}t"] = lambda session=spin_session: product(session)
-    calls["tps_field"] = field
-    calls["cut_warped_crop"] = lambda: cut_face(photo, alignment, field()[0], reach)
-    spline = solver.solve(crop_pts, stylizer.strength, reach, pins, limit=True)
-    canvas = photo.copy()
+        calls[f"product_path_spinning_{t}t"] = lambda session=spin_session: product_path(session)
+    calls["tps_field"] = product_path.field
+    calls["cut_warped_crop"] = product_path.cut
+    spline = product_path.spline()
+    canvas = product_path.photo.copy()
     # Outside the product path: the whole frame also moves the background around the face. (The
     # canvas drifts a little further each call; the work per call is the same.)
     calls["move_surroundings"] = lambda: move_around(
-        canvas, alignment, reach, lambda u: solver.displacement(spline, u)
+        canvas, product_path.alignment, product_path.reach, lambda u: product_path.solver.displacement(spline, u)
     )
     if peers:
         from peers import PEERS

@@ -37,34 +37,19 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def worker(model: str, size: int, threads: int) -> None:
     """Answer ``N`` on stdin with the times (ms) of N product-path calls, as one JSON line."""
-    from geostyle.data.images import load_image
-    from geostyle.faces.align import apply_affine, estimate_alignment
-    from geostyle.infer.composite import cut_face, frame_pins, widened
-    from geostyle.infer.demo import EXAMPLE
-    from geostyle.infer.fields import FaceFieldSolver
-    from geostyle.infer.runtime import export_graph, ort_session, single_thread_numpy_blas, to_blob
+    from pipeline_speed import ProductPath  # the same product path as the full benchmark
+
+    from geostyle.infer.runtime import export_graph, ort_session, single_thread_numpy_blas
     from geostyle.infer.stylize import Stylizer
 
     single_thread_numpy_blas()  # as a Stylizer's pipeline runs
     stylizer = Stylizer(model)
-    photo = load_image(EXAMPLE)
-    face = stylizer.detect(photo)
-    alignment = estimate_alignment(face.landmarks, size, stylizer.zoom)
-    points = apply_affine(alignment.matrix, face.landmarks)
-    solver = FaceFieldSolver(stylizer.aligner, size)
-    reach = widened(alignment, stylizer.reach).size / size
-    pins = frame_pins(alignment, *photo.shape[:2], reach)
+    path = ProductPath(stylizer, size)
     with tempfile.TemporaryDirectory() as tmp:
-        path = export_graph(stylizer.release.generator.eval(), Path(tmp) / "face.onnx", "face", size, size)
-        session = ort_session(path, threads)
-
-    def product() -> None:
-        full, quarter = solver.crop_fields(solver.solve(points, stylizer.strength, reach, pins, limit=True))
-        crop, warped = cut_face(photo, alignment, full, reach)
-        session.run(None, {"image": to_blob(crop), "grid": quarter, "warped": to_blob(warped)})
-
+        graph = export_graph(stylizer.release.generator.eval(), Path(tmp) / "face.onnx", "face", size, size)
+        session = ort_session(graph, threads)
     for _ in range(5):
-        product()
+        path(session)
     print("ready", flush=True)
     for line in sys.stdin:
         n = int(line)
@@ -73,7 +58,7 @@ def worker(model: str, size: int, threads: int) -> None:
         times = []
         for _ in range(n):
             start = time.perf_counter()
-            product()
+            path(session)
             times.append((time.perf_counter() - start) * 1000)
         print(json.dumps(times), flush=True)
 
