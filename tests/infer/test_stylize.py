@@ -9,7 +9,8 @@ import torch
 from geostyle.data.images import load_image
 from geostyle.errors import CheckpointError, GeostyleError, NoFaceError
 from geostyle.faces.landmarks import INDEX, PARTS
-from geostyle.infer.stylize import Stylizer, available_models, resolve_model
+from geostyle.infer.stylize import Stylizer
+from geostyle.nets.release import available_models, resolve_model
 
 
 def test_crop_output(tiny_model, astronaut_path):

@@ -250,3 +250,40 @@ def test_terms_on_every_nth_step_weigh_n_times_there(tiny_datasets, tmp_path):
     assert "g/deform_inv" in tr.style_path_terms(s, fake, every_term=True)
     with pytest.raises(ConfigError, match="deformation_every"):
         build_trainer(tiny_config(tiny_datasets, "loss.deformation_every=0"), tmp_path / "bad")
+
+
+def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_datasets, tmp_path):
+    from geostyle.nets.release import load_release, resolve_model
+
+    cfg = tiny_config(
+        tiny_datasets, "data.target=teacher", "data.teacher=anime", "loss.target=10.0", "train.lr_generator=2e-3"
+    )
+    tr = build_trainer(cfg, tmp_path, progress=False)
+    teacher = load_release(resolve_model("anime")).generator
+    s = tr.prepare_step(3)
+    with torch.no_grad():
+        expected = teacher(s.x.images, s.geo.target_from_photo)
+    assert s.target is not None and s.target.shape == s.x.images.shape
+    assert torch.allclose(s.target, expected, atol=1e-6)
+    # The bundled anime model redraws the photo: the target is not the warped photo.
+    assert (s.target - s.warped_x).abs().mean() > 0.05
+    assert not any(p.requires_grad for p in tr.teacher.parameters())
+    first = [tr.train_step(step)["g/target"] for step in range(5)]
+    for step in range(5, 35):
+        tr.train_step(step)
+    last = [tr.train_step(step)["g/target"] for step in range(35, 40)]
+    # The student's L1 to the teacher falls (it starts as the warped photo).
+    assert sum(last) < 0.9 * sum(first), (first, last)
+
+
+def test_teacher_target_is_checked(tiny_datasets, tmp_path):
+    from geostyle.errors import CheckpointError
+
+    with pytest.raises(ConfigError, match="data.teacher"):
+        build_trainer(tiny_config(tiny_datasets, "data.target=teacher"), tmp_path / "a", progress=False)
+    with pytest.raises(ConfigError, match="only used with data.target=teacher"):
+        build_trainer(tiny_config(tiny_datasets, "data.teacher=anime"), tmp_path / "b", progress=False)
+    with pytest.raises(CheckpointError, match="unknown model"):
+        build_trainer(
+            tiny_config(tiny_datasets, "data.target=teacher", "data.teacher=picasso"), tmp_path / "c", progress=False
+        )

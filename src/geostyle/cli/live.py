@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from geostyle.cli.stylize import build_stylizer
-    from geostyle.infer.stylize import available_models
+    from geostyle.nets.release import available_models
     from geostyle.video.live import LiveControls, live
 
     models = args.model or sorted(available_models(), key=lambda m: (m != "anime", m))

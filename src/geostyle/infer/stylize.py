@@ -41,11 +41,10 @@ from geostyle.infer.fields import FaceFieldSolver, FaceSpline
 from geostyle.infer.runtime import RUNTIMES, from_blob, make_runtime, single_thread_numpy_blas, to_blob
 from geostyle.infer.timing import StageTimer
 from geostyle.infer.tracking import reduce_for_detection, scale_face
-from geostyle.nets.release import ReleaseModel, load_release
+from geostyle.nets.release import ReleaseModel, load_release, resolve_model
 from geostyle.warp.alignment import BatchAligner
 from geostyle.warp.geometry import GeometryModel, check_part_gains
 
-MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 # Models train at full style geometry (1.0), but at inference half strength keeps people far more
 # recognisable while the eyes/nose/mouth proportions still read as the style (docs/training.md).
 DEFAULT_STRENGTH = 0.5
@@ -62,26 +61,6 @@ DEFAULT_FEATHER = 0.12
 # along, in the stylized background.
 DEFAULT_REACH = 1.5
 DEFAULT_MAX_FACES = 4
-
-
-def available_models() -> list[str]:
-    return sorted(p.stem for p in MODELS_DIR.glob("*.safetensors"))
-
-
-def resolve_model(name_or_path: str | Path) -> Path:
-    """A bundled model name (``anime``) or a path to a release checkpoint."""
-    path = Path(name_or_path)
-    if path.suffix == ".safetensors" or path.exists():
-        if not path.is_file():
-            raise CheckpointError(f"{path}: no such model file")
-        return path
-    bundled = MODELS_DIR / f"{name_or_path}.safetensors"
-    if bundled.is_file():
-        return bundled
-    names = ", ".join(available_models()) or "none bundled"
-    raise CheckpointError(
-        f"unknown model {name_or_path!r}; bundled models: {names}; or pass a .safetensors path"
-    )
 
 
 @dataclass

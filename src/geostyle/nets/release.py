@@ -21,6 +21,8 @@ from geostyle.errors import CheckpointError
 
 RELEASE_FORMAT = "geostyle-model"
 FORMAT_VERSION = 1
+# The bundled models (``anime``, ``sketch``) ship inside the package.
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 
 def atomic_write(path: Path, write) -> None:
@@ -138,4 +140,25 @@ def load_release(path: str | Path) -> ReleaseModel:
     generator.eval()
     return ReleaseModel(
         generator, meta["arch"], meta["arch_kwargs"], meta["geometry"], meta["resolution"], meta
+    )
+
+
+def available_models() -> list[str]:
+    """Names of the bundled models."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.safetensors"))
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """A bundled model name (``anime``) or a path to a release checkpoint."""
+    path = Path(name_or_path)
+    if path.suffix == ".safetensors" or path.exists():
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such model file")
+        return path
+    bundled = MODELS_DIR / f"{name_or_path}.safetensors"
+    if bundled.is_file():
+        return bundled
+    names = ", ".join(available_models()) or "none bundled"
+    raise CheckpointError(
+        f"unknown model {name_or_path!r}; bundled models: {names}; or pass a .safetensors path"
     )

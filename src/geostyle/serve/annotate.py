@@ -313,8 +313,7 @@ class StyleLandmarks:
     # --------------------------------------------------------------------------------------- preview
     def _photo_domain(self):
         if self._photo_geometry is None:
-            from geostyle.infer.stylize import available_models, resolve_model
-            from geostyle.nets.release import load_release
+            from geostyle.nets.release import available_models, load_release, resolve_model
             from geostyle.warp.geometry import GeometryModel
 
             names = available_models()

@@ -66,7 +66,7 @@ class ModelPool:
     def available(self) -> list[dict[str, Any]]:
         """Models the pages offer: name, label and the geometry strength the model itself suggests
         (its ``extra.default_strength``; the pages start their slider there)."""
-        from geostyle.infer.stylize import available_models, resolve_model
+        from geostyle.nets.release import available_models, resolve_model
 
         out = [
             {"name": name, "label": name, "strength": _default_strength(resolve_model(name))}
@@ -83,7 +83,7 @@ class ModelPool:
 
     def path_of(self, name: str) -> str | Path:
         """The checkpoint behind a model name the client sent; never a client-supplied path."""
-        from geostyle.infer.stylize import available_models
+        from geostyle.nets.release import available_models
 
         if name in available_models():
             return name

@@ -31,8 +31,10 @@ class DataConfig:
     hflip: bool = True  # mirror augmentation (landmarks are mirrored with their names)
     # Dense target G(x) regresses to from step 1: "none"; "cartoon" (the warped photo in the exemplars'
     # palette, flattened, with line art: geostyle.train.targets); "paired" (each photo's own artwork
-    # from data.pairs, TPS-aligned onto the photo's target geometry).
+    # from data.pairs, TPS-aligned onto the photo's target geometry); "teacher" (what the release model
+    # data.teacher draws from the same photo and field: distillation into a smaller generator).
     target: str = "none"
+    teacher: str = ""  # with target "teacher": a bundled model name (anime) or a release .safetensors path
     style_backend: str = ""  # landmark backends for raw style folders prepared by `train` ("" = prepare's default)
     pairs: str = ""  # CSV of photo,artwork file stems (paired data, e.g. presets/cuhk_pairs.csv)
     # With target "cartoon": facial parts (right_eye, left_eye, mouth) whose target pixels come from

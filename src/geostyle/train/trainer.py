@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from geostyle.nets.perceptual import PerceptualLoss
 
 PART_CROP = 32  # local discriminator crop size at 256 px training resolution, scaled with it
-TARGETS = ("none", "cartoon", "paired")
+TARGETS = ("none", "cartoon", "paired", "teacher")
 
 
 @dataclass
@@ -167,6 +167,11 @@ class Trainer:
             if len(photo_pool) == 0:
                 raise ConfigError(f"{dc.pairs}: no photo of {dc.photos} has a partner in {dc.styles}")
         self.photo_pool = photo_pool
+        self.teacher: torch.nn.Module | None = None
+        if dc.target == "teacher":
+            self.teacher = load_teacher(dc.teacher, self.device, int(getattr(nets.generator, "channels", 3)))
+        elif dc.teacher:
+            raise ConfigError("data.teacher is only used with data.target=teacher")
         from geostyle.train.targets import CARTOON_FILTERS, PALETTE_TRANSFERS, PASTE_PARTS
 
         unknown = [p for p in dc.target_parts if p not in PASTE_PARTS]
@@ -262,7 +267,8 @@ class Trainer:
     def dense_target(
         self, y, warped_x: torch.Tensor, geo, drawn: torch.Tensor | None = None
     ) -> torch.Tensor | None:
-        """What G(x) regresses to this step (``data.target``), or None. ``drawn``: the generator's
+        """What G(x) regresses to this step (``data.target``; the teacher's output is drawn in
+        :meth:`prepare_step`, on the step's device), or None. ``drawn``: the generator's
         cartoon base of ``warped_x``, computed once for both (``StepInputs.drawn``)."""
         kind = self.cfg.data.target
         if kind == "cartoon":
@@ -356,6 +362,11 @@ class Trainer:
         if shares_base and drawn is None:
             with torch.no_grad():
                 drawn = _cartoon_base(g, warped_x)  # where G would have drawn it: on the step's device
+        if self.teacher is not None:
+            # The teacher's output for G's own inputs (photo and field), drawn on the step's device in
+            # float32: the output G regresses to, at every phase's resolution.
+            with torch.no_grad():
+                target = self.teacher(x.images, geo.target_from_photo)
         return StepInputs(step, ph, x, y, geo, rng, real, warped_x, target, style_idx, style_flips, drawn)
 
     def train_step(self, step: int) -> dict[str, float]:
@@ -767,6 +778,22 @@ def _batch_to(batch, device: torch.device):
     return dataclasses.replace(
         batch, images=batch.images.to(device), points=batch.points.to(device), mask=batch.mask.to(device)
     )
+
+
+def load_teacher(name_or_path: str, device: torch.device, channels: int) -> torch.nn.Module:
+    """The frozen generator of release model ``name_or_path`` (bundled name or path) on ``device``,
+    for ``data.target=teacher``; refused where it draws another number of channels than the student."""
+    from geostyle.nets.release import load_release, resolve_model
+
+    if not name_or_path:
+        raise ConfigError("data.target=teacher needs data.teacher (a bundled model name or a .safetensors path)")
+    teacher = load_release(resolve_model(name_or_path)).generator
+    if int(getattr(teacher, "channels", 3)) != channels:
+        raise ConfigError(
+            f"data.teacher {name_or_path!r} draws {getattr(teacher, 'channels', 3)} channels, the generator {channels}"
+        )
+    teacher.requires_grad_(False)
+    return teacher.to(device).eval()
 
 
 def _cartoon_base(generator: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
