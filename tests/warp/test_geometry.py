@@ -328,3 +328,22 @@ def test_preview_row_shape(model):
     p = _template() / 4
     row = preview_strengths(crop, p, model, (0.0, 1.0))
     assert row.shape == (64, 2 * 64 + 4, 3) and row.dtype == np.uint8
+
+
+def test_cached_part_frames_follow_new_means(model):
+    # The per-part mean-shape frames are kept between calls; a model given other means must not
+    # answer from the old ones.
+    rng = np.random.default_rng(5)
+    p = _template() + rng.normal(0, 2, (NUM_LANDMARKS, 2))
+    first = model.target(p, 0.8, size=SIZE)
+    np.testing.assert_array_equal(model.target(p, 0.8, size=SIZE), first)
+    other = GeometryModel.from_dict(model.to_dict())
+    other.style_mean = other.style_mean * 1.1  # larger style parts
+    fresh = GeometryModel.from_dict(other.to_dict())
+    fresh.style_mean = other.style_mean
+    moved = other.target(p, 0.8, size=SIZE)
+    assert np.abs(moved - first).max() > 0.5
+    np.testing.assert_array_equal(moved, fresh.target(p, 0.8, size=SIZE))
+    other.target(p, 0.8, size=SIZE)  # warm cache, then swap the means back
+    other.style_mean = model.style_mean
+    np.testing.assert_array_equal(other.target(p, 0.8, size=SIZE), first)

@@ -120,10 +120,34 @@ def _check_landmarks(name: str, points: np.ndarray, batched: bool) -> np.ndarray
 
 
 def _centroid_scale(points: np.ndarray) -> tuple[np.ndarray, float]:
-    """Centroid and RMS distance to it of ``(n, 2)`` finite points."""
-    c = points.mean(axis=0)
-    s = float(np.sqrt(((points - c) ** 2).sum(axis=1).mean()))
+    """Centroid and RMS distance to it of ``(n, 2)`` finite points (sums divided by ``n``: what
+    ``mean`` computes, without its Python-level wrapper; this runs for every face of every frame)."""
+    n = len(points)
+    c = points.sum(axis=0) / n
+    s = float(np.sqrt(((points - c) ** 2).sum(axis=1).sum() / n))
     return c, s
+
+
+def _part_frame(a: np.ndarray, b: np.ndarray) -> tuple[Any, ...] | None:
+    """Centroids, scales and normalised shapes of one part's visible points in the two mean shapes
+    ``a`` and ``b`` (``(n, 2)`` each), or None where either is degenerate (coincident points)."""
+    c_a, s_a = _centroid_scale(a)
+    c_b, s_b = _centroid_scale(b)
+    if min(s_a, s_b) < 1e-9:
+        return None
+    return c_a, s_a, (a - c_a) / s_a, c_b, s_b, (b - c_b) / s_b
+
+
+def _moved_part(part: np.ndarray, frame: tuple[Any, ...], alpha: float) -> np.ndarray | None:
+    """One face's visible part points ``(n, 2)`` moved toward the other mean shape by ``alpha``:
+    centroid, scale and normalised shape each interpolated (the module docstring's formula); None
+    where the face's own points coincide."""
+    c_a, s_a, q_a, c_b, s_b, q_b = frame
+    c_p, s_p = _centroid_scale(part)
+    if s_p < 1e-9:
+        return None
+    q_p = (part - c_p) / s_p
+    return c_p + alpha * (c_b - c_a) + s_p * (s_b / s_a) ** alpha * (q_p + alpha * (q_b - q_a))
 
 
 def _json_points(points: np.ndarray) -> list[list[float] | None]:
@@ -314,6 +338,8 @@ class GeometryModel:
         self.photo = photo
         self.style = style
         self.missing = missing
+        # Per-part mean-shape frames, by direction and visibility (:meth:`_mean_part_frame`).
+        self._part_frames: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self.meta: dict[str, Any] = dict(meta or {})
         self._refresh()
 
@@ -440,7 +466,16 @@ class GeometryModel:
         t = p + point_alpha * delta
         if per_part:
             for name, idx in _PART_INDEX.items():
-                self._move_part(p, t, idx, part_alpha.get(name, alpha), a_mean[idx], b_mean[idx])
+                a, b = a_mean[idx], b_mean[idx]
+                known = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+                part = p[:, idx]  # (N, n, 2)
+                vis = np.isfinite(part).all(axis=2) & known[None]
+                for i in np.nonzero(vis.sum(axis=1) >= 2)[0]:
+                    v = vis[i]
+                    frame = self._mean_part_frame(name, v, a_mean, b_mean)
+                    moved = None if frame is None else _moved_part(part[i, v], frame, part_alpha.get(name, alpha))
+                    if moved is not None:  # else (a degenerate part) it keeps the global offset
+                        t[i, idx[v]] = moved
         t = _from_normalized(t, size)
         t = t[0] if single else t
         if torch_like is not None:
@@ -449,26 +484,21 @@ class GeometryModel:
             return torch.as_tensor(t, dtype=torch_like.dtype, device=torch_like.device)
         return t
 
-    @staticmethod
-    def _move_part(
-        p: np.ndarray, t: np.ndarray, idx: np.ndarray, alpha: float, a: np.ndarray, b: np.ndarray
-    ) -> None:
-        """In-place per-part update of ``t`` (N, K, 2) for one part's indices ``idx``."""
-        part = p[:, idx]  # (N, n, 2)
-        known = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
-        vis = np.isfinite(part).all(axis=2) & known[None]
-        for i in np.nonzero(vis.sum(axis=1) >= 2)[0]:
-            v = vis[i]
-            c_p, s_p = _centroid_scale(part[i, v])
-            c_a, s_a = _centroid_scale(a[v])
-            c_b, s_b = _centroid_scale(b[v])
-            if min(s_p, s_a, s_b) < 1e-9:
-                continue  # degenerate part (coincident points): keep the global offset
-            q_p = (part[i, v] - c_p) / s_p
-            q_a = (a[v] - c_a) / s_a
-            q_b = (b[v] - c_b) / s_b
-            moved = c_p + alpha * (c_b - c_a) + s_p * (s_b / s_a) ** alpha * (q_p + alpha * (q_b - q_a))
-            t[i, idx[v]] = moved
+    def _mean_part_frame(
+        self, name: str, visible: np.ndarray, a_mean: np.ndarray, b_mean: np.ndarray
+    ) -> tuple[Any, ...] | None:
+        """:func:`_part_frame` of part ``name``'s ``visible`` points in the two mean shapes, kept per
+        direction and visibility pattern (the means are fixed; a video asks for the same few every
+        frame). Entries hold the mean arrays themselves: a model given new means computes afresh."""
+        cache = self._part_frames
+        key = (name, id(a_mean), id(b_mean), visible.tobytes())
+        entry = cache.get(key)
+        if entry is None or entry[0] is not a_mean or entry[1] is not b_mean:
+            if len(cache) > 64:
+                cache.clear()
+            idx = _PART_INDEX[name][visible]
+            entry = cache[key] = (a_mean, b_mean, _part_frame(a_mean[idx], b_mean[idx]))
+        return entry[2]
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
