@@ -68,13 +68,20 @@ def test_unknown_preset_and_missing_folder(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["anime", "sketch", "paint"])
+@pytest.mark.parametrize("name", ["anime", "anime_fast", "sketch", "paint"])
 def test_shipped_presets_load(name):
     from geostyle.train.config import load_config
     from geostyle.train.presets import preset_path
 
     cfg = load_config(preset_path(name))
     assert cfg.name == name
+    if name == "anime_fast":
+        from geostyle.nets.release import load_release, resolve_model
+
+        # Its teacher is bundled, and is not the model the preset makes (the bundled `anime`).
+        teacher = load_release(resolve_model(cfg.data.teacher))
+        assert cfg.data.target == "teacher" and teacher.arch == "geo_mobile"
+        assert load_release(resolve_model("anime")).arch == cfg.model.generator
     if name == "sketch":
         assert cfg.data.target == "paired" and cfg.data.pairs.endswith("cuhk_pairs.csv")
         from pathlib import Path
