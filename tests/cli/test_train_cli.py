@@ -87,3 +87,14 @@ def test_shipped_presets_load(name):
         from pathlib import Path
 
         assert Path(cfg.data.pairs).is_file()
+
+
+def test_distillation_presets_are_not_offered_for_a_new_style_set():
+    # A distillation preset needs a teacher trained on the same styles; the web app's trainer
+    # starts from an uploaded style set, so it lists only the presets that train from scratch.
+    from geostyle.serve.jobs import presets
+    from geostyle.train.presets import available_presets, needs_teacher
+
+    assert needs_teacher("anime_fast") and not needs_teacher("anime")
+    assert "anime_fast" in available_presets() and "anime_fast" not in presets()
+    assert {"anime", "sketch", "paint"} <= set(presets())

@@ -30,6 +30,9 @@ def test_blob_conversion_matches_torch_conversion(astronaut_path):
     ours, theirs = from_blob(y).astype(int), to_uint8(torch.from_numpy(y))[0].astype(int)
     assert np.abs(ours - theirs).max() <= 1 and (ours == theirs).mean() > 0.999
     assert np.array_equal(from_blob(blob), image)
+    for bad in (image[..., 0], np.dstack([image, image[..., :1]]), image.astype(np.float32)):
+        with pytest.raises(ValueError, match="uint8"):
+            to_blob(bad)
 
 
 def _face_inputs(stylizer, aligned):

@@ -252,14 +252,32 @@ def test_terms_on_every_nth_step_weigh_n_times_there(tiny_datasets, tmp_path):
         build_trainer(tiny_config(tiny_datasets, "loss.deformation_every=0"), tmp_path / "bad")
 
 
-def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_datasets, tmp_path):
-    from geostyle.nets.release import load_release, resolve_model
+def _teacher_of(datasets, tmp_path):
+    """The bundled anime model, recorded as trained on the tiny style set (a teacher must have learnt
+    the student's styles)."""
+    from geostyle.nets.release import resolve_model, update_release_extra
 
+    stems = FaceSet(datasets["style"], 32).stems
+    path = tmp_path / "teacher.safetensors"
+    update_release_extra(resolve_model("anime"), path, trained_on={"photos": [], "styles": stems})
+    return path
+
+
+def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_datasets, tmp_path):
+    import hashlib
+
+    from geostyle.nets.release import load_release, read_release_metadata
+
+    teacher_file = _teacher_of(tiny_datasets, tmp_path)
     cfg = tiny_config(
-        tiny_datasets, "data.target=teacher", "data.teacher=anime", "loss.target=10.0", "train.lr_generator=2e-3"
+        tiny_datasets,
+        "data.target=teacher",
+        f"data.teacher={teacher_file}",
+        "loss.target=10.0",
+        "train.lr_generator=2e-3",
     )
-    tr = build_trainer(cfg, tmp_path, progress=False)
-    teacher = load_release(resolve_model("anime")).generator
+    tr = build_trainer(cfg, tmp_path / "run", progress=False)
+    teacher = load_release(teacher_file).generator
     s = tr.prepare_step(3)
     with torch.no_grad():
         expected = teacher(s.x.images, s.geo.target_from_photo)
@@ -267,23 +285,62 @@ def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_da
     assert torch.allclose(s.target, expected, atol=1e-6)
     # The bundled anime model redraws the photo: the target is not the warped photo.
     assert (s.target - s.warped_x).abs().mean() > 0.05
-    assert not any(p.requires_grad for p in tr.teacher.parameters())
+    assert tr.teacher is not None and not any(p.requires_grad for p in tr.teacher.parameters())
     first = [tr.train_step(step)["g/target"] for step in range(5)]
     for step in range(5, 35):
         tr.train_step(step)
     last = [tr.train_step(step)["g/target"] for step in range(35, 40)]
     # The student's L1 to the teacher falls (it starts as the warped photo).
     assert sum(last) < 0.9 * sum(first), (first, last)
+    # The release names its teacher by hash, as the resume state does.
+    sha = hashlib.sha256(teacher_file.read_bytes()).hexdigest()
+    release = tr.save_release(tmp_path / "student.safetensors")
+    assert read_release_metadata(release)["extra"]["teacher"]["sha256"] == sha
+    assert tr.state_dict()["teacher_sha256"] == sha
 
 
 def test_teacher_target_is_checked(tiny_datasets, tmp_path):
-    from geostyle.errors import CheckpointError
-
     with pytest.raises(ConfigError, match="data.teacher"):
-        build_trainer(tiny_config(tiny_datasets, "data.target=teacher"), tmp_path / "a", progress=False)
+        build_trainer(tiny_config(tiny_datasets, "data.target=teacher", "loss.target=1"), tmp_path / "a", progress=False)
     with pytest.raises(ConfigError, match="only used with data.target=teacher"):
         build_trainer(tiny_config(tiny_datasets, "data.teacher=anime"), tmp_path / "b", progress=False)
-    with pytest.raises(CheckpointError, match="unknown model"):
+    with pytest.raises(ConfigError, match="unknown model"):
         build_trainer(
-            tiny_config(tiny_datasets, "data.target=teacher", "data.teacher=picasso"), tmp_path / "c", progress=False
+            tiny_config(tiny_datasets, "data.target=teacher", "data.teacher=picasso", "loss.target=1"),
+            tmp_path / "c",
+            progress=False,
         )
+    # The bundled sketch model learnt the CUHK sketches, not these anime faces: its student would
+    # learn pencil sketches.
+    with pytest.raises(ConfigError, match="did not train on"):
+        build_trainer(
+            tiny_config(tiny_datasets, "data.target=teacher", "data.teacher=sketch", "loss.target=1"),
+            tmp_path / "d",
+            progress=False,
+        )
+    with pytest.raises(ConfigError, match="loss.target > 0"):
+        build_trainer(
+            tiny_config(tiny_datasets, "data.target=teacher", f"data.teacher={_teacher_of(tiny_datasets, tmp_path)}"),
+            tmp_path / "e",
+            progress=False,
+        )
+
+
+def test_resume_refuses_another_teacher(tiny_datasets, tmp_path):
+    from geostyle.errors import CheckpointError
+    from geostyle.nets.release import update_release_extra
+    from geostyle.train.run import train
+
+    teacher_file = _teacher_of(tiny_datasets, tmp_path)
+    cfg = tiny_config(
+        tiny_datasets, "data.target=teacher", f"data.teacher={teacher_file}", "loss.target=1", "train.steps=2"
+    )
+    run = tmp_path / "run"
+    train(cfg, run, progress=False)
+    # The same file under another name resumes; another file under the run's name does not.
+    moved = tmp_path / "moved.safetensors"
+    moved.write_bytes(teacher_file.read_bytes())
+    assert train(cfg, run, resume=True, progress=False, steps=3, teacher=str(moved)) is not None
+    update_release_extra(teacher_file, teacher_file, note="retrained")  # other bytes, same name
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        train(cfg, run, resume=True, progress=False, steps=4, teacher=str(teacher_file))

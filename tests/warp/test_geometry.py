@@ -330,6 +330,62 @@ def test_preview_row_shape(model):
     assert row.shape == (64, 2 * 64 + 4, 3) and row.dtype == np.uint8
 
 
+def _reference_target(model, points, alpha, inverse=False, gains=None):
+    """The target map written out plainly, without the part frames kept between calls: the formula of
+    the module docstring on the normalised frame, part by part, as geometry.py computed it before."""
+    from geostyle.warp.geometry import _PART_INDEX, check_part_gains
+
+    a_mean, b_mean = (model.style_mean, model.photo_mean) if inverse else (model.photo_mean, model.style_mean)
+    p = (np.asarray(points, np.float64) + 0.5) * (2.0 / SIZE) - 1.0
+    part_alpha = {name: alpha * g for name, g in check_part_gains(gains).items()}
+    point_alpha = np.full((p.shape[1], 1), float(alpha))
+    for name, a in part_alpha.items():
+        point_alpha[_PART_INDEX[name]] = a
+    t = p + point_alpha * np.nan_to_num(b_mean - a_mean, nan=0.0)
+
+    def centroid_scale(x):
+        c = x.mean(axis=0)
+        return c, float(np.sqrt(((x - c) ** 2).sum(axis=1).mean()))
+
+    for name, idx in _PART_INDEX.items():
+        a, b, al = a_mean[idx], b_mean[idx], part_alpha.get(name, alpha)
+        known = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+        part = p[:, idx]
+        vis = np.isfinite(part).all(axis=2) & known[None]
+        for i in np.nonzero(vis.sum(axis=1) >= 2)[0]:
+            v = vis[i]
+            (c_p, s_p), (c_a, s_a), (c_b, s_b) = centroid_scale(part[i, v]), centroid_scale(a[v]), centroid_scale(b[v])
+            if min(s_p, s_a, s_b) < 1e-9:
+                continue
+            q_p, q_a, q_b = (part[i, v] - c_p) / s_p, (a[v] - c_a) / s_a, (b[v] - c_b) / s_b
+            t[i, idx[v]] = c_p + al * (c_b - c_a) + s_p * (s_b / s_a) ** al * (q_p + al * (q_b - q_a))
+    return (t + 1.0) * (SIZE / 2.0) - 0.5
+
+
+def test_target_equals_the_plain_formula_bit_for_bit(model):
+    # Batches with hidden points, a part seen at one point only, a face whose part points coincide,
+    # both directions, part gains; asked twice, so the second answers come from the kept frames.
+    rng = np.random.default_rng(7)
+    p = _template()[None] + rng.normal(0, 3, (12, NUM_LANDMARKS, 2))
+    mouth, eye = [INDEX[n] for n in PARTS["mouth"]], [INDEX[n] for n in PARTS["right_eye"]]
+    p[1, mouth[:2]] = np.nan
+    p[2, eye[1:]] = np.nan
+    p[3, mouth] = p[3, mouth[0]]
+    p[4, 0] = np.nan
+    for _ in range(2):
+        for alpha, inverse, gains in ((0.35, False, None), (1.0, True, None), (0.7, False, {"eyes": 2.0})):
+            ours = (model.target_inverse if inverse else model.target)(p, alpha, size=SIZE, gains=gains)
+            assert np.array_equal(ours, _reference_target(model, p, alpha, inverse, gains), equal_nan=True)
+
+
+def test_mean_shapes_are_read_only(model):
+    # The kept part frames are keyed by these arrays: edited in place they would go stale.
+    with pytest.raises(ValueError):
+        model.style_mean *= 1.1
+    with pytest.raises(ValueError):
+        model.photo_mean[0] = 0.0
+
+
 def test_cached_part_frames_follow_new_means(model):
     # The per-part mean-shape frames are kept between calls; a model given other means must not
     # answer from the old ones.
@@ -338,12 +394,12 @@ def test_cached_part_frames_follow_new_means(model):
     first = model.target(p, 0.8, size=SIZE)
     np.testing.assert_array_equal(model.target(p, 0.8, size=SIZE), first)
     other = GeometryModel.from_dict(model.to_dict())
-    other.style_mean = other.style_mean * 1.1  # larger style parts
+    np.testing.assert_array_equal(other.target(p, 0.8, size=SIZE), first)  # its frames kept now
+    other.style_mean = other.style_mean * 1.1  # larger style parts, a new array
     fresh = GeometryModel.from_dict(other.to_dict())
     fresh.style_mean = other.style_mean
     moved = other.target(p, 0.8, size=SIZE)
     assert np.abs(moved - first).max() > 0.5
     np.testing.assert_array_equal(moved, fresh.target(p, 0.8, size=SIZE))
-    other.target(p, 0.8, size=SIZE)  # warm cache, then swap the means back
-    other.style_mean = model.style_mean
+    other.style_mean = model.style_mean  # and back
     np.testing.assert_array_equal(other.target(p, 0.8, size=SIZE), first)

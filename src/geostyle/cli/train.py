@@ -31,8 +31,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-# On --resume the saved run is continued as it was; these may still change (execution details).
-RESUME_OVERRIDES = ("train.steps", "train.threads", "train.device")
+# On --resume the saved run is continued as it was; these may still change (execution details; the
+# teacher only as another name for the same file, checked by its hash).
+RESUME_OVERRIDES = ("train.steps", "train.threads", "train.device", "data.teacher")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
             config.data.styles = str(
                 ensure_prepared(args.styles, run_dir / "datasets" / "styles", "style", backend)
             )
-    final = train(config, run_dir, resume=args.resume, progress=not args.no_progress, steps=steps)
+    teacher = config.data.teacher if "data.teacher" in keys else None
+    final = train(config, run_dir, resume=args.resume, progress=not args.no_progress, steps=steps, teacher=teacher)
     if final is not None:
         print(f"model: {final}", file=sys.stdout)
     return 0

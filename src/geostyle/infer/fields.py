@@ -94,7 +94,7 @@ class FaceFieldSolver:
         # The evaluation grid's pixel centres along one side (the same for x and y).
         self._axis = self._points[: self.grid, 0].astype(np.float32)
         self._identity: dict[int, np.ndarray] = {}
-        self._anchors: dict[float, np.ndarray] = {1.0: self.anchors}
+        self._anchors: dict[float, np.ndarray] = {}
 
     def target(self, landmarks: np.ndarray, strength: float) -> np.ndarray:
         """Target landmarks ``(K, 2)`` in the normalised crop frame (NaN where missing)."""
@@ -137,14 +137,18 @@ class FaceFieldSolver:
     def _anchors_at(self, reach: float) -> np.ndarray:
         """Border anchors on the square of half-side ``reach``, as far apart as training's on the crop
         border (a wider square gets more of them, so it is held as firmly between them)."""
-        if reach not in self._anchors:
+        if reach == 1.0:
+            return self.anchors
+        anchors = self._anchors.get(reach)
+        if anchors is None:
             # Made once per reach (it follows the crop size: one value per stylizer): 0.1-0.25 ms of
             # torch calls a face otherwise. Bounded, should a caller vary it.
-            if len(self._anchors) > 8:
-                self._anchors = {1.0: self.anchors}
             n = int(round(len(self.anchors) / 4 * reach)) + 1  # 4 (n - 1) anchors, corners included
-            self._anchors[reach] = border_anchors(n).double().numpy() * reach
-        return self._anchors[reach]
+            anchors = border_anchors(n).double().numpy() * reach
+            if len(self._anchors) > 8:
+                self._anchors = {}
+            self._anchors[reach] = anchors
+        return anchors
 
     @staticmethod
     def displacement(spline: FaceSpline, points: np.ndarray) -> np.ndarray:

@@ -260,6 +260,8 @@ def to_blob(image: np.ndarray) -> np.ndarray:
     :func:`geostyle.data.images.from_uint8`, computed without torch)."""
     import cv2
 
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"to_blob takes (H, W, 3) uint8 images, got {image.shape} {image.dtype}")
     h, w = image.shape[:2]
     blob = np.empty((1, 3, h, w), np.float32)
     # The planes split apart, each divided straight into its place in the blob: about two thirds of

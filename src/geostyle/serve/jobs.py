@@ -55,10 +55,11 @@ class JobError(GeostyleError):
 
 
 def presets() -> list[str]:
-    """The training presets ``geostyle train --preset NAME`` knows."""
-    from geostyle.train.presets import available_presets
+    """The training presets ``geostyle train --preset NAME`` knows that train a style set from scratch
+    (not the distillation presets, whose teacher must have learnt these very styles)."""
+    from geostyle.train.presets import available_presets, needs_teacher
 
-    return available_presets()
+    return [name for name in available_presets() if not needs_teacher(name)]
 
 
 def _alive(pid: int | None, job_dir: Path) -> bool:

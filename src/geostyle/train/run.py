@@ -47,12 +47,15 @@ def train(
     resume: bool = False,
     progress: bool = True,
     steps: int | None = None,
+    teacher: str | None = None,
 ) -> Path | None:
     """Train (or continue) the run in ``run_dir``. Returns the final release checkpoint path.
 
     ``resume=True`` continues the configuration saved in the run's checkpoint exactly as it was; only
-    ``steps`` (an explicit new length, e.g. ``--set train.steps=N``) may extend it, and the thread
-    count and device follow ``config``. Without ``resume``, ``steps`` overrides ``config.train.steps``.
+    ``steps`` (an explicit new length, e.g. ``--set train.steps=N``) may extend it, ``teacher`` may
+    name the same teacher file by another name or path (its SHA-256 must match the saved one), and the
+    thread count and device follow ``config``. Without ``resume``, ``steps`` overrides
+    ``config.train.steps``.
     """
     run_dir = Path(run_dir)
     info = init_distributed()
@@ -63,6 +66,8 @@ def train(
                 saved = config_from_dict(json.loads(state["config"]))
                 if steps is not None:
                     saved.train.steps = steps
+                if teacher is not None:
+                    saved.data.teacher = teacher  # checked against the saved hash on load
                 # Execution details, not part of the run's identity.
                 saved.train.threads = config.train.threads
                 saved.train.device = config.train.device

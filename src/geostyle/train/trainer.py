@@ -39,7 +39,7 @@ from geostyle.data.dataset import (
     step_generator,
 )
 from geostyle.data.images import to_uint8
-from geostyle.errors import ConfigError
+from geostyle.errors import CheckpointError, ConfigError
 from geostyle.train import checkpoint as ckpt
 from geostyle.train import losses as L
 from geostyle.train.augment import DiffAugment
@@ -168,8 +168,13 @@ class Trainer:
                 raise ConfigError(f"{dc.pairs}: no photo of {dc.photos} has a partner in {dc.styles}")
         self.photo_pool = photo_pool
         self.teacher: torch.nn.Module | None = None
+        self.teacher_identity: dict[str, str] | None = None
         if dc.target == "teacher":
-            self.teacher = load_teacher(dc.teacher, self.device, int(getattr(nets.generator, "channels", 3)))
+            if config.loss.target <= 0:
+                raise ConfigError("data.target=teacher needs loss.target > 0 (the weight of the L1 to the teacher)")
+            self.teacher, self.teacher_identity = load_teacher(
+                dc.teacher, self.device, int(getattr(nets.generator, "channels", 3)), styles.stems
+            )
         elif dc.teacher:
             raise ConfigError("data.teacher is only used with data.target=teacher")
         from geostyle.train.targets import CARTOON_FILTERS, PALETTE_TRANSFERS, PASTE_PARTS
@@ -617,9 +622,18 @@ class Trainer:
             state["disc_photo"] = unwrap(n.disc_photo).state_dict()
         if n.disc_local is not None:
             state["disc_local"] = unwrap(n.disc_local).state_dict()
+        if self.teacher_identity is not None:
+            state["teacher_sha256"] = self.teacher_identity["sha256"]
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        saved_teacher = state.get("teacher_sha256")
+        if saved_teacher and (self.teacher_identity is None or self.teacher_identity["sha256"] != saved_teacher):
+            now = "no teacher" if self.teacher_identity is None else f"{self.teacher_identity['file']}"
+            raise CheckpointError(
+                f"this run distils the teacher with SHA-256 {saved_teacher[:12]}..., and data.teacher is now "
+                f"{now}: point it at that file (--set data.teacher=PATH)"
+            )
         n = self.nets
         unwrap(n.generator).load_state_dict(state["generator"])
         unwrap(n.reverse).load_state_dict(state["reverse"])
@@ -656,6 +670,7 @@ class Trainer:
                     # Evaluation leaves these out of its held-out sets by default.
                     "trained_on": {"photos": self.photos.stems, "styles": self.styles.stems},
                     "target": self.cfg.data.target,
+                    **({"teacher": self.teacher_identity} if self.teacher_identity is not None else {}),
                     # What train.precision resolved to on the machine that trained it.
                     "precision": "bf16" if self.autocast_dtype is not None else "fp32",
                     **(
@@ -780,20 +795,46 @@ def _batch_to(batch, device: torch.device):
     )
 
 
-def load_teacher(name_or_path: str, device: torch.device, channels: int) -> torch.nn.Module:
+def load_teacher(
+    name_or_path: str, device: torch.device, channels: int, styles: list[str]
+) -> tuple[torch.nn.Module, dict[str, str]]:
     """The frozen generator of release model ``name_or_path`` (bundled name or path) on ``device``,
-    for ``data.target=teacher``; refused where it draws another number of channels than the student."""
+    for ``data.target=teacher``, and its identity (name, file, SHA-256: names can come to mean other
+    files, the hash cannot). Refused where it draws another number of channels than the student, or
+    where it was trained on other style images than ``styles`` (the student would learn the
+    teacher's style, not these)."""
+    import hashlib
+
     from geostyle.nets.release import load_release, resolve_model
 
     if not name_or_path:
         raise ConfigError("data.target=teacher needs data.teacher (a bundled model name or a .safetensors path)")
-    teacher = load_release(resolve_model(name_or_path)).generator
+    try:
+        path = resolve_model(name_or_path)
+        release = load_release(path)
+    except CheckpointError as exc:
+        raise ConfigError(f"data.teacher: {exc}") from exc
+    teacher = release.generator
     if int(getattr(teacher, "channels", 3)) != channels:
         raise ConfigError(
             f"data.teacher {name_or_path!r} draws {getattr(teacher, 'channels', 3)} channels, the generator {channels}"
         )
+    learnt = (release.metadata.get("extra", {}).get("trained_on") or {}).get("styles")
+    if learnt is not None:
+        missing = sorted(set(styles) - {Path(str(s)).stem for s in learnt})
+        if missing:
+            raise ConfigError(
+                f"data.teacher {name_or_path!r} did not train on {len(missing)} of the {len(styles)} style "
+                f"images here (e.g. {missing[0]!r}): a student learns its teacher's style. Train a teacher "
+                "on these styles first (e.g. --preset anime) and pass it: --set data.teacher=RUN/model.safetensors"
+            )
     teacher.requires_grad_(False)
-    return teacher.to(device).eval()
+    identity = {
+        "model": str(name_or_path),
+        "file": str(path),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+    return teacher.to(device).eval(), identity
 
 
 def _cartoon_base(generator: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -354,6 +354,10 @@ class GeometryModel:
         # Where only one side is known after filling, the offset is 0: copy the known side.
         s_full = np.where(np.isfinite(s_full), s_full, p_full)
         p_full = np.where(np.isfinite(p_full), p_full, s_full)
+        # Read-only: the part frames kept between calls (_mean_part_frame) are keyed by these arrays,
+        # so a model with other means gets new arrays, never the old ones edited in place.
+        p_full.setflags(write=False)
+        s_full.setflags(write=False)
         self.photo_mean = p_full  # (K, 2), NaN only where neither domain ever saw the point
         self.style_mean = s_full
 
@@ -489,7 +493,8 @@ class GeometryModel:
     ) -> tuple[Any, ...] | None:
         """:func:`_part_frame` of part ``name``'s ``visible`` points in the two mean shapes, kept per
         direction and visibility pattern (the means are fixed; a video asks for the same few every
-        frame). Entries hold the mean arrays themselves: a model given new means computes afresh."""
+        frame). Entries hold the mean arrays themselves: a model given new means computes afresh; the
+        means :meth:`_refresh` makes are read-only, so they cannot change under an entry."""
         cache = self._part_frames
         key = (name, id(a_mean), id(b_mean), visible.tobytes())
         entry = cache.get(key)

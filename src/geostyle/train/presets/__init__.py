@@ -18,3 +18,13 @@ def preset_path(name: str) -> Path:
     if not path.is_file():
         raise ConfigError(f"unknown preset {name!r}; presets: {', '.join(available_presets())}")
     return path
+
+
+def needs_teacher(name: str) -> bool:
+    """Does preset ``name`` distil a trained model (``data.target: teacher``)? Such a preset needs a
+    teacher trained on the same styles (``--set data.teacher=...``), so it is no first step for a new
+    style set (the web app's trainer does not offer it)."""
+    import yaml
+
+    data = (yaml.safe_load(preset_path(name).read_text()) or {}).get("data") or {}
+    return data.get("target") == "teacher"
