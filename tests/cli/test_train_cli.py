@@ -98,3 +98,12 @@ def test_distillation_presets_are_not_offered_for_a_new_style_set():
     assert needs_teacher("anime_fast") and not needs_teacher("anime")
     assert "anime_fast" in available_presets() and "anime_fast" not in presets()
     assert {"anime", "sketch", "paint"} <= set(presets())
+
+
+def test_an_unreadable_preset_does_not_break_the_listing(tmp_path, monkeypatch):
+    from geostyle.train import presets as P
+
+    (tmp_path / "broken.yaml").write_text("data: [unclosed\n")
+    (tmp_path / "plain.yaml").write_text("- a list, not a mapping\n")
+    monkeypatch.setattr(P, "PRESETS_DIR", tmp_path)
+    assert not P.needs_teacher("broken") and not P.needs_teacher("plain")

@@ -344,3 +344,38 @@ def test_resume_refuses_another_teacher(tiny_datasets, tmp_path):
     update_release_extra(teacher_file, teacher_file, note="retrained")  # other bytes, same name
     with pytest.raises(CheckpointError, match="SHA-256"):
         train(cfg, run, resume=True, progress=False, steps=4, teacher=str(teacher_file))
+
+
+def test_resume_without_a_saved_teacher_hash_needs_the_teacher_named(tiny_datasets, tmp_path):
+    # Runs saved before teachers were hashed: their teacher name may mean another file now.
+    from geostyle.errors import CheckpointError
+    from geostyle.train import checkpoint as ckpt
+    from geostyle.train.run import train
+
+    teacher_file = _teacher_of(tiny_datasets, tmp_path)
+    cfg = tiny_config(
+        tiny_datasets, "data.target=teacher", f"data.teacher={teacher_file}", "loss.target=1", "train.steps=2"
+    )
+    run = tmp_path / "run"
+    train(cfg, run, progress=False)
+    state = ckpt.load_resume(run / "resume.pt")
+    del state["teacher_sha256"]
+    ckpt.save_resume(run / "resume.pt", {k: v for k, v in state.items() if k not in ("format", "version")})
+    with pytest.raises(CheckpointError, match="without its teacher's hash"):
+        train(cfg, run, resume=True, progress=False, steps=3)
+    assert train(cfg, run, resume=True, progress=False, steps=3, teacher=str(teacher_file)) is not None
+    assert "teacher_sha256" in ckpt.load_resume(run / "resume.pt")  # hashed from now on
+
+
+def test_teacher_styles_compare_as_stems_with_dots(tiny_datasets, tmp_path):
+    # Releases store stems, and a stem may hold dots ("face.001"): taking Path(..).stem of it again
+    # would cut it short and refuse a teacher that did learn these styles.
+    from geostyle.nets.release import resolve_model, update_release_extra
+    from geostyle.train.trainer import load_teacher
+
+    path = tmp_path / "dotted.safetensors"
+    update_release_extra(resolve_model("anime"), path, trained_on={"photos": [], "styles": ["face.001", "b"]})
+    teacher, identity = load_teacher(str(path), torch.device("cpu"), 3, ["face.001", "b"])
+    assert identity["file"] == "dotted.safetensors" and len(identity["sha256"]) == 64
+    with pytest.raises(ConfigError, match="did not train on 1 of the 2"):
+        load_teacher(str(path), torch.device("cpu"), 3, ["face.001", "c"])

@@ -379,11 +379,35 @@ def test_target_equals_the_plain_formula_bit_for_bit(model):
 
 
 def test_mean_shapes_are_read_only(model):
-    # The kept part frames are keyed by these arrays: edited in place they would go stale.
-    with pytest.raises(ValueError):
-        model.style_mean *= 1.1
+    # The kept part frames are keyed by these arrays: edited in place they would go stale. Set
+    # anew (or copied, pickled) they are frozen copies again.
+    import copy
+    import pickle
+
     with pytest.raises(ValueError):
         model.photo_mean[0] = 0.0
+    other = copy.deepcopy(model)
+    other.style_mean = np.array(model.style_mean)  # a writable array in ...
+    for m in (other, pickle.loads(pickle.dumps(model))):
+        for mean in (m.photo_mean, m.style_mean):
+            with pytest.raises(ValueError):
+                mean += 0.1  # ... is frozen on the way
+
+
+def test_degenerate_mean_part_keeps_the_global_offset_bit_for_bit(model):
+    # A mean shape whose mouth points coincide: that part has no frame; the formula leaves the
+    # global offset there, as the plain version does.
+    other = GeometryModel.from_dict(model.to_dict())
+    style = np.array(other.style_mean)
+    mouth = [INDEX[n] for n in PARTS["mouth"]]
+    style[mouth] = style[mouth[0]]
+    other.style_mean = style
+    p = _template()[None] + np.random.default_rng(8).normal(0, 3, (4, NUM_LANDMARKS, 2))
+    for _ in range(2):
+        ours = other.target(p, 0.6, size=SIZE)
+        assert np.array_equal(ours, _reference_target(other, p, 0.6), equal_nan=True)
+    delta = (other.style_mean - other.photo_mean)[mouth] * 0.6 * SIZE / 2
+    np.testing.assert_allclose(ours[:, mouth] - p[:, mouth], np.broadcast_to(delta, (4, len(mouth), 2)), atol=1e-9)
 
 
 def test_cached_part_frames_follow_new_means(model):

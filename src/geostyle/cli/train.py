@@ -18,7 +18,8 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in --run-dir exactly as saved (only --set train.steps=N may extend it)",
+        help="continue the run in --run-dir exactly as saved (only --set train.steps=N may extend it; "
+        "train.threads, train.device and data.teacher, the same teacher file by another path, may change)",
     )
     p.add_argument(
         "--set",

@@ -76,7 +76,7 @@ def train(
                 config.train.steps = steps
             trainer = build_trainer(config, run_dir, info, progress=progress)
             if resume:
-                trainer.load_state_dict(state)
+                trainer.load_state_dict(state, teacher_named=teacher is not None)
                 if trainer.step >= config.train.steps:
                     raise CheckpointError(
                         f"{run_dir}: run already finished at step {trainer.step} "

@@ -626,13 +626,23 @@ class Trainer:
             state["teacher_sha256"] = self.teacher_identity["sha256"]
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], teacher_named: bool = False) -> None:
+        """Restore a resume checkpoint. A distillation run continues only with the teacher file it
+        saved the hash of; a run saved without one (before teachers were hashed) only when the caller
+        names the teacher explicitly (``teacher_named``: ``--set data.teacher=PATH``), because a name
+        can have come to mean another file since."""
         saved_teacher = state.get("teacher_sha256")
         if saved_teacher and (self.teacher_identity is None or self.teacher_identity["sha256"] != saved_teacher):
-            now = "no teacher" if self.teacher_identity is None else f"{self.teacher_identity['file']}"
+            now = "no teacher" if self.teacher_identity is None else repr(self.cfg.data.teacher)
             raise CheckpointError(
                 f"this run distils the teacher with SHA-256 {saved_teacher[:12]}..., and data.teacher is now "
-                f"{now}: point it at that file (--set data.teacher=PATH)"
+                f"{now}, another file: point it at that file (--set data.teacher=PATH)"
+            )
+        if self.teacher_identity is not None and not saved_teacher and not teacher_named:
+            raise CheckpointError(
+                f"this run was saved without its teacher's hash, so {self.cfg.data.teacher!r} may not be the "
+                "teacher it began with (bundled names move: v20, once `anime`, is `anime_large` now); name "
+                "the teacher file explicitly: --set data.teacher=PATH"
             )
         n = self.nets
         unwrap(n.generator).load_state_dict(state["generator"])
@@ -811,8 +821,12 @@ def load_teacher(
         raise ConfigError("data.target=teacher needs data.teacher (a bundled model name or a .safetensors path)")
     try:
         path = resolve_model(name_or_path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
         release = load_release(path)
-    except CheckpointError as exc:
+        # Hashed before and after loading: a teacher run still writing releases replaces the file.
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise CheckpointError(f"{path}: changed while it was being read; try again")
+    except (CheckpointError, OSError) as exc:
         raise ConfigError(f"data.teacher: {exc}") from exc
     teacher = release.generator
     if int(getattr(teacher, "channels", 3)) != channels:
@@ -821,7 +835,9 @@ def load_teacher(
         )
     learnt = (release.metadata.get("extra", {}).get("trained_on") or {}).get("styles")
     if learnt is not None:
-        missing = sorted(set(styles) - {Path(str(s)).stem for s in learnt})
+        # Releases store stems (a stem may hold dots: "face.001"); older lists may hold file names.
+        known = {str(s) for s in learnt} | {Path(str(s)).stem for s in learnt}
+        missing = sorted(set(styles) - known)
         if missing:
             raise ConfigError(
                 f"data.teacher {name_or_path!r} did not train on {len(missing)} of the {len(styles)} style "
@@ -829,11 +845,8 @@ def load_teacher(
                 "on these styles first (e.g. --preset anime) and pass it: --set data.teacher=RUN/model.safetensors"
             )
     teacher.requires_grad_(False)
-    identity = {
-        "model": str(name_or_path),
-        "file": str(path),
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-    }
+    # The file's name, not its local path: releases travel.
+    identity = {"model": str(name_or_path), "file": path.name, "sha256": digest}
     return teacher.to(device).eval(), identity
 
 

@@ -119,6 +119,13 @@ def _check_landmarks(name: str, points: np.ndarray, batched: bool) -> np.ndarray
     return pts
 
 
+def _frozen(points: np.ndarray) -> np.ndarray:
+    """A read-only float64 copy."""
+    out = np.array(points, dtype=np.float64, copy=True)
+    out.setflags(write=False)
+    return out
+
+
 def _centroid_scale(points: np.ndarray) -> tuple[np.ndarray, float]:
     """Centroid and RMS distance to it of ``(n, 2)`` finite points (sums divided by ``n``: what
     ``mean`` computes, without its Python-level wrapper; this runs for every face of every frame)."""
@@ -354,12 +361,38 @@ class GeometryModel:
         # Where only one side is known after filling, the offset is 0: copy the known side.
         s_full = np.where(np.isfinite(s_full), s_full, p_full)
         p_full = np.where(np.isfinite(p_full), p_full, s_full)
-        # Read-only: the part frames kept between calls (_mean_part_frame) are keyed by these arrays,
-        # so a model with other means gets new arrays, never the old ones edited in place.
-        p_full.setflags(write=False)
-        s_full.setflags(write=False)
         self.photo_mean = p_full  # (K, 2), NaN only where neither domain ever saw the point
         self.style_mean = s_full
+
+    # The mean shapes are read-only copies (set through these properties, which also drop the part
+    # frames kept between calls, :meth:`_mean_part_frame`): edited in place, those frames would go stale.
+    @property
+    def photo_mean(self) -> np.ndarray:
+        return self._photo_mean
+
+    @photo_mean.setter
+    def photo_mean(self, value: np.ndarray) -> None:
+        self._photo_mean = _frozen(value)
+        self._part_frames = {}
+
+    @property
+    def style_mean(self) -> np.ndarray:
+        return self._style_mean
+
+    @style_mean.setter
+    def style_mean(self, value: np.ndarray) -> None:
+        self._style_mean = _frozen(value)
+        self._part_frames = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Copies (pickle, deepcopy) get their own frozen means and no kept frames.
+        state = dict(self.__dict__)
+        state.pop("_part_frames", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.photo_mean, self.style_mean = state["_photo_mean"], state["_style_mean"]
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -493,8 +526,8 @@ class GeometryModel:
     ) -> tuple[Any, ...] | None:
         """:func:`_part_frame` of part ``name``'s ``visible`` points in the two mean shapes, kept per
         direction and visibility pattern (the means are fixed; a video asks for the same few every
-        frame). Entries hold the mean arrays themselves: a model given new means computes afresh; the
-        means :meth:`_refresh` makes are read-only, so they cannot change under an entry."""
+        frame). The means are read-only and setting one drops the kept frames, so an entry never
+        outlives the arrays it was computed from; entries also hold those arrays and are checked."""
         cache = self._part_frames
         key = (name, id(a_mean), id(b_mean), visible.tobytes())
         entry = cache.get(key)

@@ -26,5 +26,8 @@ def needs_teacher(name: str) -> bool:
     style set (the web app's trainer does not offer it)."""
     import yaml
 
-    data = (yaml.safe_load(preset_path(name).read_text()) or {}).get("data") or {}
-    return data.get("target") == "teacher"
+    try:
+        data = (yaml.safe_load(preset_path(name).read_text()) or {}).get("data") or {}
+        return bool(data.get("target") == "teacher")
+    except (OSError, yaml.YAMLError, AttributeError):
+        return False  # unreadable: listed as before; loading it reports what is wrong
