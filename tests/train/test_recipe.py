@@ -326,17 +326,25 @@ def test_teacher_target_is_checked(tiny_datasets, tmp_path):
         )
 
 
+def _two_distilled_steps(datasets, tmp_path):
+    """A tiny distillation run of two steps: (teacher file, config, run directory)."""
+    from geostyle.train.run import train
+
+    teacher_file = _teacher_of(datasets, tmp_path)
+    cfg = tiny_config(
+        datasets, "data.target=teacher", f"data.teacher={teacher_file}", "loss.target=1", "train.steps=2"
+    )
+    run = tmp_path / "run"
+    train(cfg, run, progress=False)
+    return teacher_file, cfg, run
+
+
 def test_resume_refuses_another_teacher(tiny_datasets, tmp_path):
     from geostyle.errors import CheckpointError
     from geostyle.nets.release import update_release_extra
     from geostyle.train.run import train
 
-    teacher_file = _teacher_of(tiny_datasets, tmp_path)
-    cfg = tiny_config(
-        tiny_datasets, "data.target=teacher", f"data.teacher={teacher_file}", "loss.target=1", "train.steps=2"
-    )
-    run = tmp_path / "run"
-    train(cfg, run, progress=False)
+    teacher_file, cfg, run = _two_distilled_steps(tiny_datasets, tmp_path)
     # The same file under another name resumes; another file under the run's name does not.
     moved = tmp_path / "moved.safetensors"
     moved.write_bytes(teacher_file.read_bytes())
@@ -352,12 +360,7 @@ def test_resume_without_a_saved_teacher_hash_needs_the_teacher_named(tiny_datase
     from geostyle.train import checkpoint as ckpt
     from geostyle.train.run import train
 
-    teacher_file = _teacher_of(tiny_datasets, tmp_path)
-    cfg = tiny_config(
-        tiny_datasets, "data.target=teacher", f"data.teacher={teacher_file}", "loss.target=1", "train.steps=2"
-    )
-    run = tmp_path / "run"
-    train(cfg, run, progress=False)
+    teacher_file, cfg, run = _two_distilled_steps(tiny_datasets, tmp_path)
     state = ckpt.load_resume(run / "resume.pt")
     del state["teacher_sha256"]
     ckpt.save_resume(run / "resume.pt", {k: v for k, v in state.items() if k not in ("format", "version")})
