@@ -346,7 +346,7 @@ class GeometryModel:
         self.style = style
         self.missing = missing
         # Per-part mean-shape frames, by direction and visibility (:meth:`_mean_part_frame`).
-        self._part_frames: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._part_frames: dict[tuple[Any, ...], tuple[Any, ...] | None] = {}
         self.meta: dict[str, Any] = dict(meta or {})
         self._refresh()
 
@@ -524,19 +524,18 @@ class GeometryModel:
     def _mean_part_frame(
         self, name: str, visible: np.ndarray, a_mean: np.ndarray, b_mean: np.ndarray
     ) -> tuple[Any, ...] | None:
-        """:func:`_part_frame` of part ``name``'s ``visible`` points in the two mean shapes, kept per
-        direction and visibility pattern (the means are fixed; a video asks for the same few every
-        frame). The means are read-only and setting one drops the kept frames, so an entry never
-        outlives the arrays it was computed from; entries also hold those arrays and are checked."""
+        """:func:`_part_frame` of part ``name``'s ``visible`` points in the two mean shapes (this
+        model's own, in either order), kept per direction and visibility pattern (a video asks for
+        the same few every frame). The means are read-only and setting one drops the kept frames, so
+        an entry never outlives the means it was computed from."""
         cache = self._part_frames
-        key = (name, id(a_mean), id(b_mean), visible.tobytes())
-        entry = cache.get(key)
-        if entry is None or entry[0] is not a_mean or entry[1] is not b_mean:
+        key = (name, a_mean is self._photo_mean, visible.tobytes())
+        if key not in cache:
             if len(cache) > 64:
                 cache.clear()
             idx = _PART_INDEX[name][visible]
-            entry = cache[key] = (a_mean, b_mean, _part_frame(a_mean[idx], b_mean[idx]))
-        return entry[2]
+            cache[key] = _part_frame(a_mean[idx], b_mean[idx])
+        return cache[key]
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:

@@ -24,10 +24,9 @@ def needs_teacher(name: str) -> bool:
     """Does preset ``name`` distil a trained model (``data.target: teacher``)? Such a preset needs a
     teacher trained on the same styles (``--set data.teacher=...``), so it is no first step for a new
     style set (the web app's trainer does not offer it)."""
-    import yaml
+    from geostyle.train.config import load_config
 
     try:
-        data = (yaml.safe_load(preset_path(name).read_text()) or {}).get("data") or {}
-        return bool(data.get("target") == "teacher")
-    except (OSError, yaml.YAMLError, AttributeError):
+        return load_config(preset_path(name)).data.target == "teacher"
+    except ConfigError:
         return False  # unreadable: listed as before; loading it reports what is wrong
