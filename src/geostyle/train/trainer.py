@@ -641,7 +641,7 @@ class Trainer:
         if self.teacher_identity is not None and not saved_teacher and not teacher_named:
             raise CheckpointError(
                 f"this run was saved without its teacher's hash, so {self.cfg.data.teacher!r} may not be the "
-                "teacher it began with (bundled names move: v20, once `anime`, is `anime_large` now); name "
+                "teacher it began with (a bundled name can come to mean another model in a later release); name "
                 "the teacher file explicitly: --set data.teacher=PATH"
             )
         n = self.nets
