@@ -31,15 +31,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=6, help="photos per row")
     ap.add_argument("--every", type=int, default=4, help="take every N-th photo of the sorted stems")
     args = ap.parse_args(argv)
+    if args.n < 1 or args.every < 1:
+        ap.error("--n and --every must be at least 1")
+    if args.out.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+        ap.error(f"--out must end in .jpg, .jpeg or .png, got {args.out}")
     rows = []
     for spec in args.rows:
         label, sep, folder = spec.partition("=")
-        if not sep or not Path(folder).is_dir():
-            ap.error(f"expected LABEL=FOLDER with an existing folder, got {spec!r}")
+        if not sep or not label or not Path(folder).is_dir():
+            ap.error(f"expected LABEL=FOLDER with a label and an existing folder, got {spec!r}")
         rows.append((label, Path(folder)))
     stems = sorted(p.stem for p in rows[0][1].glob("*.png"))[:: args.every][: args.n]
     if not stems:
         ap.error(f"no .png crops in {rows[0][1]}")
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.6
+    tag_width = 8 + max(cv2.getTextSize(label, font, scale, 1)[0][0] for label, _ in rows)
     strips = []
     for label, folder in rows:
         crops = []
@@ -49,12 +55,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{folder / stem}.png: missing or not a 256 px crop", file=sys.stderr)
                 return 1
             crops.append(image[BAND])
-        tag = np.full((crops[0].shape[0], 70, 3), 255, np.uint8)
-        cv2.putText(tag, label, (4, 46), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        tag = np.full((crops[0].shape[0], tag_width, 3), 255, np.uint8)
+        cv2.putText(tag, label, (4, 46), font, scale, (0, 0, 0), 1, cv2.LINE_AA)
         strips.append(np.concatenate([tag, *crops], 1))
     sheet = cv2.resize(np.concatenate(strips, 0), None, fx=1.25, fy=1.25, interpolation=cv2.INTER_CUBIC)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), sheet, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    if not cv2.imwrite(str(args.out), sheet, [cv2.IMWRITE_JPEG_QUALITY, 90]):
+        print(f"{args.out}: could not be written", file=sys.stderr)
+        return 1
     print(f"{args.out}: {len(rows)} rows x {len(stems)} photos ({', '.join(stems)})")
     return 0
 

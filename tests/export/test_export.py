@@ -116,7 +116,7 @@ def test_parity_lets_a_discontinuous_base_flip_a_few_pixels_only():
 
 def test_bundled_anime_frame_graph_exports_to_ncnn_at_512(tmp_path):
     """The anime base quantises and thresholds, so ncnn's rounding can flip pixels (none for the
-    bundled one-pass v20; 126 of 262,144 for the two-pass v11 and v17);
+    one-pass v20, bundled before; 126 of 262,144 for the two-pass v11 and v17);
     the export passes on the bulk of the pixels and says how many flipped."""
     report = export_model("anime", tmp_path / "anime", fmt="ncnn", size=512, graph="frame")
     assert all(p.is_file() for p in report.files)

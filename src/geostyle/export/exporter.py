@@ -48,7 +48,7 @@ PARITY_TOLERANCE = {"onnx": 1e-3, "ncnn": 5e-3}
 # where two runtimes round a float differently, a pixel can land on the other side of a step (ncnn at
 # 512 px, the two-pass anime models v11 / v17: 126 of 262,144 pixels off by up to 0.79 with the base
 # drawn whole on the half-size copy, where one flip spreads over a few output pixels, 13 before that;
-# the bundled one-pass v20: none). For such graphs the
+# the one-pass v20, bundled until v25b: none). For such graphs the
 # tolerance holds for all but MAX_FLIPPED_SHARE of the pixels, and no more than that share may differ
 # by more than FLIP_LEVEL; every other graph is held to the tolerance at every pixel.
 FLIP_LEVEL = 0.05
