@@ -71,6 +71,22 @@ def test_luminance_and_low_pass():
     torch.testing.assert_close(L.low_pass(ramp, 2), torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]]))
 
 
+def test_surface_view_hides_thin_marks_and_keeps_tone():
+    # A one-pixel white line (an eye highlight) on a dark crop: blurred at sigma 0.05 x 32 = 1.6 px,
+    # its peak falls to a quarter; the crop's mean (its tone) is kept; 0 leaves the crop as it is.
+    crops = torch.full((2, 3, 32, 32), -1.0)
+    crops[..., 15, :] = 1.0
+    seen = L.surface_view(crops, 0.05)
+    assert seen.shape == crops.shape
+    assert seen.max().item() < -0.3
+    assert seen.mean().item() == pytest.approx(crops.mean().item(), abs=1e-5)
+    # the same fraction blurs a 16 px crop (the 128 px phase) half as many pixels: the same view
+    small = torch.nn.functional.interpolate(crops, size=16, mode="area")
+    assert L.surface_view(small, 0.05).max().item() < small.max().item()
+    assert L.surface_view(crops, 0.0) is crops
+    assert L.surface_view(crops[:0], 0.05).shape == (0, 3, 32, 32)
+
+
 def test_content_loss_terms():
     out, target = torch.zeros(1, 3, 16, 16), torch.ones(1, 3, 16, 16)
     assert L.content_loss(out, target, low_pass_weight=2.0).item() == pytest.approx(2.0)

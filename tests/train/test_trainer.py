@@ -118,6 +118,18 @@ def test_ablation_switches_change_the_computation(tiny_datasets, tmp_path):
     assert saved["geometry"]["tps_alignment"] is False
 
 
+def test_local_blur_reaches_the_local_critic_in_both_passes(tiny_datasets, tmp_path):
+    # Same seed, same data: only the view of the part crops differs, so both local losses must.
+    runs = {}
+    for blur in ("0", "0.2"):
+        cfg = tiny_config(tiny_datasets, "train.steps=1", "train.adversarial_warmup=0", f"loss.local_blur={blur}")
+        train(cfg, tmp_path / blur, progress=False)
+        runs[blur] = read_stats(tmp_path / blur / "stats.jsonl")[-1]
+    assert runs["0"]["g/adv"] == pytest.approx(runs["0.2"]["g/adv"])  # the global critic is untouched
+    assert runs["0"]["d/local"] != pytest.approx(runs["0.2"]["d/local"], rel=1e-4)
+    assert runs["0"]["g/adv_local"] != pytest.approx(runs["0.2"]["g/adv_local"], rel=1e-4)
+
+
 def test_texture_terms_are_logged_and_trained(tiny_datasets, tmp_path):
     cfg = tiny_config(tiny_datasets, "train.steps=3", "loss.style=1.0", "loss.style_local=1.0")
     train(cfg, tmp_path, progress=False)

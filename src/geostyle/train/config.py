@@ -84,6 +84,10 @@ class GeometryConfig:
 class LossConfig:
     adversarial: float = 1.0  # global patch discriminator, photo -> style
     local_adversarial: float = 0.5  # eyes / nose / mouth discriminators (0 disables them)
+    # Blur (sigma as a fraction of the crop side) of the part crops the local critics see, real and
+    # fake alike: the critics judge the parts' shape, tone and colour, and cannot ask for thin marks
+    # (the anime eye critic drew white streaks where exemplars have highlights; docs/training.md).
+    local_blur: float = 0.0
     reverse_adversarial: float = 1.0  # photo-domain discriminator for F (0 disables it)
     cycle: float = 10.0  # x -> G -> F (inverse warp) ~ x, and y -> F -> G ~ y
     content: float = 2.0  # perceptual distance between G(x) and the warped photo (identity)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from geostyle.nets.blocks import compose_grids, warp
+from geostyle.nets.blocks import compose_grids, gaussian_blur, warp
 
 __all__ = [
     "Logits",
@@ -154,6 +154,15 @@ def luminance(image: torch.Tensor) -> torch.Tensor:
 def low_pass(image: torch.Tensor, factor: int = 8) -> torch.Tensor:
     """Area-downsample by ``factor``: ``(B, C, H, W) -> (B, C, H/factor, W/factor)`` (coarse shading only)."""
     return F.avg_pool2d(image, factor, stride=factor, ceil_mode=True, count_include_pad=False)
+
+
+def surface_view(crops: torch.Tensor, fraction: float) -> torch.Tensor:
+    """``crops (M, C, S, S)`` blurred with sigma ``fraction * S`` (unchanged at 0): what a critic sees
+    when it should judge shape, tone and colour but not thin details (White-box Cartoonization's
+    surface representation). Real and fake crops get the same view."""
+    if fraction <= 0 or crops.shape[0] == 0:
+        return crops
+    return gaussian_blur(crops, fraction * float(crops.shape[-1]))
 
 
 def content_loss(

@@ -457,8 +457,8 @@ class Trainer:
         if Dl is not None and lc.local_adversarial > 0:
             real_crops, real_ids = crop_parts(y_real.detach(), y_real_pts, y_real_mask, part_crop)
             fake_crops, fake_ids = crop_parts(fake_y_d, geo.photo_target, geo.photo_target_mask, part_crop)
-            real_seen = self.augment_parts(real_crops, generator=rng)
-            fake_seen = self.augment_parts(fake_crops, generator=rng)
+            real_seen = self.augment_parts(L.surface_view(real_crops, lc.local_blur), generator=rng)
+            fake_seen = self.augment_parts(L.surface_view(fake_crops, lc.local_blur), generator=rng)
             d_local = self.adversarial.d_loss(
                 *critic_passes(Dl, [real_seen, fake_seen], [real_ids, fake_ids])
             )
@@ -530,7 +530,7 @@ class Trainer:
         if Dl is not None and lc.local_adversarial > 0:
             crops, part_ids = crop_parts(fake_y, geo.photo_target, geo.photo_target_mask, part_crop)
             terms["g/adv_local"] = self.adversarial.g_loss(
-                f32(Dl(self.augment_parts(crops, generator=rng), part_ids))
+                f32(Dl(self.augment_parts(L.surface_view(crops, lc.local_blur), generator=rng), part_ids))
             )
         if every_term or due(s.step, lc.photo_cycle_every):
             terms["g/cycle"] = F.l1_loss(Fr(fake_y, geo.photo_from_target), x.images)
