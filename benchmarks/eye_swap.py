@@ -1,0 +1,85 @@
+"""Does the anime judge read two models apart by their eyes? Swap the eye band between their
+held-out evaluation crops and judge all four.
+
+    python benchmarks/eye_swap.py v24b=runs/eval/anime_v24b_s035/outputs/crop \
+        v26c=runs/eval/anime_v26c_s035/outputs/crop
+
+Each ``LABEL=FOLDER`` is the ``outputs/crop`` folder of a ``geostyle evaluate`` run at the same
+strength (256 px crops aligned to each photo's target geometry, the same photo stems): the eyes of
+both models lie in the same place, the band of ``eye_band.py`` (rows 70-150, columns 40-216). The
+band is pasted with a feathered edge (Gaussian, sigma 6 px). Rows: A, B, A with B's eyes, B with
+A's eyes; columns: the anime rate (animeface likelihood >= 0.99, the gate's judge) and the mean
+likelihood. Writes ``benchmarks/results/eye_swap_A_B.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from eye_band import BAND
+
+from geostyle.eval.anime import THRESHOLD, AnimeFaceJudge
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def band_mask(size: int = 256, feather: float = 6.0) -> np.ndarray:
+    """``(size, size, 1)`` weights: 1 inside the eye band, a soft edge of ``feather`` px sigma."""
+    mask = np.zeros((size, size), np.float32)
+    mask[BAND] = 1.0
+    return cv2.GaussianBlur(mask, (0, 0), feather)[..., None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("rows", nargs=2, help="LABEL=FOLDER of 256 px evaluation crops (two models)")
+    args = ap.parse_args(argv)
+    (a_label, a_dir), (b_label, b_dir) = [(s.partition("=")[0], Path(s.partition("=")[2])) for s in args.rows]
+    for label, folder in ((a_label, a_dir), (b_label, b_dir)):
+        if not label or not folder.is_dir():
+            ap.error(f"expected LABEL=FOLDER with a label and an existing folder, got {label}={folder}")
+    stems = sorted(p.stem for p in a_dir.glob("*.png") if (b_dir / p.name).is_file())
+    if not stems:
+        ap.error(f"no crops named alike in {a_dir} and {b_dir}")
+    mask = band_mask()
+    judge = AnimeFaceJudge()
+    names = [a_label, b_label, f"{a_label} with {b_label}'s eyes", f"{b_label} with {a_label}'s eyes"]
+    likelihoods: dict[str, list[float]] = {name: [] for name in names}
+    for stem in stems:
+        a, b = (cv2.imread(str(d / f"{stem}.png"))[..., ::-1].astype(np.float32) for d in (a_dir, b_dir))
+        if a.shape != (256, 256, 3) or b.shape != (256, 256, 3):
+            print(f"{stem}: not a 256 px crop in both folders", file=sys.stderr)
+            return 1
+        images = (a, b, a * (1 - mask) + b * mask, b * (1 - mask) + a * mask)
+        for name, image in zip(names, images, strict=True):
+            rgb = np.ascontiguousarray(np.clip(np.rint(image), 0, 255).astype(np.uint8))
+            likelihoods[name].append(judge.likelihood(rgb))
+    rows = []
+    for name in names:
+        values = np.nan_to_num(np.array(likelihoods[name]))  # a timed-out judgement counts as no face
+        rows.append({"image": name, "anime_rate": float(np.mean(values >= THRESHOLD)), "mean_likelihood": float(values.mean())})
+    result = {"a": str(a_dir), "b": str(b_dir), "n": len(stems), "timeouts": judge.timeouts, "rows": rows}
+    lines = [
+        f"# Eye-band swap: {a_label} and {b_label}",
+        "",
+        f"`python benchmarks/eye_swap.py {' '.join(args.rows)}`; {len(stems)} crops, animeface at {THRESHOLD}.",
+        "",
+        "| crops | anime rate | mean likelihood |",
+        "|---|---|---|",
+        *(f"| {r['image']} | {r['anime_rate']:.3f} | {r['mean_likelihood']:.3f} |" for r in rows),
+    ]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = f"eye_swap_{a_label}_{b_label}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
