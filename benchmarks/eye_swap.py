@@ -51,10 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     names = [a_label, b_label, f"{a_label} with {b_label}'s eyes", f"{b_label} with {a_label}'s eyes"]
     likelihoods: dict[str, list[float]] = {name: [] for name in names}
     for stem in stems:
-        a, b = (cv2.imread(str(d / f"{stem}.png"))[..., ::-1].astype(np.float32) for d in (a_dir, b_dir))
-        if a.shape != (256, 256, 3) or b.shape != (256, 256, 3):
-            print(f"{stem}: not a 256 px crop in both folders", file=sys.stderr)
+        read = [cv2.imread(str(d / f"{stem}.png")) for d in (a_dir, b_dir)]
+        if any(im is None or im.shape != (256, 256, 3) for im in read):
+            print(f"{stem}: not a readable 256 px crop in both folders", file=sys.stderr)
             return 1
+        a, b = (im[..., ::-1].astype(np.float32) for im in read)
         images = (a, b, a * (1 - mask) + b * mask, b * (1 - mask) + a * mask)
         for name, image in zip(names, images, strict=True):
             rgb = np.ascontiguousarray(np.clip(np.rint(image), 0, 255).astype(np.uint8))
