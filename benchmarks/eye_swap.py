@@ -7,7 +7,7 @@ held-out evaluation crops and judge all four.
 Each ``LABEL=FOLDER`` is the ``outputs/crop`` folder of a ``geostyle evaluate`` run at the same
 strength (256 px crops aligned to each photo's target geometry, the same photo stems): the eyes of
 both models lie in the same place, the band of ``eye_band.py`` (rows 70-150, columns 40-216). The
-band is pasted with a feathered edge (Gaussian, sigma 6 px). Rows: A, B, A with B's eyes, B with
+band is pasted with a feathered edge (Gaussian, sigma 6 px: it fades out over about 18 px outside the band). Rows: A, B, A with B's eyes, B with
 A's eyes; columns: the anime rate (animeface likelihood >= 0.99, the gate's judge) and the mean
 likelihood. Writes ``benchmarks/results/eye_swap_A_B.json`` and ``.md``.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -39,13 +40,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("rows", nargs=2, help="LABEL=FOLDER of 256 px evaluation crops (two models)")
     args = ap.parse_args(argv)
-    (a_label, a_dir), (b_label, b_dir) = [(s.partition("=")[0], Path(s.partition("=")[2])) for s in args.rows]
-    for label, folder in ((a_label, a_dir), (b_label, b_dir)):
-        if not label or not folder.is_dir():
-            ap.error(f"expected LABEL=FOLDER with a label and an existing folder, got {label}={folder}")
-    stems = sorted(p.stem for p in a_dir.glob("*.png") if (b_dir / p.name).is_file())
+    parsed = []
+    for spec in args.rows:
+        label, sep, folder = spec.partition("=")
+        # the labels name the results files and the rows
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", label) or not folder or not Path(folder).is_dir():
+            ap.error(f"expected LABEL=FOLDER (label of letters, digits, _ . -; an existing folder), got {spec!r}")
+        parsed.append((label, Path(folder)))
+    (a_label, a_dir), (b_label, b_dir) = parsed
+    if a_label == b_label:
+        ap.error(f"the two labels must differ, got {a_label!r} twice")
+    in_a, in_b = ({p.stem for p in d.glob("*.png")} for d in (a_dir, b_dir))
+    stems = sorted(in_a & in_b)
     if not stems:
         ap.error(f"no crops named alike in {a_dir} and {b_dir}")
+    if in_a ^ in_b:
+        print(f"{len(in_a ^ in_b)} crops in only one of the folders are left out", file=sys.stderr)
     mask = band_mask()
     judge = AnimeFaceJudge()
     names = [a_label, b_label, f"{a_label} with {b_label}'s eyes", f"{b_label} with {a_label}'s eyes"]
@@ -54,12 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         read = [cv2.imread(str(d / f"{stem}.png")) for d in (a_dir, b_dir)]
         if any(im is None or im.shape != (256, 256, 3) for im in read):
             print(f"{stem}: not a readable 256 px crop in both folders", file=sys.stderr)
+            judge.close()
             return 1
         a, b = (im[..., ::-1].astype(np.float32) for im in read)
         images = (a, b, a * (1 - mask) + b * mask, b * (1 - mask) + a * mask)
         for name, image in zip(names, images, strict=True):
             rgb = np.ascontiguousarray(np.clip(np.rint(image), 0, 255).astype(np.uint8))
             likelihoods[name].append(judge.likelihood(rgb))
+    judge.close()
     rows = []
     for name in names:
         values = np.nan_to_num(np.array(likelihoods[name]))  # a timed-out judgement counts as no face

@@ -118,8 +118,14 @@ def test_ablation_switches_change_the_computation(tiny_datasets, tmp_path):
     assert saved["geometry"]["tps_alignment"] is False
 
 
-def test_local_blur_reaches_the_local_critic_in_both_passes(tiny_datasets, tmp_path):
+def test_local_blur_reaches_the_local_critic_in_both_passes(tiny_datasets, tmp_path, monkeypatch):
+    from geostyle.errors import ConfigError
+    from geostyle.train import losses as L
+
     # Same seed, same data: only the view of the part crops differs, so both local losses must.
+    views: list[tuple[int, float]] = []
+    surface_view = L.surface_view
+    monkeypatch.setattr(L, "surface_view", lambda c, f: views.append((c.shape[0], f)) or surface_view(c, f))
     runs = {}
     for blur in ("0", "0.2"):
         cfg = tiny_config(tiny_datasets, "train.steps=1", "train.adversarial_warmup=0", f"loss.local_blur={blur}")
@@ -128,6 +134,10 @@ def test_local_blur_reaches_the_local_critic_in_both_passes(tiny_datasets, tmp_p
     assert runs["0"]["g/adv"] == pytest.approx(runs["0.2"]["g/adv"])  # the global critic is untouched
     assert runs["0"]["d/local"] != pytest.approx(runs["0.2"]["d/local"], rel=1e-4)
     assert runs["0"]["g/adv_local"] != pytest.approx(runs["0.2"]["g/adv_local"], rel=1e-4)
+    # per step: the generator's fake crops, then the critic's real and fake crops, all at one fraction
+    assert [f for _, f in views] == [0.0] * 3 + [0.2] * 3 and all(n > 0 for n, _ in views)
+    with pytest.raises(ConfigError, match="loss.local_blur"):
+        train(tiny_config(tiny_datasets, "train.steps=1", "loss.local_blur=-0.1"), tmp_path / "bad", progress=False)
 
 
 def test_texture_terms_are_logged_and_trained(tiny_datasets, tmp_path):

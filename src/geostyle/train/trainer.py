@@ -197,6 +197,9 @@ class Trainer:
         for key in ("deformation_every", "style_cycle_every", "photo_cycle_every"):
             if getattr(config.loss, key) < 1:
                 raise ConfigError(f"loss.{key} must be >= 1 (1 = every step), got {getattr(config.loss, key)}")
+        if not 0.0 <= config.loss.local_blur <= 0.5:
+            # sigma as a fraction of the crop side: past half the crop a part is one flat colour
+            raise ConfigError(f"loss.local_blur must be in [0, 0.5] (0 = off), got {config.loss.local_blur}")
         self.palette = None
         if dc.target == "cartoon":
             from geostyle.train.targets import Palette
