@@ -24,6 +24,17 @@ import numpy as np
 BAND = (slice(70, 150), slice(40, 216))  # eye band of a 256 px evaluation crop (rows, columns)
 
 
+def labelled_folders(ap: argparse.ArgumentParser, specs: list[str]) -> list[tuple[str, Path]]:
+    """``LABEL=FOLDER`` arguments as ``(label, folder)``; a missing label or folder is a usage error."""
+    rows = []
+    for spec in specs:
+        label, sep, folder = spec.partition("=")
+        if not sep or not label or not folder or not Path(folder).is_dir():
+            ap.error(f"expected LABEL=FOLDER with a label and an existing folder, got {spec!r}")
+        rows.append((label, Path(folder)))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("rows", nargs="+", help="LABEL=FOLDER of 256 px evaluation crops, one per row")
@@ -35,12 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--n and --every must be at least 1")
     if args.out.suffix.lower() not in (".jpg", ".jpeg", ".png"):
         ap.error(f"--out must end in .jpg, .jpeg or .png, got {args.out}")
-    rows = []
-    for spec in args.rows:
-        label, sep, folder = spec.partition("=")
-        if not sep or not label or not Path(folder).is_dir():
-            ap.error(f"expected LABEL=FOLDER with a label and an existing folder, got {spec!r}")
-        rows.append((label, Path(folder)))
+    rows = labelled_folders(ap, args.rows)
     stems = sorted(p.stem for p in rows[0][1].glob("*.png"))[:: args.every][: args.n]
     if not stems:
         ap.error(f"no .png crops in {rows[0][1]}")

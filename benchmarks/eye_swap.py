@@ -22,7 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from eye_band import BAND
+from eye_band import BAND, labelled_folders
 
 from geostyle.eval.anime import THRESHOLD, AnimeFaceJudge
 
@@ -40,14 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("rows", nargs=2, help="LABEL=FOLDER of 256 px evaluation crops (two models)")
     args = ap.parse_args(argv)
-    parsed = []
-    for spec in args.rows:
-        label, sep, folder = spec.partition("=")
-        # the labels name the results files and the rows
-        if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", label) or not folder or not Path(folder).is_dir():
-            ap.error(f"expected LABEL=FOLDER (label of letters, digits, _ . -; an existing folder), got {spec!r}")
-        parsed.append((label, Path(folder)))
-    (a_label, a_dir), (b_label, b_dir) = parsed
+    (a_label, a_dir), (b_label, b_dir) = labelled_folders(ap, args.rows)
+    for label in (a_label, b_label):  # the labels name the results files
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", label):
+            ap.error(f"labels are letters, digits, _ . - only, got {label!r}")
     if a_label == b_label:
         ap.error(f"the two labels must differ, got {a_label!r} twice")
     in_a, in_b = ({p.stem for p in d.glob("*.png")} for d in (a_dir, b_dir))

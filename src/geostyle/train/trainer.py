@@ -460,11 +460,8 @@ class Trainer:
         if Dl is not None and lc.local_adversarial > 0:
             real_crops, real_ids = crop_parts(y_real.detach(), y_real_pts, y_real_mask, part_crop)
             fake_crops, fake_ids = crop_parts(fake_y_d, geo.photo_target, geo.photo_target_mask, part_crop)
-            real_seen = self.augment_parts(L.surface_view(real_crops, lc.local_blur), generator=rng)
-            fake_seen = self.augment_parts(L.surface_view(fake_crops, lc.local_blur), generator=rng)
-            d_local = self.adversarial.d_loss(
-                *critic_passes(Dl, [real_seen, fake_seen], [real_ids, fake_ids])
-            )
+            seen_parts = [self.local_view(real_crops, rng), self.local_view(fake_crops, rng)]
+            d_local = self.adversarial.d_loss(*critic_passes(Dl, seen_parts, [real_ids, fake_ids]))
             loss_d = loss_d + lc.local_adversarial * d_local
             stats["d/local"] = d_local.item()
         if Dx is not None and lc.reverse_adversarial > 0 and fake_x is not None:
@@ -474,6 +471,11 @@ class Trainer:
             loss_d = loss_d + lc.reverse_adversarial * lc.style_cycle_every * d_photo
             stats["d/photo"] = d_photo.item()
         return loss_d
+
+    def local_view(self, crops: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """Part crops as the local critics see them, real and fake alike: blurred by
+        ``loss.local_blur``, then augmented."""
+        return self.augment_parts(L.surface_view(crops, self.cfg.loss.local_blur), generator=rng)
 
     def term_weights(self, step: int | None = None) -> dict[str, float]:
         """Config weight of each generator loss term at ``step`` (adversarial terms ramp up over
@@ -533,7 +535,7 @@ class Trainer:
         if Dl is not None and lc.local_adversarial > 0:
             crops, part_ids = crop_parts(fake_y, geo.photo_target, geo.photo_target_mask, part_crop)
             terms["g/adv_local"] = self.adversarial.g_loss(
-                f32(Dl(self.augment_parts(L.surface_view(crops, lc.local_blur), generator=rng), part_ids))
+                f32(Dl(self.local_view(crops, rng), part_ids))
             )
         if every_term or due(s.step, lc.photo_cycle_every):
             terms["g/cycle"] = F.l1_loss(Fr(fake_y, geo.photo_from_target), x.images)
