@@ -107,6 +107,16 @@ def test_known_answers_of_the_baselines(report):
     assert m["ssim"] is not None and m["lpips"] is not None and m["feature_distance"] is not None
     assert m["baselines"]["style_images"]["identity_rank1"] is not None  # artists' sketches vs photos
     assert m["baselines"]["photo"]["detection_rate"] == 1.0
+    # Each photo's own identity result is kept, and the rates are their means, row by row.
+    photo_images = m["per_image"]["photo"]
+    assert [r["identity_hit"] for r in photo_images] == [True] * 3
+    assert [r["identity_distance"] for r in photo_images] == [0.0] * 3
+    for name, images in m["per_image"].items():
+        row = m if name == "model" else m["baselines"][name]
+        assert [r["photo"] for r in images] == m["photos_evaluated"]
+        assert np.mean([r["identity_hit"] for r in images]) == pytest.approx(row["identity_rank1"])
+        assert np.mean([r["identity_hit_crop"] for r in images]) == pytest.approx(row["identity_rank1_crop"])
+        assert np.mean([r["identity_distance"] for r in images]) == pytest.approx(row["identity_distance"], abs=1e-6)
 
 
 def test_selection_rules(tmp_path):

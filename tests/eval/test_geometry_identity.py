@@ -7,7 +7,7 @@ import pytest
 
 from geostyle.data.images import load_image
 from geostyle.eval.geometry import landmark_nme
-from geostyle.eval.identity import FaceEmbedder, identity_scores
+from geostyle.eval.identity import FaceEmbedder, identity_per_output, identity_scores
 from geostyle.faces.landmarks import INDEX, from_ibug68
 
 
@@ -34,6 +34,19 @@ def test_identity_scores_known_answers():
     assert rank1 == pytest.approx(4 / 6) and dist > 0
     # outputs made from a subset of the inputs, retrieved among all of them
     assert identity_scores(inputs[[2, 4]], inputs, np.array([2, 4])) == (0.0, 1.0)
+
+
+def test_identity_per_output_names_the_misses():
+    rng = np.random.default_rng(1)
+    inputs = rng.normal(size=(5, 128))
+    outputs = inputs[[1, 0, 2, 3, 4]].copy()  # outputs 0 and 1 look like each other's input
+    outputs[3] += 0.01  # near its own input, not on it
+    dist, hit = identity_per_output(outputs, inputs)
+    assert hit.tolist() == [False, False, True, True, True]
+    assert dist[0] == pytest.approx(np.linalg.norm(inputs[1] - inputs[0]))
+    assert dist[2] == 0.0 and dist[3] == pytest.approx(0.01 * np.sqrt(128))
+    # the rates are the means of the per-output values
+    assert identity_scores(outputs, inputs) == (pytest.approx(dist.mean()), pytest.approx(0.6))
 
 
 @pytest.fixture(scope="module")

@@ -71,19 +71,26 @@ class FaceEmbedder:
             return np.asarray(self._net.compute_face_descriptor(image, shape, 0), dtype=np.float64)
 
 
-def identity_scores(
+def identity_per_output(
     outputs: np.ndarray, inputs: np.ndarray, own: np.ndarray | None = None
-) -> tuple[float | None, float | None]:
-    """``(mean distance to own input, rank-1 retrieval rate)`` of ``(N, 128)`` output embeddings among
-    ``(M, 128)`` input embeddings; output ``i`` was made from input ``own[i]`` (default ``i``, M = N).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per output: ``(distance to its own input, whether its own input is the nearest)`` for
+    ``(N, 128)`` output embeddings among ``(M, 128)`` input embeddings; output ``i`` was made from
+    input ``own[i]`` (default ``i``, M = N).
 
     A tie counts against the output (``argmin`` picks the lowest index).
     """
     outputs, inputs = np.asarray(outputs, np.float64), np.asarray(inputs, np.float64)
-    if len(outputs) == 0:
-        return None, None
     own = np.arange(len(outputs)) if own is None else np.asarray(own, dtype=int)
     dist = np.linalg.norm(outputs[:, None, :] - inputs[None, :, :], axis=-1)  # (N, M)
-    mine = dist[np.arange(len(outputs)), own]
-    rank1 = np.mean(np.argmin(dist, axis=1) == own)
-    return float(mine.mean()), float(rank1)
+    return dist[np.arange(len(outputs)), own], np.argmin(dist, axis=1) == own
+
+
+def identity_scores(
+    outputs: np.ndarray, inputs: np.ndarray, own: np.ndarray | None = None
+) -> tuple[float | None, float | None]:
+    """``(mean distance to own input, rank-1 retrieval rate)`` over :func:`identity_per_output`."""
+    if len(outputs) == 0:
+        return None, None
+    mine, hit = identity_per_output(outputs, inputs, own)
+    return float(mine.mean()), float(hit.mean())

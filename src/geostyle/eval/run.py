@@ -33,7 +33,7 @@ from geostyle.eval.baselines import FILTERS
 from geostyle.eval.cache import cached_array
 from geostyle.eval.fidelity import FEATURES_ID, InceptionFeatures, fid, kid
 from geostyle.eval.geometry import landmark_nme
-from geostyle.eval.identity import Box, FaceEmbedder, identity_scores
+from geostyle.eval.identity import Box, FaceEmbedder, identity_per_output, identity_scores
 from geostyle.eval.paired import cosine_distance, lpips, match_size, ssim
 from geostyle.eval.pairing import Pairing, load_pairing
 from geostyle.faces.align import Alignment, apply_affine, warp_to_crop
@@ -457,14 +457,21 @@ class Evaluation:
             row["anime_rate"] = float(np.mean(tally.anime))
             row["anime_rate_crop"] = float(np.mean(tally.anime_crop))
         if n:
-            inputs = np.stack(self.inputs)
-            row["identity_distance"], row["identity_rank1"] = identity_scores(
-                np.stack(tally.emb), inputs, np.array(tally.own)
+            full = identity_per_output(np.stack(tally.emb), np.stack(self.inputs), np.array(tally.own))
+            crop = identity_per_output(np.stack(tally.emb_crop), np.stack(tally.input_crop))
+            row["identity_distance"], row["identity_rank1"] = float(full[0].mean()), float(full[1].mean())
+            row["identity_distance_crop"], row["identity_rank1_crop"] = (
+                float(crop[0].mean()),
+                float(crop[1].mean()),
             )
-            crop_inputs = np.stack(tally.input_crop)
-            row["identity_distance_crop"], row["identity_rank1_crop"] = identity_scores(
-                np.stack(tally.emb_crop), crop_inputs
-            )
+            # Per photo too, so two rows of one run can be compared photo by photo (a paired test).
+            for record, d, hit, d_crop, hit_crop in zip(tally.per_image, *full, *crop, strict=True):
+                record.update(
+                    identity_distance=round(float(d), 6),
+                    identity_hit=bool(hit),
+                    identity_distance_crop=round(float(d_crop), 6),
+                    identity_hit_crop=bool(hit_crop),
+                )
             row["detection_rate"] = float(np.mean(tally.detected))
             row["landmark_nme"] = float(np.mean(tally.nme)) if tally.nme else None
         for key in ("ssim", "lpips", "feature_distance"):

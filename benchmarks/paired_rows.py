@@ -1,0 +1,69 @@
+"""Two evaluated models photo by photo: the photos only one of them passes (anime judge, identity
+rank-1, full frames and crops) and the exact sign test of that split.
+
+    python benchmarks/paired_rows.py v29c=docs/eval/anime_v29c_n200/metrics.json \
+        v24b=docs/eval/anime_v29c_n200/metrics.json:compare
+
+Each ``LABEL=METRICS[:ROW]`` names a ``metrics.json`` of ``geostyle evaluate`` and one of its rows
+(``model``, the default; ``compare``; or a baseline such as ``cartoon``). Photos are matched by
+stem, so the two may come from one run or from two runs on the same photos. Identity per photo is
+in reports written since it was added to ``per_image``; older reports give the anime rows only.
+Writes ``benchmarks/results/paired_A_B.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from geostyle.eval.versus import compare_rows, splits_json, splits_table
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def row_records(ap: argparse.ArgumentParser, spec: str) -> tuple[str, str, list[dict]]:
+    label, sep, rest = spec.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", label):
+        ap.error(f"expected LABEL=METRICS[:ROW] with a label of letters, digits, _ . -, got {spec!r}")
+    path, _, row = rest.partition(":")
+    row = row or "model"
+    if not Path(path).is_file():
+        ap.error(f"no such metrics file: {path}")
+    per_image = json.loads(Path(path).read_text()).get("per_image") or {}
+    if row not in per_image:
+        ap.error(f"{path} has no per-image row {row!r} (rows: {', '.join(per_image) or 'none'})")
+    return label, f"{path}:{row}", per_image[row]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("rows", nargs=2, help="LABEL=METRICS[:ROW], two of them")
+    args = ap.parse_args(argv)
+    (a_label, a_src, a), (b_label, b_src, b) = (row_records(ap, s) for s in args.rows)
+    if a_label == b_label:
+        ap.error(f"the two labels must differ, got {a_label!r} twice")
+    splits = compare_rows(a, b)
+    if not splits:
+        ap.error("the two rows share no photo with a pass/fail measure")
+    table = splits_table(a_label, b_label, splits)
+    print(table)
+    RESULTS.mkdir(exist_ok=True)
+    stem = RESULTS / f"paired_{a_label}_{b_label}"
+    sources = {a_label: a_src, b_label: b_src}
+    stem.with_suffix(".json").write_text(json.dumps({"rows": sources, "splits": splits_json(splits)}, indent=2))
+    command = f"python benchmarks/paired_rows.py {' '.join(args.rows)}"
+    stem.with_suffix(".md").write_text(
+        f"# {a_label} against {b_label}, photo by photo\n\n`{command}`\n\n"
+        + "\n".join(f"- {k}: `{v}`" for k, v in sources.items())
+        + f"\n\n{table}\n\nThe anime judge passes a photo at likelihood >= 0.99; identity passes when the "
+        "output's nearest input photo is its own (rank-1). p: exact two-sided sign test on the photos "
+        "only one row passes.\n"
+    )
+    print(f"wrote {stem}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

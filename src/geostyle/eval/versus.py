@@ -1,0 +1,107 @@
+"""Two evaluated rows photo by photo: which photos only one of them passes, and how likely a split
+that uneven is when the two are equally good (the exact two-sided sign test).
+
+Rates over the same photos differ by a few photos between two close models; whether that is more
+than chance depends on the photos where they disagree, not on the rates. Input: the ``per_image``
+records of ``metrics.json`` (``geostyle evaluate``), matched by photo stem, so rows from one run
+or from two runs on the same photos can be compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from math import comb
+from typing import Any
+
+from geostyle.eval.anime import THRESHOLD
+
+Record = Mapping[str, Any]
+
+
+def sign_test(a_only: int, b_only: int) -> float:
+    """Exact two-sided sign-test p-value of ``a_only`` against ``b_only`` discordant photos
+    (1.0 when there are none)."""
+    if a_only < 0 or b_only < 0:
+        raise ValueError(f"counts must be >= 0, got {a_only}, {b_only}")
+    n = a_only + b_only
+    if n == 0:
+        return 1.0
+    tail = sum(comb(n, k) for k in range(min(a_only, b_only) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One pass/fail measure over the photos both rows have."""
+
+    measure: str
+    photos: int
+    a: int  # photos row A passes
+    b: int
+    a_only: int
+    b_only: int
+    p: float
+
+
+def _anime(key: str) -> Callable[[Record], bool | None]:
+    def passes(r: Record) -> bool | None:
+        v = r.get(key)
+        return None if v is None else v >= THRESHOLD
+
+    return passes
+
+
+def _flag(key: str) -> Callable[[Record], bool | None]:
+    return lambda r: None if r.get(key) is None else bool(r[key])
+
+
+# measure name -> pass/fail of one record (None: not measured for that photo)
+MEASURES: dict[str, Callable[[Record], bool | None]] = {
+    "anime full": _anime("anime_likelihood"),
+    "anime crop": _anime("anime_likelihood_crop"),
+    "identity full": _flag("identity_hit"),
+    "identity crop": _flag("identity_hit_crop"),
+}
+
+
+def compare_rows(a: Iterable[Record], b: Iterable[Record]) -> list[Split]:
+    """Every measure both rows carry, on the photos both have (matched by ``photo``)."""
+    by_a = {r["photo"]: r for r in a}
+    by_b = {r["photo"]: r for r in b}
+    common = sorted(by_a.keys() & by_b.keys())
+    splits = []
+    for name, passes in MEASURES.items():
+        measured = [(passes(by_a[s]), passes(by_b[s])) for s in common]
+        pairs = [(x, y) for x, y in measured if x is not None and y is not None]
+        if not pairs:
+            continue
+        a_only = sum(x and not y for x, y in pairs)
+        b_only = sum(y and not x for x, y in pairs)
+        splits.append(
+            Split(
+                measure=name,
+                photos=len(pairs),
+                a=sum(x for x, _ in pairs),
+                b=sum(y for _, y in pairs),
+                a_only=a_only,
+                b_only=b_only,
+                p=sign_test(a_only, b_only),
+            )
+        )
+    return splits
+
+
+def splits_table(a_label: str, b_label: str, splits: list[Split]) -> str:
+    """The splits as a Markdown table."""
+    lines = [
+        f"| measure | photos | {a_label} | {b_label} | {a_label} only | {b_label} only | sign test p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in splits:
+        lines.append(f"| {s.measure} | {s.photos} | {s.a} | {s.b} | {s.a_only} | {s.b_only} | {s.p:.3g} |")
+    return "\n".join(lines)
+
+
+def splits_json(splits: list[Split]) -> list[dict[str, Any]]:
+    return [asdict(s) for s in splits]

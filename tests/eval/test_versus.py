@@ -1,0 +1,58 @@
+"""Photo-by-photo comparison of two evaluated rows: known answers."""
+
+from __future__ import annotations
+
+import pytest
+from scipy.stats import binomtest
+
+from geostyle.eval.versus import compare_rows, sign_test, splits_table
+
+
+@pytest.mark.parametrize(("a_only", "b_only"), [(25, 9), (14, 10), (13, 10), (0, 6), (7, 0), (3, 3), (1, 0)])
+def test_sign_test_is_the_exact_binomial_test(a_only, b_only):
+    expected = binomtest(a_only, a_only + b_only, 0.5, alternative="two-sided").pvalue
+    assert sign_test(a_only, b_only) == pytest.approx(expected, rel=1e-12)
+
+
+def test_sign_test_edges():
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(0, 6) == pytest.approx(2 / 64)
+    with pytest.raises(ValueError):
+        sign_test(-1, 2)
+
+
+def _record(photo, anime, crop, hit=None, hit_crop=None):
+    r = {"photo": photo, "anime_likelihood": anime, "anime_likelihood_crop": crop}
+    if hit is not None:
+        r.update(identity_hit=hit, identity_hit_crop=hit_crop)
+    return r
+
+
+def test_compare_rows_counts_discordant_photos():
+    a = [
+        _record("p1", 0.995, 0.2, True, True),
+        _record("p2", 0.999, 0.999, True, False),
+        _record("p3", 0.5, 0.999, False, False),
+        _record("only_in_a", 1.0, 1.0, True, True),
+    ]
+    b = [
+        _record("p3", 0.98, 0.991, True, False),  # 0.98 is below the judge's 0.99
+        _record("p2", 0.2, 0.999, True, True),
+        _record("p1", 0.991, 0.1, False, False),
+    ]
+    splits = {s.measure: s for s in compare_rows(a, b)}
+    full = splits["anime full"]
+    assert (full.photos, full.a, full.b, full.a_only, full.b_only) == (3, 2, 1, 1, 0)
+    crop = splits["anime crop"]
+    assert (crop.a, crop.b, crop.a_only, crop.b_only) == (2, 2, 0, 0) and crop.p == 1.0
+    ident = splits["identity full"]
+    assert (ident.a, ident.b, ident.a_only, ident.b_only) == (2, 2, 1, 1)
+    ident_crop = splits["identity crop"]
+    assert (ident_crop.a_only, ident_crop.b_only) == (1, 1)
+    assert "| anime full | 3 | 2 | 1 | 1 | 0 | 1 |" in splits_table("A", "B", list(splits.values()))
+
+
+def test_reports_without_per_photo_identity_compare_the_anime_rate_only():
+    a = [_record("p1", 0.999, 0.999), _record("p2", 0.1, 0.1)]
+    b = [_record("p1", 0.1, 0.999, True, True), _record("p2", 0.1, 0.1, True, True)]
+    assert [s.measure for s in compare_rows(a, b)] == ["anime full", "anime crop"]
