@@ -8,7 +8,8 @@ Each ``LABEL=METRICS[:ROW]`` names a ``metrics.json`` of ``geostyle evaluate`` a
 (``model``, the default; ``compare``; or a baseline such as ``cartoon``). Photos are matched by
 stem, so the two may come from one run or from two runs on the same photos. Identity per photo is
 in reports written since it was added to ``per_image``; older reports give the anime rows only.
-Writes ``benchmarks/results/paired_A_B.json`` and ``.md``.
+Labels are letters, digits and ``-`` (they name the results files). Writes
+``benchmarks/results/paired_A_B.json`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -18,23 +19,32 @@ import json
 import re
 from pathlib import Path
 
-from geostyle.eval.versus import compare_rows, splits_json, splits_table
+from geostyle.eval.versus import MEASURES, compare_rows, splits_json, splits_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def row_records(ap: argparse.ArgumentParser, spec: str) -> tuple[str, str, list[dict]]:
     label, sep, rest = spec.partition("=")
-    if not sep or not re.fullmatch(r"[A-Za-z0-9_.-]+", label):
-        ap.error(f"expected LABEL=METRICS[:ROW] with a label of letters, digits, _ . -, got {spec!r}")
-    path, _, row = rest.partition(":")
-    row = row or "model"
+    if not sep or not re.fullmatch(r"[A-Za-z0-9-]+", label):
+        ap.error(f"expected LABEL=METRICS[:ROW] with a label of letters, digits and -, got {spec!r}")
+    path, row = rest, "model"
+    if not Path(path).is_file() and ":" in rest:  # METRICS:ROW (a path may hold ':' itself)
+        path, _, row = rest.rpartition(":")
     if not Path(path).is_file():
         ap.error(f"no such metrics file: {path}")
-    per_image = json.loads(Path(path).read_text()).get("per_image") or {}
-    if row not in per_image:
-        ap.error(f"{path} has no per-image row {row!r} (rows: {', '.join(per_image) or 'none'})")
-    return label, f"{path}:{row}", per_image[row]
+    try:
+        metrics = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        ap.error(f"{path} is not a readable metrics.json of geostyle evaluate: {e}")
+    per_image = metrics.get("per_image") if isinstance(metrics, dict) else None
+    if not isinstance(per_image, dict) or row not in per_image:
+        rows = ", ".join(per_image) if isinstance(per_image, dict) else "none"
+        ap.error(f"{path} has no per-image row {row!r} (rows: {rows})")
+    records = per_image[row]
+    if not all(isinstance(r, dict) and "photo" in r for r in records):
+        ap.error(f"{path}: row {row!r} has records without a photo name")
+    return label, f"{path}:{row}", records
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,24 +54,34 @@ def main(argv: list[str] | None = None) -> int:
     (a_label, a_src, a), (b_label, b_src, b) = (row_records(ap, s) for s in args.rows)
     if a_label == b_label:
         ap.error(f"the two labels must differ, got {a_label!r} twice")
-    splits = compare_rows(a, b)
+    try:
+        splits = compare_rows(a, b)
+    except ValueError as e:
+        ap.error(str(e))
     if not splits:
         ap.error("the two rows share no photo with a pass/fail measure")
     table = splits_table(a_label, b_label, splits)
     print(table)
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"paired_{a_label}_{b_label}"
+    json_path, md_path = (RESULTS / f"paired_{a_label}_{b_label}.{ext}" for ext in ("json", "md"))
     sources = {a_label: a_src, b_label: b_src}
-    stem.with_suffix(".json").write_text(json.dumps({"rows": sources, "splits": splits_json(splits)}, indent=2))
+    json_path.write_text(json.dumps({"rows": sources, "splits": splits_json(splits)}, indent=2) + "\n")
+    measured = {s.measure for s in splits}
+    missing = [m for m in MEASURES if m not in measured]
+    note = (
+        f"\n\nNot compared ({', '.join(missing)}): a report written before identity was kept per photo."
+        if missing
+        else ""
+    )
     command = f"python benchmarks/paired_rows.py {' '.join(args.rows)}"
-    stem.with_suffix(".md").write_text(
+    md_path.write_text(
         f"# {a_label} against {b_label}, photo by photo\n\n`{command}`\n\n"
         + "\n".join(f"- {k}: `{v}`" for k, v in sources.items())
-        + f"\n\n{table}\n\nThe anime judge passes a photo at likelihood >= 0.99; identity passes when the "
-        "output's nearest input photo is its own (rank-1). p: exact two-sided sign test on the photos "
-        "only one row passes.\n"
+        + f"\n\n{table}{note}\n\nThe anime judge passes a photo at likelihood >= 0.99 (a timed-out judgement "
+        "is a fail where the report stores the judge's decisions, left out in older ones); identity passes when the output's nearest input photo is its own (rank-1). p: exact "
+        "two-sided sign test on the photos only one row passes.\n"
     )
-    print(f"wrote {stem}.json and .md")
+    print(f"wrote {json_path} and {md_path.name}")
     return 0
 
 

@@ -8,6 +8,7 @@ import pytest
 from geostyle.data.images import load_image
 from geostyle.eval.geometry import landmark_nme
 from geostyle.eval.identity import FaceEmbedder, identity_per_output, identity_scores
+from geostyle.eval.run import Tally, identity_per_photo
 from geostyle.faces.landmarks import INDEX, from_ibug68
 
 
@@ -47,6 +48,26 @@ def test_identity_per_output_names_the_misses():
     assert dist[2] == 0.0 and dist[3] == pytest.approx(0.01 * np.sqrt(128))
     # the rates are the means of the per-output values
     assert identity_scores(outputs, inputs) == (pytest.approx(dist.mean()), pytest.approx(0.6))
+
+
+def test_identity_per_photo_lands_in_each_photos_record():
+    rng = np.random.default_rng(2)
+    inputs = list(rng.normal(size=(4, 128)))  # all evaluated photos; the row has outputs of 1, 2, 3
+    crops_in = list(rng.normal(size=(3, 128)))
+    tally = Tally(
+        emb=[inputs[1], inputs[3] + 0.01, inputs[3]],  # photo "b"'s output looks like photo "c"
+        emb_crop=[crops_in[0], crops_in[1], crops_in[0]],  # "c"'s crop looks like "a"'s source crop
+        input_crop=crops_in,
+        own=[1, 2, 3],
+        per_image=[{"photo": "a"}, {"photo": "b"}, {"photo": "c"}],
+    )
+    rates = identity_per_photo(tally, inputs)
+    records = {r["photo"]: r for r in tally.per_image}
+    assert [records[k]["identity_hit"] for k in "abc"] == [True, False, True]
+    assert records["b"]["identity_distance"] == pytest.approx(np.linalg.norm(inputs[3] + 0.01 - inputs[2]))
+    assert records["a"]["identity_distance"] == 0.0
+    assert [records[k]["identity_hit_crop"] for k in "abc"] == [True, True, False]
+    assert rates["identity_rank1"] == pytest.approx(2 / 3) and rates["identity_rank1_crop"] == pytest.approx(2 / 3)
 
 
 @pytest.fixture(scope="module")

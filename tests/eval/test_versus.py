@@ -56,3 +56,19 @@ def test_reports_without_per_photo_identity_compare_the_anime_rate_only():
     a = [_record("p1", 0.999, 0.999), _record("p2", 0.1, 0.1)]
     b = [_record("p1", 0.1, 0.999, True, True), _record("p2", 0.1, 0.1, True, True)]
     assert [s.measure for s in compare_rows(a, b)] == ["anime full", "anime crop"]
+
+
+def test_the_evaluators_decision_wins_over_the_rounded_likelihood():
+    # 0.99 exactly passes; a stored decision is used as it is (a timeout: likelihood null, a fail)
+    a = [_record("p1", 0.99, 0.99), {"photo": "p2", "anime": False, "anime_crop": False, "anime_likelihood": None}]
+    b = [_record("p1", 0.2, None), {"photo": "p2", "anime": True, "anime_crop": True, "anime_likelihood": 0.999}]
+    splits = {s.measure: s for s in compare_rows(a, b)}
+    assert (splits["anime full"].photos, splits["anime full"].a_only, splits["anime full"].b_only) == (2, 1, 1)
+    # p1's crop has no likelihood in b: only p2 is compared there
+    assert (splits["anime crop"].photos, splits["anime crop"].b_only) == (1, 1)
+
+
+def test_a_photo_twice_in_one_row_is_refused():
+    a = [_record("p1", 0.999, 0.999), _record("p1", 0.1, 0.1)]
+    with pytest.raises(ValueError, match="twice"):
+        compare_rows(a, [_record("p1", 0.5, 0.5)])

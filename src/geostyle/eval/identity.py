@@ -76,9 +76,9 @@ def identity_per_output(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per output: ``(distance to its own input, whether its own input is the nearest)`` for
     ``(N, 128)`` output embeddings among ``(M, 128)`` input embeddings; output ``i`` was made from
-    input ``own[i]`` (default ``i``, M = N).
+    input ``own[i]`` (default ``i``, M = N); N, M >= 1.
 
-    A tie counts against the output (``argmin`` picks the lowest index).
+    A tie goes to the lowest index (``argmin``): a hit only where that is the output's own input.
     """
     outputs, inputs = np.asarray(outputs, np.float64), np.asarray(inputs, np.float64)
     own = np.arange(len(outputs)) if own is None else np.asarray(own, dtype=int)

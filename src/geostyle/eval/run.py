@@ -125,6 +125,27 @@ class Tally:
     per_image: list[dict[str, Any]] = field(default_factory=list)
 
 
+def identity_per_photo(tally: Tally, inputs: list[np.ndarray]) -> dict[str, float]:
+    """One row's identity rates (full frames among all evaluated inputs, crops among their source
+    crops); each photo's own result also goes into its ``per_image`` record, so two rows of one
+    run can be compared photo by photo (a paired test, ``geostyle.eval.versus``)."""
+    full = identity_per_output(np.stack(tally.emb), np.stack(inputs), np.array(tally.own))
+    crop = identity_per_output(np.stack(tally.emb_crop), np.stack(tally.input_crop))
+    for record, d, hit, d_crop, hit_crop in zip(tally.per_image, *full, *crop, strict=True):
+        record.update(
+            identity_distance=float(d),
+            identity_hit=bool(hit),
+            identity_distance_crop=float(d_crop),
+            identity_hit_crop=bool(hit_crop),
+        )
+    return {
+        "identity_distance": float(full[0].mean()),
+        "identity_rank1": float(full[1].mean()),
+        "identity_distance_crop": float(crop[0].mean()),
+        "identity_rank1_crop": float(crop[1].mean()),
+    }
+
+
 @dataclass
 class Produced:
     """One stylizer's result for one photo."""
@@ -340,8 +361,12 @@ class Evaluation:
         if m.get("anime_timeouts"):
             record["anime_timeouts"] = m["anime_timeouts"]
         if "anime" in m:
+            # the judge's decision as the rate counts it (a timed-out likelihood is NaN: a fail)
             record.update(
-                anime_likelihood=m["anime_likelihood"], anime_likelihood_crop=m["anime_likelihood_crop"]
+                anime=m["anime"],
+                anime_crop=m["anime_crop"],
+                anime_likelihood=m["anime_likelihood"],
+                anime_likelihood_crop=m["anime_likelihood_crop"],
             )
         for key in ("ssim", "lpips", "feature_distance"):
             if key in m:
@@ -457,21 +482,7 @@ class Evaluation:
             row["anime_rate"] = float(np.mean(tally.anime))
             row["anime_rate_crop"] = float(np.mean(tally.anime_crop))
         if n:
-            full = identity_per_output(np.stack(tally.emb), np.stack(self.inputs), np.array(tally.own))
-            crop = identity_per_output(np.stack(tally.emb_crop), np.stack(tally.input_crop))
-            row["identity_distance"], row["identity_rank1"] = float(full[0].mean()), float(full[1].mean())
-            row["identity_distance_crop"], row["identity_rank1_crop"] = (
-                float(crop[0].mean()),
-                float(crop[1].mean()),
-            )
-            # Per photo too, so two rows of one run can be compared photo by photo (a paired test).
-            for record, d, hit, d_crop, hit_crop in zip(tally.per_image, *full, *crop, strict=True):
-                record.update(
-                    identity_distance=round(float(d), 6),
-                    identity_hit=bool(hit),
-                    identity_distance_crop=round(float(d_crop), 6),
-                    identity_hit_crop=bool(hit_crop),
-                )
+            row.update(identity_per_photo(tally, self.inputs))
             row["detection_rate"] = float(np.mean(tally.detected))
             row["landmark_nme"] = float(np.mean(tally.nme)) if tally.nme else None
         for key in ("ssim", "lpips", "feature_distance"):

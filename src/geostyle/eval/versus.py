@@ -44,9 +44,11 @@ class Split:
     p: float
 
 
-def _anime(key: str) -> Callable[[Record], bool | None]:
+def _anime(flag: str, likelihood: str) -> Callable[[Record], bool | None]:
     def passes(r: Record) -> bool | None:
-        v = r.get(key)
+        if r.get(flag) is not None:  # the evaluator's own decision (reports since it was stored)
+            return bool(r[flag])
+        v = r.get(likelihood)  # older reports: the likelihood (rounded to 6 places; null on a timeout)
         return None if v is None else v >= THRESHOLD
 
     return passes
@@ -58,17 +60,26 @@ def _flag(key: str) -> Callable[[Record], bool | None]:
 
 # measure name -> pass/fail of one record (None: not measured for that photo)
 MEASURES: dict[str, Callable[[Record], bool | None]] = {
-    "anime full": _anime("anime_likelihood"),
-    "anime crop": _anime("anime_likelihood_crop"),
+    "anime full": _anime("anime", "anime_likelihood"),
+    "anime crop": _anime("anime_crop", "anime_likelihood_crop"),
     "identity full": _flag("identity_hit"),
     "identity crop": _flag("identity_hit_crop"),
 }
 
 
+def _by_photo(records: Iterable[Record]) -> dict[str, Record]:
+    out: dict[str, Record] = {}
+    for r in records:
+        if r["photo"] in out:
+            raise ValueError(f"photo {r['photo']!r} appears twice in one row")
+        out[r["photo"]] = r
+    return out
+
+
 def compare_rows(a: Iterable[Record], b: Iterable[Record]) -> list[Split]:
-    """Every measure both rows carry, on the photos both have (matched by ``photo``)."""
-    by_a = {r["photo"]: r for r in a}
-    by_b = {r["photo"]: r for r in b}
+    """Every measure both rows carry, on the photos both have (matched by ``photo``); a photo a
+    measure has no value for in either row is left out of that measure."""
+    by_a, by_b = _by_photo(a), _by_photo(b)
     common = sorted(by_a.keys() & by_b.keys())
     splits = []
     for name, passes in MEASURES.items():
