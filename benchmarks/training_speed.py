@@ -47,7 +47,7 @@ from typing import Any
 import torch
 
 from geostyle.train.config import load_config
-from geostyle.train.distributed import unwrap
+from geostyle.train.distributed import native_bf16, unwrap
 from geostyle.train.presets import preset_path
 from geostyle.train.trainer import Trainer, build_trainer
 
@@ -272,19 +272,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per component")
     parser.add_argument("--out", default=str(RESULTS / "training_speed.json"))
     parser.add_argument(
+        "--preset-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an override for the anime and sketch preset rows only (repeatable), e.g. train.channels_last=false",
+    )
+    parser.add_argument(
         "--shipped-before", default=SHIPPED_BEFORE, help="git revision of the 'as shipped' row ('' = skip it)"
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     args.preset_of = {"anime v4 (before)": "anime"}
-    recipes = {"anime v4 (before)": ANIME_V4, "anime": [], "sketch": []}
+    recipes = {"anime v4 (before)": ANIME_V4, "anime": list(args.preset_set), "sketch": list(args.preset_set)}
     load_before = os.getloadavg()
     results = [measure(name, overrides, args) for name, overrides in recipes.items()]
     base = results[0]["run_samples_per_s"]
     shipped = measure_shipped(args.shipped_before, args) if args.shipped_before else None
     if shipped is not None:
         results.insert(0, shipped)
-    print(f"threads {args.threads}; load average before {load_before[0]:.2f}")
+    bf16 = native_bf16(torch.device("cpu"))
+    print(
+        f"threads {args.threads}; load average before {load_before[0]:.2f}; CPU with native bfloat16: {bf16}"
+        + (f"; preset overrides: {' '.join(args.preset_set)}" if args.preset_set else "")
+    )
     print(f"{'recipe':20s} {'res':>4s} {'batch':>5s} {'step ms':>8s} {'samples/s':>9s}  components (ms)")
     for r in results:
         for p in r["phases"]:
@@ -304,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
+        "cpu_native_bf16": bf16,  # `train.precision: auto` runs bfloat16 only where this is true
+        "preset_overrides": args.preset_set,
         "recipes": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
