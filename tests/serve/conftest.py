@@ -215,6 +215,11 @@ def page(browser, server):
     context.grant_permissions(["camera"], origin=server.url)
     page = context.new_page()
     page.set_default_timeout(30_000)
+    # Assertions wait on the server's work (stylizing, detecting); 5 s, Playwright's default, was
+    # missed on a loaded 2-core machine (a training run beside the suite).
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=30_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.errors = errors  # type: ignore[attr-defined]
