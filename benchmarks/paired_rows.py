@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     measured = {s.measure for s in splits}
     missing = [m for m in MEASURES if m not in measured]
     note = (
-        f"\n\nNot compared ({', '.join(missing)}): a report written before identity was kept per photo."
+        f"\n\nNot compared ({', '.join(missing)}): not in both rows' per-photo records (anime: anime "
+        "reports only; identity: reports written since it was kept per photo)."
         if missing
         else ""
     )
