@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
 ]
 REPO = Path(__file__).resolve().parents[2]
 DOC_IMAGES = REPO / "docs" / "img"
+WAIT_MS = 30_000  # how long page actions and assertions wait (ms)
 
 
 def free_port() -> int:
@@ -196,8 +197,12 @@ def browser(fake_camera):
         pytest.fail(
             f"{CHROMIUM} not found: install Debian's chromium (`make test` does: apt-get install chromium)"
         )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait on the server's work (stylizing, detecting); 5 s, Playwright's default, was
+    # missed on a loaded 2-core machine (a training run beside the suite). The setting is global
+    # to the process, so it is made once here, beside the page actions' own wait (`page`).
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as pw:
         # Playwright gives every launch a fresh temporary profile (its own --user-data-dir).
         browser = pw.chromium.launch(
@@ -214,12 +219,7 @@ def page(browser, server):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.grant_permissions(["camera"], origin=server.url)
     page = context.new_page()
-    page.set_default_timeout(30_000)
-    # Assertions wait on the server's work (stylizing, detecting); 5 s, Playwright's default, was
-    # missed on a loaded 2-core machine (a training run beside the suite).
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=30_000)
+    page.set_default_timeout(WAIT_MS)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.errors = errors  # type: ignore[attr-defined]
