@@ -14,13 +14,20 @@ an image each judge reads:
   with one region taken from the aligned anime face (eyes, skin, face, hair), and the reverse;
 * **textures** (strength 0.35, eyes at full style geometry): candidate training targets: the selfie
   warped, the cartoon target of the shipped recipe (in-graph filter + exemplar palette + the
-  exemplar's eyes), the same without the palette, half photo half target, the exemplar's skin.
+  exemplar's eyes), the same without the palette, half photo half target, the exemplar's skin;
+* **skin** (``--sections skin``; at the shipped geometry and with eyes, nose and mouth at full
+  style geometry): which property of an anime face's skin the judge reads: the model's own skin
+  (the face inside its outline, eyes and mouth left out) recoloured to the aligned anime face's
+  skin (Lab mean and spread), smoothed (fine texture gone, shading kept: a masked Gaussian blur),
+  flat (one colour), smoothed and recoloured, and the anime face's skin itself.
 
 Every row: animeface rate (and at likelihood 0.5), identity rank-1 and mean distance of the crops
 against the input crops (dlib box found on the input crop). Selfies and anime faces the model
 trained on are left out (its ``extra.trained_on``). Writes ``benchmarks/results/anime_judges.json``
 and ``.md`` and a contact sheet ``docs/img/anime_judges.jpg`` (first 6 selfies, one strip per row).
 Needs the prepared datasets ``runs/datasets/selfie`` and ``runs/datasets/anime_animeface``.
+``--sections`` picks sections; ``--out NAME`` writes ``NAME.json``/``.md`` and ``docs/img/NAME.jpg``
+instead (so a study of one section does not overwrite the full one).
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
 STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
+SECTIONS = ("geometry", "regions", "textures", "skin")
 GEOMETRIES = {  # name: (strength, part gains)
     "0.35": (0.35, {}),
     "0.65": (0.65, {}),
@@ -76,11 +84,42 @@ def _hull(points: np.ndarray, names, size: int, grow: float = 1.0, up: float = 0
     return torch.from_numpy(cv2.GaussianBlur(m, (0, 0), 4))[None, None]
 
 
+def _masked_stats(lab: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    w = mask[..., None] / (mask.sum() + 1e-6)
+    mean = (lab * w).sum((0, 1))
+    return mean, np.sqrt((((lab - mean) ** 2) * w).sum((0, 1))) + 1e-6
+
+
+def skin_variants(model: np.ndarray, anime: np.ndarray, mask: np.ndarray, sigma: float) -> dict[str, np.ndarray]:
+    """The model's crop with its skin (soft ``mask (H, W)`` in [0, 1]) changed one property at a
+    time toward the aligned anime face (both ``(H, W, 3)`` uint8 RGB): colour (Lab mean and spread
+    of the anime skin), smoothness (a Gaussian blur of ``sigma`` px normalised inside the mask, so
+    the background does not bleed in), flatness (the skin's mean colour), smoothness and colour."""
+    hard = (mask > 0.5).astype(np.float32)
+    lab = cv2.cvtColor(model, cv2.COLOR_RGB2LAB).astype(np.float32)
+    m_mean, m_std = _masked_stats(lab, hard)
+    a_mean, a_std = _masked_stats(cv2.cvtColor(anime, cv2.COLOR_RGB2LAB).astype(np.float32), hard)
+
+    def recolour(x: np.ndarray) -> np.ndarray:
+        return (x - m_mean) * (a_std / m_std) + a_mean
+
+    blur = cv2.GaussianBlur(lab * hard[..., None], (0, 0), sigma) / (cv2.GaussianBlur(hard, (0, 0), sigma)[..., None] + 1e-6)
+    flat = np.broadcast_to(m_mean, lab.shape)
+    out = {}
+    for name, skin in (("recoloured", recolour(lab)), ("smoothed", blur), ("flat", flat), ("smoothed and recoloured", recolour(blur))):
+        rgb = cv2.cvtColor(np.clip(skin, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32)
+        out[name] = np.clip(model * (1 - mask[..., None]) + rgb * mask[..., None] + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
 class Rows:
-    def __init__(self) -> None:
+    def __init__(self, sections: list[str]) -> None:
+        self.sections = set(sections)
         self.images: dict[str, list[np.ndarray]] = {}
 
     def add(self, section: str, name: str, image: np.ndarray | torch.Tensor) -> None:
+        if section not in self.sections:
+            return
         if isinstance(image, torch.Tensor):
             image = to_uint8(image)[0]
         self.images.setdefault(f"{section} | {name}", []).append(image)
@@ -93,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--styles", type=Path, default=ROOT / "runs" / "datasets" / "anime_animeface")
     ap.add_argument("--n", type=int, default=40, help="held-out selfies")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS[:3]))
+    ap.add_argument("--out", default="anime_judges", help="name of the results and contact sheet files")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
@@ -111,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     palette = Palette.of(np.stack([cv2.resize(load_image(it.crop_path), (size, size)) for it in styles[:50]]))
     judge, embedder = AnimeFaceJudge(), FaceEmbedder()
     rng = np.random.default_rng(args.seed)
-    rows, inputs, boxes, used = Rows(), [], [], []
+    rows, inputs, boxes, used = Rows(args.sections), [], [], []
     for item in photos:
         if len(used) >= args.n:
             break
@@ -144,11 +185,26 @@ def main(argv: list[str] | None = None) -> int:
             rows.add("geometry", f"{name}: anime face aligned", exemplar)
             rows.add("geometry", f"{name}: model", model)
             rows.add("geometry", f"{name}: selfie warped", warped)
+        both = m & ex_mask
+        if "skin" in args.sections:
+            for name in ("0.35", "0.35, eyes+nose+mouth 1.0"):
+                t, exemplar, _, model = views[name]
+                tpx = (t[0].numpy() + 1) * size / 2 - 0.5
+                tpx[~m[0].numpy()] = np.nan
+                parts = part_masks(t, both, size, parts=("right_eye", "left_eye", "mouth"), width=2.2)
+                inner = _hull(tpx, OUTLINE, size, grow=0.85) * (1 - parts)
+                model_u8, anime_u8, mask = to_uint8(model)[0], to_uint8(exemplar)[0], inner[0, 0].numpy()
+                rows.add("skin", f"{name}: model", model_u8)
+                for variant, image in skin_variants(model_u8, anime_u8, mask, sigma=6 * size / 256).items():
+                    rows.add("skin", f"{name}: model, skin {variant}", image)
+                rows.add("skin", f"{name}: model + anime skin", paste_parts(model, exemplar, inner))
+        if not {"regions", "textures"} & set(args.sections):
+            print(f"\r{len(used)}/{args.n} selfies", end="", file=sys.stderr, flush=True)
+            continue
         # Regions, at full part geometry.
         t, exemplar, warped, model = views["0.35, eyes+nose+mouth 1.0"]
         tpx = (t[0].numpy() + 1) * size / 2 - 0.5
         tpx[~m[0].numpy()] = np.nan
-        both = m & ex_mask
         eyes = part_masks(t, both, size, width=2.2)
         parts = part_masks(t, both, size, parts=("right_eye", "left_eye", "mouth"), width=2.2)
         face = _hull(tpx, OUTLINE + ("right_brow_outer", "left_brow_outer"), size, up=40 * size / 256)
@@ -198,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": str(base.path), "photos": used, "n": len(used), "seed": args.seed,
         "seconds": round(time.time() - t0, 1), "command": "python benchmarks/anime_judges.py " + " ".join(argv or sys.argv[1:]),
     }  # fmt: skip
-    (RESULTS / "anime_judges.json").write_text(json.dumps({"meta": meta, "rows": results}, indent=1))
+    (RESULTS / f"{args.out}.json").write_text(json.dumps({"meta": meta, "rows": results}, indent=1))
     lines = [
         "# What the anime judges react to",
         "",
@@ -206,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         "crops at the model's size; anime rate = animeface likelihood >= 0.99 (>= 0.5 in brackets); "
         "identity = dlib rank-1 among these selfies (mean distance in brackets).",
     ]
-    for section in ("geometry", "regions", "textures"):
+    for section in SECTIONS:
+        if section not in args.sections:
+            continue
         lines += ["", f"## {section}", "", "| row | anime rate | identity rank-1 |", "|---|---|---|"]
         for r in results:
             if r["section"] == section:
@@ -214,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"| {r['row']} | {r['anime_rate']:.2f} ({r['anime_rate_05']:.2f}) | "
                     f"{r['identity_rank1']:.2f} ({r['identity_distance']:.3f}) |"
                 )
-    (RESULTS / "anime_judges.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     # Contact sheet: one strip of the first 6 selfies per row, labelled.
     strips = []
@@ -223,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         label = np.full((18, strip.shape[1], 3), 255, np.uint8)
         cv2.putText(label, key, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
         strips.append(np.vstack([label, strip]))
-    save_image(ROOT / "docs" / "img" / "anime_judges.jpg", np.vstack(strips))
+    save_image(ROOT / "docs" / "img" / f"{args.out}.jpg", np.vstack(strips))
     return 0
 
 
