@@ -19,7 +19,8 @@ an image each judge reads:
   style geometry): which property of an anime face's skin the judge reads: the model's own skin
   (the face inside its outline, eyes and mouth left out) recoloured to the aligned anime face's
   skin (Lab mean and spread), smoothed (fine texture gone, shading kept: a masked Gaussian blur),
-  flat (one colour), smoothed and recoloured, and the anime face's skin itself.
+  flat (one colour), smoothed and recoloured, the anime skin's lightness or chroma alone, and the
+  anime face's skin itself.
 
 Every row: animeface rate (and at likelihood 0.5), identity rank-1 and mean distance of the crops
 against the input crops (dlib box found on the input crop). Selfies and anime faces the model
@@ -94,7 +95,9 @@ def skin_variants(model: np.ndarray, anime: np.ndarray, mask: np.ndarray, sigma:
     """The model's crop with its skin (soft ``mask (H, W)`` in [0, 1]) changed one property at a
     time toward the aligned anime face (both ``(H, W, 3)`` uint8 RGB): colour (Lab mean and spread
     of the anime skin), smoothness (a Gaussian blur of ``sigma`` px normalised inside the mask, so
-    the background does not bleed in), flatness (the skin's mean colour), smoothness and colour."""
+    the background does not bleed in), flatness (the skin's mean colour), smoothness and colour; and
+    the anime skin split in two: its lightness (the drawing's marks and shading) with the model's
+    chroma, its chroma with the model's lightness."""
     hard = (mask > 0.5).astype(np.float32)
     lab = cv2.cvtColor(model, cv2.COLOR_RGB2LAB).astype(np.float32)
     m_mean, m_std = _masked_stats(lab, hard)
@@ -105,8 +108,15 @@ def skin_variants(model: np.ndarray, anime: np.ndarray, mask: np.ndarray, sigma:
 
     blur = cv2.GaussianBlur(lab * hard[..., None], (0, 0), sigma) / (cv2.GaussianBlur(hard, (0, 0), sigma)[..., None] + 1e-6)
     flat = np.broadcast_to(m_mean, lab.shape)
+    anime_lab = cv2.cvtColor(anime, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lines = np.concatenate([anime_lab[..., :1], lab[..., 1:]], -1)  # the anime drawing's lightness
+    tint = np.concatenate([lab[..., :1], anime_lab[..., 1:]], -1)  # the anime drawing's chroma
     out = {}
-    for name, skin in (("recoloured", recolour(lab)), ("smoothed", blur), ("flat", flat), ("smoothed and recoloured", recolour(blur))):
+    variants = (
+        ("recoloured", recolour(lab)), ("smoothed", blur), ("flat", flat), ("smoothed and recoloured", recolour(blur)),
+        ("with the anime skin's lightness", lines), ("with the anime skin's chroma", tint),
+    )  # fmt: skip
+    for name, skin in variants:
         rgb = cv2.cvtColor(np.clip(skin, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32)
         out[name] = np.clip(model * (1 - mask[..., None]) + rgb * mask[..., None] + 0.5, 0, 255).astype(np.uint8)
     return out
