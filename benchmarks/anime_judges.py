@@ -100,15 +100,15 @@ def skin_variants(model: np.ndarray, anime: np.ndarray, mask: np.ndarray, sigma:
     chroma, its chroma with the model's lightness."""
     hard = (mask > 0.5).astype(np.float32)
     lab = cv2.cvtColor(model, cv2.COLOR_RGB2LAB).astype(np.float32)
+    anime_lab = cv2.cvtColor(anime, cv2.COLOR_RGB2LAB).astype(np.float32)
     m_mean, m_std = _masked_stats(lab, hard)
-    a_mean, a_std = _masked_stats(cv2.cvtColor(anime, cv2.COLOR_RGB2LAB).astype(np.float32), hard)
+    a_mean, a_std = _masked_stats(anime_lab, hard)
 
     def recolour(x: np.ndarray) -> np.ndarray:
         return (x - m_mean) * (a_std / m_std) + a_mean
 
     blur = cv2.GaussianBlur(lab * hard[..., None], (0, 0), sigma) / (cv2.GaussianBlur(hard, (0, 0), sigma)[..., None] + 1e-6)
     flat = np.broadcast_to(m_mean, lab.shape)
-    anime_lab = cv2.cvtColor(anime, cv2.COLOR_RGB2LAB).astype(np.float32)
     lines = np.concatenate([anime_lab[..., :1], lab[..., 1:]], -1)  # the anime drawing's lightness
     tint = np.concatenate([lab[..., :1], anime_lab[..., 1:]], -1)  # the anime drawing's chroma
     out = {}
