@@ -149,6 +149,24 @@ def test_upload_video_gives_the_library_video(page, server, short_clip, library_
     assert np.abs(got - source).mean() > 5.0, "and it is stylized"
 
 
+def test_a_file_chosen_before_the_model_list_arrives_is_stylized(page, server, photo_files):
+    # The list of models comes from the server after the page loads; a file chosen before it
+    # arrives must still be uploaded and stylized with the default model, not silently dropped.
+    held = []
+
+    def hold(route):
+        held.append(route)
+
+    page.route("**/api/models", hold)
+    page.goto(server.url + "/")
+    page.set_input_files("#file", str(photo_files[0]))
+    page.wait_for_timeout(300)
+    assert len(held) == 1 and page.locator("#output-img").is_hidden()
+    held[0].continue_()
+    url, _ = _result(page)
+    assert url.endswith("anime-035.png")
+
+
 def test_models_carry_the_strength_they_suggest(page, server):
     """``/api/models`` gives each model's own default strength (read from its file), and the page
     moves the slider there when the model changes."""

@@ -3,6 +3,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const state = { upload: null, request: 0 };
+  let ready = Promise.resolve(); // the model list, filled by init()
 
   function showStrength() {
     $("strength-value").textContent = Number($("strength").value).toFixed(2);
@@ -96,6 +97,7 @@
   async function upload() {
     const file = $("file").files[0];
     if (!file) return;
+    await ready;
     const form = new FormData();
     form.append("file", file);
     state.upload = null;
@@ -126,14 +128,19 @@
     }
   }
 
-  async function init() {
-    try {
-      await gs.fillModels($("model"), gs.params.get("model") || "anime");
-      $("strength").value = gs.params.get("strength") || gs.modelStrength($("model"));
-    } catch (err) {
-      gs.message(err.message);
-    }
+  function init() {
+    // The file listener goes on before the model list arrives, so a file chosen at once is not
+    // lost; upload() waits for the list (it stylizes with the chosen model and its strength).
     $("file").addEventListener("change", upload);
+    ready = (async () => {
+      try {
+        await gs.fillModels($("model"), gs.params.get("model") || "anime");
+        $("strength").value = gs.params.get("strength") || gs.modelStrength($("model"));
+      } catch (err) {
+        gs.message(err.message);
+      }
+      showStrength();
+    })();
     $("strength").addEventListener("input", showStrength);
     $("strength").addEventListener("change", changed);
     $("model").addEventListener("change", () => {
