@@ -6,6 +6,7 @@
   let stream = null;
   let running = false;
   const counters = { frames: 0, faces: 0, fps: 0, last: 0 };
+  let ready = Promise.resolve(); // the model list, filled by init()
   // One id per camera stream: the server keeps this stream's face tracks between frames.
   const streamId = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -66,6 +67,7 @@
   }
 
   async function start() {
+    await ready;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       gs.message("This browser gives no camera access on this page.");
       return;
@@ -92,13 +94,18 @@
     $("stop").disabled = true;
   }
 
-  async function init() {
-    try {
-      await gs.fillModels($("model"), gs.params.get("model") || "anime");
-      $("strength").value = gs.params.get("strength") || gs.modelStrength($("model"));
-    } catch (err) {
-      gs.message(err.message);
-    }
+  function init() {
+    // Start and Stop listen at once, so a click while the model list loads is not lost; start()
+    // waits for the list (frames go out with the chosen model and its strength).
+    ready = (async () => {
+      try {
+        await gs.fillModels($("model"), gs.params.get("model") || "anime");
+        $("strength").value = gs.params.get("strength") || gs.modelStrength($("model"));
+      } catch (err) {
+        gs.message(err.message);
+      }
+      showStrength();
+    })();
     $("strength").addEventListener("input", showStrength);
     $("model").addEventListener("change", () => {
       $("strength").value = gs.modelStrength($("model"));
