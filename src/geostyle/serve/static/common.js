@@ -82,5 +82,19 @@ const gs = (() => {
   }
 
   const params = new URLSearchParams(location.search);
-  return { api, message, el, option, fillModels, modelStrength, params };
+
+  // A page's model list and strength slider (Stylize, Webcam): the list from the server, the model
+  // and strength from the address (?model=, ?strength=) or the model's own strength. Returns a
+  // promise that settles once the list is in (an error is shown in the page, not thrown), so a page
+  // can put its listeners on first and let them wait for it.
+  async function loadModels(select, slider) {
+    try {
+      await fillModels(select, params.get("model") || "anime");
+      slider.value = params.get("strength") || modelStrength(select);
+    } catch (err) {
+      message(err.message);
+    }
+  }
+
+  return { api, message, el, option, modelStrength, loadModels, params };
 })();

@@ -132,15 +132,7 @@
     // The file listener goes on before the model list arrives, so a file chosen at once is not
     // lost; upload() waits for the list (it stylizes with the chosen model and its strength).
     $("file").addEventListener("change", upload);
-    ready = (async () => {
-      try {
-        await gs.fillModels($("model"), gs.params.get("model") || "anime");
-        $("strength").value = gs.params.get("strength") || gs.modelStrength($("model"));
-      } catch (err) {
-        gs.message(err.message);
-      }
-      showStrength();
-    })();
+    ready = gs.loadModels($("model"), $("strength")).then(showStrength);
     $("strength").addEventListener("input", showStrength);
     $("strength").addEventListener("change", changed);
     $("model").addEventListener("change", () => {

@@ -97,15 +97,7 @@
   function init() {
     // Start and Stop listen at once, so a click while the model list loads is not lost; start()
     // waits for the list (frames go out with the chosen model and its strength).
-    ready = (async () => {
-      try {
-        await gs.fillModels($("model"), gs.params.get("model") || "anime");
-        $("strength").value = gs.params.get("strength") || gs.modelStrength($("model"));
-      } catch (err) {
-        gs.message(err.message);
-      }
-      showStrength();
-    })();
+    ready = gs.loadModels($("model"), $("strength")).then(showStrength);
     $("strength").addEventListener("input", showStrength);
     $("model").addEventListener("change", () => {
       $("strength").value = gs.modelStrength($("model"));
