@@ -85,6 +85,13 @@ def _hull(points: np.ndarray, names, size: int, grow: float = 1.0, up: float = 0
     return torch.from_numpy(cv2.GaussianBlur(m, (0, 0), 4))[None, None]
 
 
+def _target_pixels(points: torch.Tensor, mask: torch.Tensor, size: int) -> np.ndarray:
+    """Target landmarks ``(1, K, 2)`` of the normalised crop frame in pixels, missing ones NaN."""
+    px = (points[0].numpy() + 1) * size / 2 - 0.5
+    px[~mask[0].numpy()] = np.nan
+    return px
+
+
 def _masked_stats(lab: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     w = mask[..., None] / (mask.sum() + 1e-6)
     mean = (lab * w).sum((0, 1))
@@ -199,8 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         if "skin" in args.sections:
             for name in ("0.35", "0.35, eyes+nose+mouth 1.0"):
                 t, exemplar, _, model = views[name]
-                tpx = (t[0].numpy() + 1) * size / 2 - 0.5
-                tpx[~m[0].numpy()] = np.nan
+                tpx = _target_pixels(t, m, size)
                 parts = part_masks(t, both, size, parts=("right_eye", "left_eye", "mouth"), width=2.2)
                 inner = _hull(tpx, OUTLINE, size, grow=0.85) * (1 - parts)
                 model_u8, anime_u8, mask = to_uint8(model)[0], to_uint8(exemplar)[0], inner[0, 0].numpy()
@@ -213,8 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         # Regions, at full part geometry.
         t, exemplar, warped, model = views["0.35, eyes+nose+mouth 1.0"]
-        tpx = (t[0].numpy() + 1) * size / 2 - 0.5
-        tpx[~m[0].numpy()] = np.nan
+        tpx = _target_pixels(t, m, size)
         eyes = part_masks(t, both, size, width=2.2)
         parts = part_masks(t, both, size, parts=("right_eye", "left_eye", "mouth"), width=2.2)
         face = _hull(tpx, OUTLINE + ("right_brow_outer", "left_brow_outer"), size, up=40 * size / 256)
@@ -229,8 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.add("regions", "anime face", exemplar)
         # Textures (candidate targets), eyes at full style geometry.
         t, exemplar, warped, model = views["0.35, eyes 1.0"]
-        tpx = (t[0].numpy() + 1) * size / 2 - 0.5
-        tpx[~m[0].numpy()] = np.nan
+        tpx = _target_pixels(t, m, size)
         eyes = part_masks(t, both, size, width=2.2)
         mouth = part_masks(t, both, size, parts=("mouth",), width=1.6)
         skin = _hull(tpx, OUTLINE + ("right_brow_outer", "left_brow_outer"), size, grow=0.9, up=10) * (1 - eyes) * (1 - mouth)
