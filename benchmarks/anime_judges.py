@@ -21,6 +21,16 @@ an image each judge reads:
   skin (Lab mean and spread), smoothed (fine texture gone, shading kept: a masked Gaussian blur),
   flat (one colour), smoothed and recoloured, the anime skin's lightness or chroma alone, and the
   anime face's skin itself.
+* **scales** (``--sections scales``): at which scale each judge reads a face: the model's crop
+  blurred (Gaussian sigma 3, 6, 12 px at 256), and hybrids of two images' lightness split at that
+  sigma: the aligned anime face's coarse lightness (eyes, nose and mouth at full style geometry)
+  under the model's fine lightness, and the reverse.
+* **lines** (``--sections lines``): line art drawn onto the model's crop (dark difference-of-Gaussians
+  lines of its own lightness or of the warped selfie's: the form the generator's ``ink`` draws,
+  here on Lab lightness), and the crop unsharp-masked.
+
+The model draws without its ink here (``--ink 0``, the default; the bundled anime models carry
+ink 1 since it was measured in the lines section), so every section sees its drawing alone.
 
 Every row: animeface rate (and at likelihood 0.5), identity rank-1 and mean distance of the crops
 against the input crops (dlib box found on the input crop). Selfies and anime faces the model
@@ -49,6 +59,7 @@ from geostyle.eval.anime import AnimeFaceJudge
 from geostyle.eval.identity import FaceEmbedder, identity_scores
 from geostyle.faces.landmarks import INDEX, pixels_to_normalized
 from geostyle.infer.stylize import Stylizer
+from geostyle.nets.blocks import INK_MARGIN, gaussian_blur, ink_lines, luma
 from geostyle.nets.release import read_release_metadata
 from geostyle.train.targets import Palette, cartoon_target, part_masks, paste_parts
 from geostyle.warp.grid import warp_image
@@ -58,7 +69,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
 STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
-SECTIONS = ("geometry", "regions", "textures", "skin")
+SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines")
+SCALES = (3.0, 6.0, 12.0)
+INK_SIGMAS = (1.0, 1.5, 2.0, 3.0)  # px at 256: the generator's ink line width
+GAUSSIAN_INK_GAIN = 60.0  # Gaussian sigmas (px at 256) splitting an image's lightness into coarse and fine
 GEOMETRIES = {  # name: (strength, part gains)
     "0.35": (0.35, {}),
     "0.65": (0.65, {}),
@@ -129,6 +143,56 @@ def skin_variants(model: np.ndarray, anime: np.ndarray, mask: np.ndarray, sigma:
     return out
 
 
+def scale_variants(model: np.ndarray, anime: np.ndarray, sigma: float) -> dict[str, np.ndarray]:
+    """Split the lightness (Lab L) of two ``(H, W, 3)`` uint8 RGB images at Gaussian ``sigma`` px and
+    recombine: the model's crop blurred (all channels: what is left when the fine scale goes), the
+    anime face's coarse lightness under the model's fine lightness, and the reverse; chroma stays
+    the model's. It asks at which scale each judge reads a face."""
+    lab = cv2.cvtColor(model, cv2.COLOR_RGB2LAB).astype(np.float32)
+    anime_l = cv2.cvtColor(anime, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    coarse_m, coarse_a = cv2.GaussianBlur(lab[..., 0], (0, 0), sigma), cv2.GaussianBlur(anime_l, (0, 0), sigma)
+    out = {"blurred": cv2.GaussianBlur(model, (0, 0), sigma)}
+    for name, lightness in (
+        ("anime coarse + model fine", coarse_a + lab[..., 0] - coarse_m),
+        ("model coarse + anime fine", coarse_m + anime_l - coarse_a),
+    ):
+        mixed = np.concatenate([np.clip(lightness, 0, 255)[..., None], lab[..., 1:]], -1).astype(np.uint8)
+        out[name] = cv2.cvtColor(mixed, cv2.COLOR_LAB2RGB)
+    return out
+
+
+def line_variants(model: np.ndarray, source: np.ndarray, name: str) -> dict[str, np.ndarray]:
+    """The model's ``(H, W, 3)`` uint8 RGB crop with dark line art drawn onto it: soft
+    difference-of-Gaussians lines (sigma 1 px against 1.6 px at 256, the XDoG form) of ``source``'s
+    lightness, darkening the model's lightness by up to 60 % or 100 %; and the model unsharp-masked.
+    Line art is what a cartoon has by construction; this asks whether the anime judge reads it."""
+    scale = model.shape[0] / 256
+    lab = cv2.cvtColor(model, cv2.COLOR_RGB2LAB).astype(np.float32)
+    light = cv2.cvtColor(source, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) / 255
+    dog = cv2.GaussianBlur(light, (0, 0), scale) - cv2.GaussianBlur(light, (0, 0), 1.6 * scale)
+    ink = np.tanh(np.maximum(-dog - 0.005, 0) * 60)  # 0 on flat regions, toward 1 on a dark edge
+    out = {}
+    for strength in (0.6, 1.0):
+        mixed = lab.copy()
+        mixed[..., 0] *= 1 - strength * ink
+        out[f"{name} lines x{strength:g}"] = cv2.cvtColor(np.clip(mixed, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    return out
+
+
+def gaussian_ink(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The generator's ink lines (:func:`ink_lines`) drawn with Gaussian blurs of ``sigma`` and 1.6
+    ``sigma`` px (its box filters are about sigma 1), so the line width can vary; at sigma 1 the
+    form the generator had first (gain 60: as much ink as the box filters' gain 80)."""
+    lightness = (luma(image) + 1.0) * 0.5
+    dog = gaussian_blur(lightness, sigma) - gaussian_blur(lightness, 1.6 * sigma)
+    return torch.tanh(torch.clamp(-dog - INK_MARGIN, min=0.0) * GAUSSIAN_INK_GAIN)
+
+
+def unsharp(image: np.ndarray, sigma: float, amount: float) -> np.ndarray:
+    blur = cv2.GaussianBlur(image.astype(np.float32), (0, 0), sigma)
+    return np.clip(image + amount * (image - blur) + 0.5, 0, 255).astype(np.uint8)
+
+
 class Rows:
     def __init__(self, sections: list[str]) -> None:
         self.sections = set(sections)
@@ -145,6 +209,9 @@ class Rows:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="anime")
+    ap.add_argument(
+        "--ink", type=float, default=0.0, help="the model's ink (default 0: its drawing alone; the lines rows add ink)"
+    )
     ap.add_argument("--photos", type=Path, default=ROOT / "runs" / "datasets" / "selfie")
     ap.add_argument("--styles", type=Path, default=ROOT / "runs" / "datasets" / "anime_animeface")
     ap.add_argument("--n", type=int, default=40, help="held-out selfies")
@@ -155,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     t0 = time.time()
 
-    stylizers = {name: Stylizer(args.model, strength=a, part_gains=g) for name, (a, g) in GEOMETRIES.items()}
+    stylizers = {name: Stylizer(args.model, strength=a, part_gains=g, ink=args.ink) for name, (a, g) in GEOMETRIES.items()}
     base = stylizers["0.35"]
     trained = read_release_metadata(base.path).get("extra", {}).get("trained_on") or {}
     photo_set, style_set = load_manifest(args.photos), load_manifest(args.styles)
@@ -214,6 +281,27 @@ def main(argv: list[str] | None = None) -> int:
                 for variant, image in skin_variants(model_u8, anime_u8, mask, sigma=6 * size / 256).items():
                     rows.add("skin", f"{name}: model, skin {variant}", image)
                 rows.add("skin", f"{name}: model + anime skin", paste_parts(model, exemplar, inner))
+        if "scales" in args.sections:
+            model_u8 = to_uint8(views["0.35"][3])[0]
+            anime_u8 = to_uint8(views["0.35, eyes+nose+mouth 1.0"][1])[0]
+            rows.add("scales", "model (0.35)", model_u8)
+            rows.add("scales", "anime face aligned (0.35, eyes+nose+mouth 1.0)", anime_u8)
+            for sigma in SCALES:
+                for variant, image in scale_variants(model_u8, anime_u8, sigma * size / 256).items():
+                    rows.add("scales", f"sigma {sigma:g}: {variant}", image)
+        if "lines" in args.sections:
+            model_u8, warped_u8 = to_uint8(views["0.35"][3])[0], to_uint8(views["0.35"][2])[0]
+            rows.add("lines", "model (0.35)", model_u8)
+            for source, name in ((model_u8, "its own"), (warped_u8, "the warped selfie's")):
+                for variant, image in line_variants(model_u8, source, name).items():
+                    rows.add("lines", f"model + {variant}", image)
+            for amount in (1.0, 2.0):
+                rows.add("lines", f"model unsharp-masked x{amount:g}", unsharp(model_u8, 2 * size / 256, amount))
+            model, warped = views["0.35"][3], views["0.35"][2]
+            rows.add("lines", "model + the generator's ink 1", (model + 1) * (1 - ink_lines(warped)) - 1)
+            for sigma in INK_SIGMAS:  # wider lines: Gaussian blurs of sigma and 1.6 sigma
+                lines = gaussian_ink(warped, sigma * size / 256)
+                rows.add("lines", f"model + Gaussian ink 1, sigma {sigma:g}", (model + 1) * (1 - lines) - 1)
         if not {"regions", "textures"} & set(args.sections):
             print(f"\r{len(used)}/{args.n} selfies", end="", file=sys.stderr, flush=True)
             continue
@@ -265,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     judge.close()
     RESULTS.mkdir(parents=True, exist_ok=True)
     meta = {
-        "model": str(base.path), "photos": used, "n": len(used), "seed": args.seed,
+        "model": str(base.path), "ink": args.ink, "photos": used, "n": len(used), "seed": args.seed,
         "seconds": round(time.time() - t0, 1), "command": "python benchmarks/anime_judges.py " + " ".join(argv or sys.argv[1:]),
     }  # fmt: skip
     (RESULTS / f"{args.out}.json").write_text(json.dumps({"meta": meta, "rows": results}, indent=1))

@@ -216,3 +216,43 @@ def test_background_pass_in_a_worker_thread_changes_nothing(tiny_model, astronau
     together.stylize_background = broken  # type: ignore[method-assign]
     with pytest.raises(GeostyleError, match="background failed"):
         together.render(image, faces)
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_ink_draws_the_photos_lines_into_frame_and_face(tiny_model, astronaut_path, runtime):
+    """``ink``: the frame is the one without ink, darkened along the photo's lines (the background
+    pass) and the face's warped lines (the face pass), never lightened; the model's own ink is
+    the default, an explicit value replaces it, and values outside [0, 1] are refused."""
+    image = load_image(astronaut_path)
+    plain = Stylizer(tiny_model, runtime=runtime)
+    inked = Stylizer(tiny_model, runtime=runtime, ink=1.0)
+    assert plain.ink == 0.0 and inked.ink == 1.0
+    faces = [f.warp_landmarks() for f in plain.detect_faces(image)]
+    a, b = plain.render(image, faces).astype(int), inked.render(image, faces).astype(int)
+    assert (b <= a + 1).all()  # ink only darkens (1 grey level of rounding)
+    darker = (a - b).max(-1) > 20
+    assert 0.02 < darker.mean() < 0.4  # lines where the photo has structure, not a dimmed frame
+    crop_a, crop_b = plain.stylize(image).crop.astype(int), inked.stylize(image).crop.astype(int)
+    assert 0.02 < ((crop_a - crop_b).max(-1) > 20).mean() < 0.4
+    with pytest.raises(GeostyleError, match="ink"):
+        Stylizer(tiny_model, ink=1.2)
+
+
+def test_a_model_carries_its_ink(tiny_model, tmp_path):
+    """A release given ``ink`` after training (weights unchanged) draws with it; ``ink=0`` turns
+    it off; a setting the generator cannot take is refused and writes nothing."""
+    from geostyle.nets.release import load_release, update_release_arch_kwargs
+
+    marked = tmp_path / "inked.safetensors"
+    update_release_arch_kwargs(tiny_model, marked, ink=0.5)
+    assert Stylizer(marked).ink == 0.5
+    assert Stylizer(marked, ink=0.0).ink == 0.0
+    before, after = load_release(tiny_model), load_release(marked)
+    for key, value in before.generator.state_dict().items():
+        assert torch.equal(after.generator.state_dict()[key], value)
+    assert after.metadata["extra"] == before.metadata["extra"]
+    with pytest.raises(CheckpointError, match="ink"):
+        update_release_arch_kwargs(tiny_model, tmp_path / "bad.safetensors", ink=3.0)
+    with pytest.raises(CheckpointError, match="widths"):
+        update_release_arch_kwargs(tiny_model, tmp_path / "bad.safetensors", widths=[8, 8, 8])
+    assert not (tmp_path / "bad.safetensors").exists()

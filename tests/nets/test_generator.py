@@ -644,3 +644,73 @@ def test_the_fixed_base_is_drawn_in_float32_under_bfloat16_autocast(shared_data,
             mixed = g(x)
     assert mixed.dtype == torch.float32
     torch.testing.assert_close(mixed, plain, atol=1e-6, rtol=0)
+
+
+def _step_photo(size: int) -> torch.Tensor:
+    """A grey photo with a dark square in the middle: edges on four sides, flat elsewhere."""
+    x = torch.full((1, 3, size, size), 0.6)
+    q = size // 4
+    x[..., q : 3 * q, q : 3 * q] = -0.6
+    return x
+
+
+def test_ink_lines_follow_the_dark_side_of_edges_only():
+    """``ink_lines``: near 1 just inside the dark square's edge, 0 on the flat grey, the flat dark
+    square's middle and the bright side of the edge."""
+    from geostyle.nets.blocks import ink_lines
+
+    lines = ink_lines(_step_photo(64))[0, 0]
+    assert lines.shape == (64, 64)
+    assert float(lines[32, 16]) > 0.9 and float(lines[16, 32]) > 0.9  # first dark pixel at the left / top edge
+    assert float(lines[32, 15]) < 0.05  # first bright pixel: the line is on the dark side
+    assert float(lines[32, 32]) < 1e-6 and float(lines[4, 4]) < 1e-6  # flat regions draw nothing
+    assert float(ink_lines(torch.full((1, 3, 32, 32), 0.3)).abs().max()) < 1e-6
+
+
+@pytest.mark.parametrize("size", [128, 512])  # 512: the decode on the reduced cartoon base
+def test_ink_darkens_the_output_along_the_photos_lines_and_nowhere_else(size):
+    """``ink``: the same weights give the same output away from the photo's lines and a darker one
+    on them, by the set share (ink 1 draws black); in both decode paths; the release keeps it."""
+    from geostyle.nets.blocks import ink_lines
+
+    x = _step_photo(size)
+    plain = _randomize(create_model("geo_mobile_s", cartoon_base=True)).eval()
+    inked = create_model("geo_mobile_s", cartoon_base=True, ink=0.6).eval()
+    inked.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        y0, y1 = plain(x), inked(x)
+        lines = ink_lines(x)[0, 0]
+    flat = lines < 1e-6
+    assert flat.float().mean() > 0.8
+    torch.testing.assert_close(y1[..., flat], y0[..., flat], atol=1e-6, rtol=0)
+    on = lines > 0.9
+    assert on.any()
+    expected = (y0[..., on] + 1) * (1 - 0.6 * lines[on]) - 1
+    torch.testing.assert_close(y1[..., on], expected, atol=1e-5, rtol=0)
+    assert float((y0[..., on] - y1[..., on]).mean()) > 0.1
+    assert inked.config["ink"] == 0.6 and "ink" not in plain.config
+
+
+def test_ink_travels_in_the_release_exports_and_is_checked(tmp_path):
+    """An inked generator survives a release and ONNX export with parity; ink outside [0, 1] or on
+    a one-channel generator is refused."""
+    import onnxruntime as ort
+
+    from geostyle.nets.release import load_release, save_release
+
+    x = _step_photo(128)
+    g = _randomize(create_model("geo_mobile_s", cartoon_base=True, ink=1.0)).eval()
+    path = tmp_path / "inked.safetensors"
+    save_release(path, g, arch="geo_mobile_s", arch_kwargs=g.config, geometry=None, resolution=128)
+    back = load_release(path).generator.eval()
+    assert back.ink == 1.0
+    with torch.no_grad():
+        y = g(x)
+        torch.testing.assert_close(back(x), y, atol=0, rtol=0)
+    onnx = export_generator_onnx(g, tmp_path / "inked.onnx", 128, 128, with_grid=False)
+    out = ort.InferenceSession(str(onnx)).run(None, {"image": x.numpy()})[0]
+    np.testing.assert_allclose(out, y.numpy(), atol=1e-3)
+    with pytest.raises(ValueError, match="ink"):
+        create_model("geo_mobile_s", ink=1.5)
+    with pytest.raises(ValueError, match="ink"):
+        create_model("geo_mobile_s", channels=1, ink=0.5)

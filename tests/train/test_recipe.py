@@ -279,10 +279,16 @@ def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_da
     tr = build_trainer(cfg, tmp_path / "run", progress=False)
     teacher = load_release(teacher_file).generator
     s = tr.prepare_step(3)
+    # The bundled teacher draws with ink; its target is its drawing without the ink, a fixed filter
+    # a student carries rather than learns.
+    assert teacher.ink == 1.0 and tr.teacher is not None and tr.teacher.ink == 0.0
     with torch.no_grad():
+        inked = teacher(s.x.images, s.geo.target_from_photo)
+        teacher.ink = 0.0
         expected = teacher(s.x.images, s.geo.target_from_photo)
     assert s.target is not None and s.target.shape == s.x.images.shape
     assert torch.allclose(s.target, expected, atol=1e-6)
+    assert (inked - expected).abs().amax() > 0.5
     # The bundled anime model redraws the photo: the target is not the warped photo.
     assert (s.target - s.warped_x).abs().mean() > 0.05
     assert tr.teacher is not None and not any(p.requires_grad for p in tr.teacher.parameters())

@@ -32,6 +32,16 @@ def part_gains(args: argparse.Namespace) -> dict[str, float] | None:
     return None if not args.part_gain else dict(args.part_gain)
 
 
+def add_ink_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ink",
+        type=float,
+        default=None,
+        help="draw the photo's own line art into the output, darkening it by up to this share "
+        "(0-1; default: the model's own, 0 for models released without it)",
+    )
+
+
 def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``stylize`` and ``live``."""
     p.add_argument(
@@ -41,6 +51,7 @@ def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
         help="geometry strength alpha (0 = keep the photo's shape, 1 = the style's; default: the model's own, else 0.5)",
     )
     add_part_gain_argument(p)
+    add_ink_argument(p)
     p.add_argument(
         "--reach",
         type=float,
@@ -102,6 +113,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         runtime=args.runtime,
         work_size=args.work_size or None,
         reach=DEFAULT_REACH if args.reach is None else args.reach,
+        ink=args.ink,
     )
 
 

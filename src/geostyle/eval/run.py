@@ -81,6 +81,7 @@ class EvalOptions:
     exclude: list[Path] = field(default_factory=list)  # files listing stems to leave out (both sets)
     strength: float | None = None
     part_gains: dict[str, float] | None = None  # None: the model's own (extra.part_gains)
+    ink: float | None = None  # None: the model's own (its generator's ink)
     backend: str = "mediapipe"  # face detector of the stylizer
     landmark_backend: str | None = None  # detector judging the outputs' geometry (default: backend)
     cache_dir: Path | None = None
@@ -233,7 +234,11 @@ class Evaluation:
         if options.threads > 0:
             torch.set_num_threads(options.threads)
         self.stylizer = Stylizer(
-            options.model, strength=options.strength, part_gains=options.part_gains, backend=options.backend
+            options.model,
+            strength=options.strength,
+            part_gains=options.part_gains,
+            ink=options.ink,
+            backend=options.backend,
         )
         self.compare = (
             Stylizer(options.compare, strength=options.strength, backend=options.backend)
@@ -614,6 +619,7 @@ class Evaluation:
             "settings": {
                 "strength": self.stylizer.strength,
                 "part_gains": self.stylizer.part_gains,
+                "ink": self.stylizer.ink,
                 "resolution": self.stylizer.size,
                 "backend": o.backend,
                 "landmark_backend": o.landmark_backend or o.backend,

@@ -109,6 +109,8 @@ class Stylizer:
             output; per-stage times then overlap and no longer add up to the frame time).
         reach: how far around a face its warp moves pixels, in crop half-sides (whole frames and
             :meth:`stylize`; :meth:`stylize_crop`, which has nothing beyond the crop, pins its border).
+        ink: how much the photo's own line art darkens the output (0-1; the generator's ``ink``;
+            None: the model's own, 0 for models released without it).
     """
 
     def __init__(
@@ -126,6 +128,7 @@ class Stylizer:
         feather: float = DEFAULT_FEATHER,
         overlap: bool = True,
         reach: float = DEFAULT_REACH,
+        ink: float | None = None,
     ):
         if runtime not in RUNTIMES:
             raise GeostyleError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
@@ -134,6 +137,14 @@ class Stylizer:
         single_thread_numpy_blas()  # its idle workers spin on the cores the generator needs
         self.path = resolve_model(model)
         self.release: ReleaseModel = load_release(self.path)
+        if ink is not None:
+            # A fixed filter after the residual, no weights: any RGB model can take it.
+            if not 0.0 <= float(ink) <= 1.0:
+                raise GeostyleError(f"ink must be between 0 and 1, got {ink}")
+            if getattr(self.release.generator, "channels", 3) != 3:
+                raise GeostyleError(f"{self.path}: ink needs an RGB generator")
+            setattr(self.release.generator, "ink", float(ink))  # noqa: B010 (an nn.Module attribute)
+        self.ink = float(getattr(self.release.generator, "ink", 0.0))
         if self.release.geometry is None:
             raise CheckpointError(f"{self.path}: model has no geometry model")
         try:

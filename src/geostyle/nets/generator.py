@@ -65,6 +65,7 @@ from geostyle.nets.blocks import (
     base_reduction,
     cartoon_base,
     identity_grid,
+    ink_lines,
     luma,
     pencil_dodge,
     reduced_cartoon_base,
@@ -115,6 +116,10 @@ class GeoGenerator(nn.Module):
         base_levels, base_lines, base_passes: with ``cartoon_base``, the filter's lightness levels
             (0 = smooth shading, for painted styles), line strength (0-1) and edge-preserving
             smoothing passes (1 is cheaper at inference).
+        ink: the output darkened toward black by up to this share (0-1) along the warped photo's
+            own line art (:func:`geostyle.nets.blocks.ink_lines`), after the residual: lines the
+            network cannot blur or blotch away. A fixed filter with no weights, so it can be set on
+            a trained release (``geostyle ink``) as well as trained with.
 
     ``forward(x, grid=None, warped=None, drawn=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with
     ``H, W`` multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the
@@ -143,6 +148,7 @@ class GeoGenerator(nn.Module):
         base_levels: int = CARTOON_LEVELS,
         base_lines: float = CARTOON_LINES,
         base_passes: int = CARTOON_PASSES,
+        ink: float = 0.0,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -184,6 +190,11 @@ class GeoGenerator(nn.Module):
             if not cartoon_base or int(base_passes) < 1:
                 raise ValueError(f"base_passes (>= 1) shapes the cartoon base; set cartoon_base=True, got {base_passes}")
             self.config["base_passes"] = int(base_passes)
+        if not 0.0 <= float(ink) <= 1.0 or (ink and channels != 3):
+            raise ValueError(f"ink darkens an RGB output by up to that share along the photo's lines: in [0, 1], got {ink}")
+        if ink:  # only when used: older releases' configs stay as they were
+            self.config["ink"] = float(ink)
+        self.ink = float(ink)
         self.base_levels, self.base_lines = int(base_levels), float(base_lines)
         self.base_passes = int(base_passes)
         self.cartoon_base = bool(cartoon_base)
@@ -231,7 +242,8 @@ class GeoGenerator(nn.Module):
             if sub > 1:
                 # Draws its own reduced base: a full-size ``drawn`` (the upsampled drawing) is not
                 # used here, so the output is the same with or without one (test).
-                return self._decode_on_reduced_base(base, h, sub)
+                return self._inked(self._decode_on_reduced_base(base, h, sub), base)
+        photo = base
         t = torch.tanh(self.head(h))
         # The bases are fixed filters: drawn in float32 also where training autocasts the network
         # (the pencil base's blur is a convolution, which bfloat16 autocast would round).
@@ -252,7 +264,17 @@ class GeoGenerator(nn.Module):
                 base, t = lightness.expand_as(base), t.mean(dim=1, keepdim=True).expand_as(t)
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
-        return (b + t) / (1 + b * t)
+        return self._inked((b + t) / (1 + b * t), photo)
+
+    def _inked(self, y: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+        """``y`` with the photo's line art drawn in (``ink``): darkened toward black by up to ``ink``
+        along :func:`ink_lines` of ``photo`` (the warped photo, in the output's geometry). A fixed
+        filter of the input like the cartoon base: no gradient goes through the lines."""
+        if not self.ink:
+            return y
+        with _full_precision(photo), torch.no_grad():
+            keep = 1.0 - self.ink * ink_lines(_float32(photo))
+        return (y + 1.0) * keep.to(y.dtype) - 1.0
 
     def _decode_on_reduced_base(self, base: torch.Tensor, h: torch.Tensor, sub: int) -> torch.Tensor:
         """Above 384 px the cartoon base is drawn on a reduced copy (:func:`cartoon_base`). The

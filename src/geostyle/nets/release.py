@@ -93,6 +93,25 @@ def update_release_extra(path: str | Path, out: str | Path, **extra: Any) -> Non
     atomic_write(Path(out), lambda tmp: save_file(tensors, str(tmp), metadata=raw))
 
 
+def update_release_arch_kwargs(path: str | Path, out: str | Path, **kwargs: Any) -> None:
+    """Copy a release checkpoint to ``out`` (may be ``path``) with settings of its generator that
+    carry no weights changed (e.g. ``ink``); weights are unchanged. The generator is rebuilt with
+    the new settings and must take the weights as they are: raises :class:`CheckpointError`."""
+    from geostyle.nets.registry import create_model
+
+    meta = read_release_metadata(path)
+    with safe_open(str(path), framework="pt") as fh:
+        raw = dict(fh.metadata() or {})
+    tensors = load_file(str(path))
+    merged = {**meta["arch_kwargs"], **kwargs}
+    try:
+        create_model(meta["arch"], **merged).load_state_dict(tensors, strict=True)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: the generator does not take {kwargs} ({exc})") from exc
+    raw["arch_kwargs"] = json.dumps(merged, sort_keys=True)
+    atomic_write(Path(out), lambda tmp: save_file(tensors, str(tmp), metadata=raw))
+
+
 def read_release_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata of a release checkpoint, JSON fields decoded. Raises :class:`CheckpointError`."""
     path = Path(path)

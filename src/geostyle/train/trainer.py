@@ -817,7 +817,7 @@ def load_teacher(
     for ``data.target=teacher``, and its identity (name, file, SHA-256: names can come to mean other
     files, the hash cannot). Refused where it draws another number of channels than the student, or
     where it was trained on other style images than ``styles`` (the student would learn the
-    teacher's style, not these)."""
+    teacher's style, not these). A teacher with ``ink`` draws its target without it."""
     import hashlib
 
     from geostyle.nets.release import load_release, resolve_model
@@ -850,6 +850,10 @@ def load_teacher(
                 "on these styles first (e.g. --preset anime) and pass it: --set data.teacher=RUN/model.safetensors"
             )
     teacher.requires_grad_(False)
+    if getattr(teacher, "ink", 0.0):
+        # The target is the teacher's drawing without its ink: the ink is a fixed filter after the
+        # residual, which a student carries itself (model.generator_kwargs.ink) rather than learns.
+        setattr(teacher, "ink", 0.0)  # noqa: B010 (an nn.Module attribute)
     # The file's name, not its local path: releases travel.
     identity = {"model": str(name_or_path), "file": path.name, "sha256": digest}
     return teacher.to(device).eval(), identity
