@@ -670,16 +670,26 @@ def test_ink_lines_follow_the_dark_side_of_edges_only():
 @pytest.mark.parametrize("size", [128, 512])  # 512: the decode on the reduced cartoon base
 def test_ink_darkens_the_output_along_the_photos_lines_and_nowhere_else(size):
     """``ink``: the same weights give the same output away from the photo's lines and a darker one
-    on them, by the set share (ink 1 draws black); in both decode paths; the release keeps it."""
-    from geostyle.nets.blocks import ink_lines
+    on them, by the set share (ink 1 draws black); in both decode paths (above 384 px the lines are
+    drawn on the photo reduced as the cartoon base is, and upsampled: twice as wide at 512 px as at
+    256); the release keeps it."""
+    import torch.nn.functional as F
+
+    from geostyle.nets.blocks import base_reduction, ink_lines
 
     x = _step_photo(size)
     plain = _randomize(create_model("geo_mobile_s", cartoon_base=True)).eval()
     inked = create_model("geo_mobile_s", cartoon_base=True, ink=0.6).eval()
     inked.load_state_dict(plain.state_dict())
+    sub = base_reduction(size, size)
+    assert sub == (2 if size == 512 else 1)
     with torch.no_grad():
         y0, y1 = plain(x), inked(x)
         lines = ink_lines(x)[0, 0]
+        if sub > 1:
+            small = ink_lines(F.avg_pool2d(x, sub))
+            assert float((lines > 0.5).float().mean()) < 0.7 * float((small > 0.5).float().mean())
+            lines = F.interpolate(small, size=(size, size), mode="bilinear", align_corners=False)[0, 0]
     flat = lines < 1e-6
     assert flat.float().mean() > 0.8
     torch.testing.assert_close(y1[..., flat], y0[..., flat], atol=1e-6, rtol=0)
