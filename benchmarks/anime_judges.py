@@ -71,8 +71,8 @@ STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
 SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines")
 SCALES = (3.0, 6.0, 12.0)
-INK_SIGMAS = (1.0, 1.5, 2.0, 3.0)  # px at 256: the generator's ink line width
-GAUSSIAN_INK_GAIN = 60.0  # Gaussian sigmas (px at 256) splitting an image's lightness into coarse and fine
+INK_SIGMAS = (1.0, 1.5, 2.0, 3.0)  # px at 256: the Gaussian ink's line widths (the generator's is about 1)
+GAUSSIAN_INK_GAIN = 60.0  # as much ink at sigma 1 as the generator's box filters at their gain 80  # Gaussian sigmas (px at 256) splitting an image's lightness into coarse and fine
 GEOMETRIES = {  # name: (strength, part gains)
     "0.35": (0.35, {}),
     "0.65": (0.65, {}),

@@ -279,9 +279,13 @@ def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_da
     tr = build_trainer(cfg, tmp_path / "run", progress=False)
     teacher = load_release(teacher_file).generator
     s = tr.prepare_step(3)
-    # The bundled teacher draws with ink; its target is its drawing without the ink, a fixed filter
-    # a student carries rather than learns.
+    # The bundled teacher draws with ink; the target carries the student's ink (none here), a fixed
+    # filter, not something to learn.
     assert teacher.ink == 1.0 and tr.teacher is not None and tr.teacher.ink == 0.0
+    from geostyle.train.trainer import load_teacher
+
+    inked_teacher, _ = load_teacher(str(teacher_file), torch.device("cpu"), 3, FaceSet(tiny_datasets["style"], 32).stems, ink=0.5)
+    assert inked_teacher.ink == 0.5
     with torch.no_grad():
         inked = teacher(s.x.images, s.geo.target_from_photo)
         teacher.ink = 0.0

@@ -171,7 +171,7 @@ def markdown(metrics: dict[str, Any]) -> str:
         )
     s = metrics["settings"]
     out.append(
-        f"- geometry strength {s['strength']:g}, crop {s['resolution']} px; KID over {s['kid_subsets']} subsets of "
+        f"- geometry strength {s['strength']:g}{_ink_text(s)}, crop {s['resolution']} px; KID over {s['kid_subsets']} subsets of "
         f"{s['kid_subset_size']}; features {s['features']}"
     )
     if "torch_grid" in speed:
@@ -224,3 +224,9 @@ def write_report(
     (out / "report.md").write_text(markdown(plain))
     if sheet:
         save_image(out / "contact_sheet.jpg", image_grid(sheet, labels))
+
+
+def _ink_text(settings: dict) -> str:
+    """The model's ink where it draws with one (reports from before ink have no such setting)."""
+    ink = settings.get("ink")
+    return f", ink {ink:g} (the compare row draws with its own)" if ink else ""

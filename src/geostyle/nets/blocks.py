@@ -279,9 +279,9 @@ def ink_lines(image: torch.Tensor) -> torch.Tensor:
 
     The blurs are box filters applied twice (3x3 then 3x3, and 5x5 then 3x3: standard deviations
     1.15 and 1.63 px), not Gaussians of 1 and 1.6 px: the same lines (mean ink 0.069 against 0.068
-    on 21 photos at 256 px, mean difference 0.008) at a fifth of the cost in ONNX Runtime, where a
-    512 px face graph's four separable Gaussian passes took 13.5-16.6 ms and the four poolings
-    3.2 ms (one thread)."""
+    on 21 photos at 256 px, mean difference 0.008) at a quarter to a fifth of the cost in ONNX
+    Runtime, where on a 512 px image the four separable Gaussian passes took 13.5-16.6 ms and the
+    four poolings 3.2 ms (one thread, the machine busy)."""
     # -gain x the lightness (luma + 1) / 2 with its offset dropped (a difference of blurs of a
     # constant is 0): the sign and the gain folded into the luma weights, fewer full-size passes.
     weight = torch.tensor(_LUMA_WEIGHTS, dtype=image.dtype, device=image.device) * (-0.5 * INK_GAIN)

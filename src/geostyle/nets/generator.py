@@ -119,7 +119,9 @@ class GeoGenerator(nn.Module):
         ink: the output darkened toward black by up to this share (0-1) along the warped photo's
             own line art (:func:`geostyle.nets.blocks.ink_lines`), after the residual: lines the
             network cannot blur or blotch away. A fixed filter with no weights, so it can be set on
-            a trained release (``geostyle ink``) as well as trained with.
+            a trained release (:func:`geostyle.nets.release.update_release_arch_kwargs`); the
+            bundled anime models got it that way. Training with it is possible (a teacher's target
+            then carries the same ink) but has not been measured.
 
     ``forward(x, grid=None, warped=None, drawn=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with
     ``H, W`` multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the

@@ -154,7 +154,7 @@ def load_release(path: str | Path) -> ReleaseModel:
     try:
         generator = create_model(meta["arch"], **meta["arch_kwargs"])
         generator.load_state_dict(tensors, strict=True)
-    except (KeyError, RuntimeError, TypeError) as exc:
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: weights do not fit architecture {meta['arch']!r} ({exc})") from exc
     generator.eval()
     return ReleaseModel(

@@ -173,7 +173,11 @@ class Trainer:
             if config.loss.target <= 0:
                 raise ConfigError("data.target=teacher needs loss.target > 0 (the weight of the L1 to the teacher)")
             self.teacher, self.teacher_identity = load_teacher(
-                dc.teacher, self.device, int(getattr(nets.generator, "channels", 3)), styles.stems
+                dc.teacher,
+                self.device,
+                int(getattr(nets.generator, "channels", 3)),
+                styles.stems,
+                ink=float(getattr(nets.generator, "ink", 0.0)),
             )
         elif dc.teacher:
             raise ConfigError("data.teacher is only used with data.target=teacher")
@@ -811,13 +815,15 @@ def _batch_to(batch, device: torch.device):
 
 
 def load_teacher(
-    name_or_path: str, device: torch.device, channels: int, styles: list[str]
+    name_or_path: str, device: torch.device, channels: int, styles: list[str], ink: float = 0.0
 ) -> tuple[torch.nn.Module, dict[str, str]]:
     """The frozen generator of release model ``name_or_path`` (bundled name or path) on ``device``,
     for ``data.target=teacher``, and its identity (name, file, SHA-256: names can come to mean other
     files, the hash cannot). Refused where it draws another number of channels than the student, or
     where it was trained on other style images than ``styles`` (the student would learn the
-    teacher's style, not these). A teacher with ``ink`` draws its target without it."""
+    teacher's style, not these). The teacher draws with the student's ``ink``, not its own: the
+    target and the student's output then carry the same lines, and a student without ink learns
+    the teacher's drawing alone."""
     import hashlib
 
     from geostyle.nets.release import load_release, resolve_model
@@ -850,10 +856,10 @@ def load_teacher(
                 "on these styles first (e.g. --preset anime) and pass it: --set data.teacher=RUN/model.safetensors"
             )
     teacher.requires_grad_(False)
-    if getattr(teacher, "ink", 0.0):
-        # The target is the teacher's drawing without its ink: the ink is a fixed filter after the
-        # residual, which a student carries itself (model.generator_kwargs.ink) rather than learns.
-        setattr(teacher, "ink", 0.0)  # noqa: B010 (an nn.Module attribute)
+    if hasattr(teacher, "ink"):
+        # Ink is a fixed filter after the residual, nothing to learn: the target carries the lines
+        # the student's own output carries (none by default), whatever the teacher's release says.
+        setattr(teacher, "ink", float(ink))  # noqa: B010 (an nn.Module attribute)
     # The file's name, not its local path: releases travel.
     identity = {"model": str(name_or_path), "file": path.name, "sha256": digest}
     return teacher.to(device).eval(), identity
