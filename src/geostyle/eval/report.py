@@ -229,4 +229,4 @@ def write_report(
 def _ink_text(settings: dict) -> str:
     """The model's ink where it draws with one (reports from before ink have no such setting)."""
     ink = settings.get("ink")
-    return f", ink {ink:g} (the compare row draws with its own)" if ink else ""
+    return f", ink {ink:g}" if ink else ""
