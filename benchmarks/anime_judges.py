@@ -70,9 +70,9 @@ OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lowe
 STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
 SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines")
-SCALES = (3.0, 6.0, 12.0)
+SCALES = (3.0, 6.0, 12.0)  # Gaussian sigmas (px at 256) splitting an image's lightness into coarse and fine
 INK_SIGMAS = (1.0, 1.5, 2.0, 3.0)  # px at 256: the Gaussian ink's line widths (the generator's is about 1)
-GAUSSIAN_INK_GAIN = 60.0  # as much ink at sigma 1 as the generator's box filters at their gain 80  # Gaussian sigmas (px at 256) splitting an image's lightness into coarse and fine
+GAUSSIAN_INK_GAIN = 60.0  # as much ink at sigma 1 as the generator's box filters at their gain 80
 GEOMETRIES = {  # name: (strength, part gains)
     "0.35": (0.35, {}),
     "0.65": (0.65, {}),
@@ -170,7 +170,7 @@ def line_variants(model: np.ndarray, source: np.ndarray, name: str) -> dict[str,
     lab = cv2.cvtColor(model, cv2.COLOR_RGB2LAB).astype(np.float32)
     light = cv2.cvtColor(source, cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) / 255
     dog = cv2.GaussianBlur(light, (0, 0), scale) - cv2.GaussianBlur(light, (0, 0), 1.6 * scale)
-    ink = np.tanh(np.maximum(-dog - 0.005, 0) * 60)  # 0 on flat regions, toward 1 on a dark edge
+    ink = np.tanh(np.maximum(-dog - INK_MARGIN, 0) * GAUSSIAN_INK_GAIN)  # 0 on flat regions, toward 1 on a dark edge
     out = {}
     for strength in (0.6, 1.0):
         mixed = lab.copy()
@@ -290,14 +290,14 @@ def main(argv: list[str] | None = None) -> int:
                 for variant, image in scale_variants(model_u8, anime_u8, sigma * size / 256).items():
                     rows.add("scales", f"sigma {sigma:g}: {variant}", image)
         if "lines" in args.sections:
-            model_u8, warped_u8 = to_uint8(views["0.35"][3])[0], to_uint8(views["0.35"][2])[0]
+            _, _, warped, model = views["0.35"]
+            model_u8, warped_u8 = to_uint8(model)[0], to_uint8(warped)[0]
             rows.add("lines", "model (0.35)", model_u8)
             for source, name in ((model_u8, "its own"), (warped_u8, "the warped selfie's")):
                 for variant, image in line_variants(model_u8, source, name).items():
                     rows.add("lines", f"model + {variant}", image)
             for amount in (1.0, 2.0):
                 rows.add("lines", f"model unsharp-masked x{amount:g}", unsharp(model_u8, 2 * size / 256, amount))
-            model, warped = views["0.35"][3], views["0.35"][2]
             rows.add("lines", "model + the generator's ink 1", (model + 1) * (1 - ink_lines(warped)) - 1)
             for sigma in INK_SIGMAS:  # wider lines: Gaussian blurs of sigma and 1.6 sigma
                 lines = gaussian_ink(warped, sigma * size / 256)

@@ -139,11 +139,13 @@ class Stylizer:
         self.release: ReleaseModel = load_release(self.path)
         if ink is not None:
             # A fixed filter after the residual, no weights: any RGB model can take it.
-            if not 0.0 <= float(ink) <= 1.0:
-                raise GeostyleError(f"ink must be between 0 and 1, got {ink}")
-            if getattr(self.release.generator, "channels", 3) != 3:
-                raise GeostyleError(f"{self.path}: ink needs an RGB generator")
-            setattr(self.release.generator, "ink", float(ink))  # noqa: B010 (an nn.Module attribute)
+            set_ink = getattr(self.release.generator, "set_ink", None)
+            if set_ink is None:
+                raise GeostyleError(f"{self.path}: this generator draws no ink")
+            try:
+                set_ink(ink)
+            except ValueError as exc:
+                raise GeostyleError(str(exc)) from exc
         self.ink = float(getattr(self.release.generator, "ink", 0.0))
         if self.release.geometry is None:
             raise CheckpointError(f"{self.path}: model has no geometry model")

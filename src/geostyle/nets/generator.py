@@ -192,17 +192,13 @@ class GeoGenerator(nn.Module):
             if not cartoon_base or int(base_passes) < 1:
                 raise ValueError(f"base_passes (>= 1) shapes the cartoon base; set cartoon_base=True, got {base_passes}")
             self.config["base_passes"] = int(base_passes)
-        if not 0.0 <= float(ink) <= 1.0 or (ink and channels != 3):
-            raise ValueError(f"ink darkens an RGB output by up to that share along the photo's lines: in [0, 1], got {ink}")
-        if ink:  # only when used: older releases' configs stay as they were
-            self.config["ink"] = float(ink)
-        self.ink = float(ink)
+        self.channels = channels
+        self.set_ink(ink)
         self.base_levels, self.base_lines = int(base_levels), float(base_lines)
         self.base_passes = int(base_passes)
         self.cartoon_base = bool(cartoon_base)
         self.monochrome = monochrome
         self.pencil_sigma = float(pencil_sigma)
-        self.channels = channels
         self.feature_warp = feature_warp
         self.warp_level = warp_level
         self.padding_mode = padding_mode
@@ -267,6 +263,18 @@ class GeoGenerator(nn.Module):
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
         return self._inked((b + t) / (1 + b * t), photo)
+
+    def set_ink(self, ink: float) -> None:
+        """Set ``ink`` (0-1, an RGB generator only), here and in ``config``; it carries no weights, so
+        a loaded release can take another value (a stylizer's override, a teacher's target)."""
+        ink = float(ink)
+        if not 0.0 <= ink <= 1.0 or (ink and self.channels != 3):
+            raise ValueError(f"ink darkens an RGB output by up to that share along the photo's lines: in [0, 1], got {ink}")
+        self.ink = ink
+        if ink:  # only when used: older releases' configs stay as they were
+            self.config["ink"] = ink
+        else:
+            self.config.pop("ink", None)
 
     def _inked(self, y: torch.Tensor, photo: torch.Tensor, sub: int = 1) -> torch.Tensor:
         """``y`` with the photo's line art drawn in (``ink``): darkened toward black by up to ``ink``

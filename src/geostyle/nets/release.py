@@ -85,12 +85,17 @@ def update_release_extra(path: str | Path, out: str | Path, **extra: Any) -> Non
     """Copy a release checkpoint to ``out`` (may be ``path``) with keys of its ``extra`` metadata set
     (e.g. ``default_strength`` chosen by an evaluation after training); weights are unchanged."""
     read_release_metadata(path)  # ours, readable: raises CheckpointError otherwise
-    with safe_open(str(path), framework="pt") as fh:
-        raw = dict(fh.metadata() or {})
-    tensors = load_file(str(path))
+    raw, tensors = _raw_release(path)
     merged = {**json.loads(raw.get("extra", "{}")), **extra}
     raw["extra"] = json.dumps(merged, sort_keys=True)
     atomic_write(Path(out), lambda tmp: save_file(tensors, str(tmp), metadata=raw))
+
+
+def _raw_release(path: str | Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """A release's metadata strings as stored and its tensors, for a copy with some fields changed."""
+    with safe_open(str(path), framework="pt") as fh:
+        raw = dict(fh.metadata() or {})
+    return raw, load_file(str(path))
 
 
 def update_release_arch_kwargs(path: str | Path, out: str | Path, **kwargs: Any) -> None:
@@ -100,9 +105,7 @@ def update_release_arch_kwargs(path: str | Path, out: str | Path, **kwargs: Any)
     from geostyle.nets.registry import create_model
 
     meta = read_release_metadata(path)
-    with safe_open(str(path), framework="pt") as fh:
-        raw = dict(fh.metadata() or {})
-    tensors = load_file(str(path))
+    raw, tensors = _raw_release(path)
     merged = {**meta["arch_kwargs"], **kwargs}
     try:
         create_model(meta["arch"], **merged).load_state_dict(tensors, strict=True)

@@ -856,10 +856,11 @@ def load_teacher(
                 "on these styles first (e.g. --preset anime) and pass it: --set data.teacher=RUN/model.safetensors"
             )
     teacher.requires_grad_(False)
-    if hasattr(teacher, "ink"):
+    set_ink = getattr(teacher, "set_ink", None)
+    if set_ink is not None:
         # Ink is a fixed filter after the residual, nothing to learn: the target carries the lines
         # the student's own output carries (none by default), whatever the teacher's release says.
-        setattr(teacher, "ink", float(ink))  # noqa: B010 (an nn.Module attribute)
+        set_ink(ink)
     # The file's name, not its local path: releases travel.
     identity = {"model": str(name_or_path), "file": path.name, "sha256": digest}
     return teacher.to(device).eval(), identity
