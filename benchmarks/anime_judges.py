@@ -69,8 +69,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
 STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
-SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines")
+SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines", "ink")
 SCALES = (3.0, 6.0, 12.0)  # Gaussian sigmas (px at 256) splitting an image's lightness into coarse and fine
+INK_MARGINS = (0.0025, 0.01, 0.02)  # the generator's ink threshold (0.005): more lines below it, fewer above
+INK_GAINS = (40.0, 160.0)  # and its gain (80): softer / harder lines at the same threshold
 INK_SIGMAS = (1.0, 1.5, 2.0, 3.0)  # px at 256: the Gaussian ink's line widths (the generator's is about 1)
 GAUSSIAN_INK_GAIN = 60.0  # as much ink at sigma 1 as the generator's box filters at their gain 80
 GEOMETRIES = {  # name: (strength, part gains)
@@ -302,6 +304,26 @@ def main(argv: list[str] | None = None) -> int:
             for sigma in INK_SIGMAS:  # wider lines: Gaussian blurs of sigma and 1.6 sigma
                 lines = gaussian_ink(warped, sigma * size / 256)
                 rows.add("lines", f"model + Gaussian ink 1, sigma {sigma:g}", (model + 1) * (1 - lines) - 1)
+        if "ink" in args.sections:
+            # Which of the photo's lines the judges read: more or fewer of them, and where.
+            t, _, warped, model = views["0.35"]
+            tpx = _target_pixels(t, m, size)
+            parts = part_masks(t, both, size, parts=("right_eye", "left_eye", "mouth"), width=2.2)
+            brows = sum(
+                _hull(tpx, tuple(f"{side}_brow_{p}" for p in ("outer", "center", "inner")), size, up=up * size / 256)
+                for side in ("right", "left") for up in (6.0, -4.0)
+            )
+            features = torch.clamp(parts + brows, max=1.0)
+            inner = _hull(tpx, OUTLINE, size, grow=0.85)
+            lines = ink_lines(warped)
+            rows.add("ink", "model (0.35)", model)
+            rows.add("ink", "model + ink (the generator's)", (model + 1) * (1 - lines) - 1)
+            for margin in INK_MARGINS:
+                rows.add("ink", f"model + ink, threshold {margin:g}", (model + 1) * (1 - ink_lines(warped, margin=margin)) - 1)
+            for gain in INK_GAINS:
+                rows.add("ink", f"model + ink, gain {gain:g}", (model + 1) * (1 - ink_lines(warped, gain=gain)) - 1)
+            rows.add("ink", "model + ink on eyes, brows, mouth only", (model + 1) * (1 - lines * features) - 1)
+            rows.add("ink", "model + ink, none on the inner face but them", (model + 1) * (1 - lines * (1 - inner * (1 - features))) - 1)
         if not {"regions", "textures"} & set(args.sections):
             print(f"\r{len(used)}/{args.n} selfies", end="", file=sys.stderr, flush=True)
             continue

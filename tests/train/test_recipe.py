@@ -217,6 +217,27 @@ def test_the_cartoon_base_is_computed_once_for_the_generator_and_the_target(tiny
         cartoon_target(s.warped_x, tr.palette, "bilateral", drawn=s.drawn)
 
 
+def test_a_generator_with_ink_gets_a_cartoon_target_with_the_same_lines(tiny_datasets, tmp_path):
+    from geostyle.nets.blocks import ink_lines
+    from geostyle.train.targets import cartoon_target
+
+    kwargs = "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, cartoon_base: true%s}"
+    common = ("data.target=cartoon", "data.target_filter=guided", "loss.target=1.0")
+    plain = build_trainer(tiny_config(tiny_datasets, *common, kwargs % ""), tmp_path / "plain", progress=False)
+    inked = build_trainer(tiny_config(tiny_datasets, *common, kwargs % ", ink: 0.5"), tmp_path / "ink", progress=False)
+    a, b = plain.prepare_step(2), inked.prepare_step(2)
+    assert a.target is not None and b.target is not None
+    torch.testing.assert_close(a.warped_x, b.warped_x, atol=0, rtol=0)
+    # The same drawing, darkened toward black by half the warped photo's lines: exactly what the
+    # generator does to its own output, so off the lines nothing changes.
+    lines = ink_lines(b.warped_x)
+    torch.testing.assert_close(b.target, (a.target + 1) * (1 - 0.5 * lines) - 1, atol=1e-6, rtol=0)
+    assert float(lines.amax()) > 0.5 and float((a.target - b.target).abs().amax()) > 0.2
+    torch.testing.assert_close(a.target, cartoon_target(a.warped_x, plain.palette, "guided"), atol=0, rtol=0)
+    # and a step trains toward it.
+    assert inked.train_step(2)["g/target"] > 0
+
+
 def test_terms_on_every_nth_step_weigh_n_times_there(tiny_datasets, tmp_path):
     from geostyle.train.trainer import due
 

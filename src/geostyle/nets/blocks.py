@@ -270,7 +270,7 @@ INK_MARGIN = 0.005  # lightness steps below this are skin and paper grain, not l
 INK_GAIN = 80.0
 
 
-def ink_lines(image: torch.Tensor) -> torch.Tensor:
+def ink_lines(image: torch.Tensor, margin: float = INK_MARGIN, gain: float = INK_GAIN) -> torch.Tensor:
     """Dark line art ``(B, 1, H, W)`` in ``[0, 1)`` of an RGB ``(B, 3, H, W)`` image in ``[-1, 1]``: a
     difference of two blurs of its lightness, soft-thresholded on its dark side (the XDoG form of
     Winnemoeller et al.): 0 on flat regions, toward 1 along the dark side of an edge, about a pixel
@@ -284,10 +284,10 @@ def ink_lines(image: torch.Tensor) -> torch.Tensor:
     four poolings 3.2 ms (one thread, the machine busy)."""
     # -gain x the lightness (luma + 1) / 2 with its offset dropped (a difference of blurs of a
     # constant is 0): the sign and the gain folded into the luma weights, fewer full-size passes.
-    weight = torch.tensor(_LUMA_WEIGHTS, dtype=image.dtype, device=image.device) * (-0.5 * INK_GAIN)
+    weight = torch.tensor(_LUMA_WEIGHTS, dtype=image.dtype, device=image.device) * (-0.5 * gain)
     dark = (image * weight.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
     dog = box_mean(box_mean(dark, 1), 1) - box_mean(box_mean(dark, 2), 1)
-    return torch.tanh(torch.relu(dog - INK_MARGIN * INK_GAIN))
+    return torch.tanh(torch.relu(dog - margin * gain))
 
 
 _LUMA_WEIGHTS = (0.299, 0.587, 0.114)

@@ -240,7 +240,7 @@ class GeoGenerator(nn.Module):
             if sub > 1:
                 # Draws its own reduced base: a full-size ``drawn`` (the upsampled drawing) is not
                 # used here, so the output is the same with or without one (test).
-                return self._inked(self._decode_on_reduced_base(base, h, sub), base, sub)
+                return self.draw_ink(self._decode_on_reduced_base(base, h, sub), base, sub)
         photo = base
         t = torch.tanh(self.head(h))
         # The bases are fixed filters: drawn in float32 also where training autocasts the network
@@ -262,7 +262,7 @@ class GeoGenerator(nn.Module):
                 base, t = lightness.expand_as(base), t.mean(dim=1, keepdim=True).expand_as(t)
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
-        return self._inked((b + t) / (1 + b * t), photo)
+        return self.draw_ink((b + t) / (1 + b * t), photo)
 
     def set_ink(self, ink: float) -> None:
         """Set ``ink`` (0-1, an RGB generator only), here and in ``config``; it carries no weights, so
@@ -276,7 +276,7 @@ class GeoGenerator(nn.Module):
         else:
             self.config.pop("ink", None)
 
-    def _inked(self, y: torch.Tensor, photo: torch.Tensor, sub: int = 1) -> torch.Tensor:
+    def draw_ink(self, y: torch.Tensor, photo: torch.Tensor, sub: int = 1) -> torch.Tensor:
         """``y`` with the photo's line art drawn in (``ink``): darkened toward black by up to ``ink``
         along :func:`ink_lines` of ``photo`` (the warped photo, in the output's geometry). A fixed
         filter of the input like the cartoon base: no gradient goes through the lines. With ``sub``
