@@ -69,7 +69,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
 STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
-SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines", "ink")
+SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines", "ink", "catchlights")
 SCALES = (3.0, 6.0, 12.0)  # Gaussian sigmas (px at 256) splitting an image's lightness into coarse and fine
 INK_MARGINS = (0.0025, 0.01, 0.02)  # the generator's ink threshold (0.005): more lines below it, fewer above
 INK_GAINS = (40.0, 160.0)  # and its gain (80): softer / harder lines at the same threshold
@@ -179,6 +179,22 @@ def line_variants(model: np.ndarray, source: np.ndarray, name: str) -> dict[str,
         mixed[..., 0] *= 1 - strength * ink
         out[f"{name} lines x{strength:g}"] = cv2.cvtColor(np.clip(mixed, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
     return out
+
+
+def eye_discs(points: np.ndarray, size: int, radius: float, shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """Soft ``(H, W)`` mask of a disc in each eye (pixel-frame landmarks): centred on the eye's centre
+    moved by ``shift`` (fractions of the eye's width, x, and height, y), radius ``radius`` x the
+    eye's width."""
+    mask = np.zeros((size, size), np.float32)
+    for side in ("right", "left"):
+        c, a, b = (points[INDEX[f"{side}_eye_{n}"]] for n in ("center", "outer", "inner"))
+        top, bottom = points[INDEX[f"{side}_eye_top"]], points[INDEX[f"{side}_eye_bottom"]]
+        if not all(np.isfinite(v).all() for v in (c, a, b, top, bottom)):
+            continue
+        w, h = float(np.linalg.norm(a - b)), float(np.linalg.norm(top - bottom))
+        centre = (c + np.array([shift[0] * w, shift[1] * h])) * 16
+        cv2.circle(mask, tuple(int(v) for v in centre), int(radius * w * 16), 1.0, -1, cv2.LINE_AA, shift=4)
+    return cv2.GaussianBlur(mask, (0, 0), 0.6 * size / 256)
 
 
 def gaussian_ink(image: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -324,6 +340,19 @@ def main(argv: list[str] | None = None) -> int:
                 rows.add("ink", f"model + ink, gain {gain:g}", (model + 1) * (1 - ink_lines(warped, gain=gain)) - 1)
             rows.add("ink", "model + ink on eyes, brows, mouth only", (model + 1) * (1 - lines * features) - 1)
             rows.add("ink", "model + ink, none on the inner face but them", (model + 1) * (1 - lines * (1 - inner * (1 - features))) - 1)
+        if "catchlights" in args.sections:
+            # Anime eyes: a dark iris with a white catchlight. Drawn onto the inked model's eyes.
+            t, _, warped, model = views["0.35"]
+            tpx = _target_pixels(t, m, size)
+            inked = to_uint8((model + 1) * (1 - ink_lines(warped)) - 1)[0].astype(np.float32)
+            rows.add("catchlights", "model + ink", inked.astype(np.uint8))
+            iris = eye_discs(tpx, size, 0.22)[..., None]
+            for r in (0.08, 0.12):
+                light = eye_discs(tpx, size, r, (-0.15, -0.3))[..., None]
+                rows.add("catchlights", f"model + ink + catchlight r {r:g}", (inked * (1 - light) + 255 * light).astype(np.uint8))
+                dark = inked * (1 - 0.7 * iris)
+                rows.add("catchlights", f"model + ink, dark iris + catchlight r {r:g}", (dark * (1 - light) + 255 * light).astype(np.uint8))
+            rows.add("catchlights", "model + ink, dark iris", (inked * (1 - 0.7 * iris)).astype(np.uint8))
         if not {"regions", "textures"} & set(args.sections):
             print(f"\r{len(used)}/{args.n} selfies", end="", file=sys.stderr, flush=True)
             continue

@@ -120,8 +120,9 @@ class GeoGenerator(nn.Module):
             own line art (:func:`geostyle.nets.blocks.ink_lines`), after the residual: lines the
             network cannot blur or blotch away. A fixed filter with no weights, so it can be set on
             a trained release (:func:`geostyle.nets.release.update_release_arch_kwargs`); the
-            bundled anime models got it that way. Training with it is possible (a teacher's target
-            then carries the same ink) but has not been measured.
+            bundled anime models got it that way. Training with it (a teacher's or cartoon target
+            then carries the same ink) measured no better than ink set after training
+            (docs/training.md, "Ink").
 
     ``forward(x, grid=None, warped=None, drawn=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with
     ``H, W`` multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the

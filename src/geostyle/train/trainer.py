@@ -365,11 +365,12 @@ class Trainer:
             target_base = _cartoon_base(g, warped_x) if has_base and guided else None
             drawn = target_base if shares_base else None
             target = self.dense_target(y, warped_x, geo, target_base)
-            if target is not None and self.cfg.data.target == "cartoon" and getattr(g, "ink", 0.0):
+            draw_ink = getattr(g, "draw_ink", None)
+            if target is not None and self.cfg.data.target == "cartoon" and draw_ink and float(getattr(g, "ink", 0.0)):
                 # A generator with ink draws the warped photo's lines over its residual; the cartoon
                 # target gets the same lines, so the residual is not pulled to undo them (a teacher
                 # draws its target with the student's ink for the same reason, load_teacher).
-                target = g.draw_ink(target, warped_x)
+                target = draw_ink(target, warped_x)
         dev = self.device
         if dev.type != "cpu":
             x, y = _batch_to(x, dev), _batch_to(y, dev)
