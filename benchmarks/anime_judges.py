@@ -28,9 +28,15 @@ an image each judge reads:
 * **lines** (``--sections lines``): line art drawn onto the model's crop (dark difference-of-Gaussians
   lines of its own lightness or of the warped selfie's: the form the generator's ``ink`` draws,
   here on Lab lightness), and the crop unsharp-masked.
+* **ink** (``--sections ink``): the generator's own ink on the model's crop with its threshold and
+  gain changed, only on the eyes, brows and mouth, or on everything but the inner face's skin.
+* **catchlights** (``--sections catchlights``): the inked crop with anime eyes drawn in where the
+  landmarks put them: a darkened iris (RGB x 0.3 in a soft disc of radius 0.22 of the eye's width)
+  and a white catchlight (radius 0.08 or 0.12, up and toward the image's left in both eyes).
 
 The model draws without its ink here (``--ink 0``, the default; the bundled anime models carry
-ink 1 since it was measured in the lines section), so every section sees its drawing alone.
+ink 1 since it was measured in the lines section), so every section sees its drawing alone. The
+lines, ink and catchlights sections add ink themselves and refuse another ``--ink``.
 
 Every row: animeface rate (and at likelihood 0.5), identity rank-1 and mean distance of the crops
 against the input crops (dlib box found on the input crop). Selfies and anime faces the model
@@ -237,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS[:3]))
     ap.add_argument("--out", default="anime_judges", help="name of the results and contact sheet files")
     args = ap.parse_args(argv)
+    inking = sorted({"lines", "ink", "catchlights"} & set(args.sections))
+    if args.ink and inking:
+        ap.error(f"--sections {' '.join(inking)} draw the ink themselves: leave --ink at 0")
     torch.set_num_threads(1)
     t0 = time.time()
 

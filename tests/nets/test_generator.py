@@ -699,6 +699,8 @@ def test_ink_darkens_the_output_along_the_photos_lines_and_nowhere_else(size):
     torch.testing.assert_close(y1[..., on], expected, atol=1e-5, rtol=0)
     assert float((y0[..., on] - y1[..., on]).mean()) > 0.1
     assert inked.config["ink"] == 0.6 and "ink" not in plain.config
+    # draw_ink on something else of the picture's size (a training target) draws the output's lines.
+    torch.testing.assert_close(inked.draw_ink(y0, x), y1, atol=1e-5, rtol=0)
 
 
 def test_ink_travels_in_the_release_exports_and_is_checked(tmp_path):

@@ -275,7 +275,8 @@ def ink_lines(image: torch.Tensor, margin: float = INK_MARGIN, gain: float = INK
     difference of two blurs of its lightness, soft-thresholded on its dark side (the XDoG form of
     Winnemoeller et al.): 0 on flat regions, toward 1 along the dark side of an edge, about a pixel
     wide at any resolution. The lines are the photo's own (eyes, brows, glasses, outlines), so they
-    draw the person, not the style's faces.
+    draw the person, not the style's faces. ``margin``: lightness steps (0-1) below it draw no line;
+    ``gain``: how steeply the line darkens past it (the defaults are the generator's).
 
     The blurs are box filters applied twice (3x3 then 3x3, and 5x5 then 3x3: standard deviations
     1.15 and 1.63 px), not Gaussians of 1 and 1.6 px: the same lines (mean ink 0.069 against 0.068

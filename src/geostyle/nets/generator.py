@@ -277,16 +277,19 @@ class GeoGenerator(nn.Module):
         else:
             self.config.pop("ink", None)
 
-    def draw_ink(self, y: torch.Tensor, photo: torch.Tensor, sub: int = 1) -> torch.Tensor:
+    def draw_ink(self, y: torch.Tensor, photo: torch.Tensor, sub: int | None = None) -> torch.Tensor:
         """``y`` with the photo's line art drawn in (``ink``): darkened toward black by up to ``ink``
         along :func:`ink_lines` of ``photo`` (the warped photo, in the output's geometry). A fixed
         filter of the input like the cartoon base: no gradient goes through the lines. With ``sub``
         > 1 (above 384 px, where the cartoon base is drawn reduced) the lines are drawn on the photo
         average-pooled by ``sub`` and upsampled: as wide, relative to the picture, as at the
         training size, and a quarter of the full-size work (about half of ink's cost in a 512 px
-        face graph)."""
+        face graph). ``sub`` None: as :meth:`decode` picks it for a picture of ``photo``'s size, so a
+        caller inking something else (a training target) gets the output's lines."""
         if not self.ink:
             return y
+        if sub is None:
+            sub = base_reduction(int(photo.shape[2]), int(photo.shape[3])) if self.cartoon_base else 1
         with _full_precision(photo), torch.no_grad():
             if sub > 1:
                 size = (int(photo.shape[2]), int(photo.shape[3]))

@@ -280,7 +280,8 @@ class Trainer:
         self, y, warped_x: torch.Tensor, geo, drawn: torch.Tensor | None = None
     ) -> torch.Tensor | None:
         """What G(x) regresses to this step (``data.target``; the teacher's output is drawn in
-        :meth:`prepare_step`, on the step's device), or None. ``drawn``: the generator's
+        :meth:`prepare_step`, on the step's device), or None. A cartoon target carries the
+        generator's ink, if it has any. ``drawn``: the generator's
         cartoon base of ``warped_x``, computed once for both (``StepInputs.drawn``)."""
         kind = self.cfg.data.target
         if kind == "cartoon":
@@ -310,6 +311,13 @@ class Trainer:
                     features = part_masks(geo.photo_target, seen, size, ("right_eye", "left_eye", "mouth"))
                     skin = skin_masks(geo.photo_target, seen, size) * (1.0 - features)
                     target = paste_parts(target, ex, self.cfg.data.target_skin * skin)
+            draw_ink = getattr(unwrap(self.nets.generator), "draw_ink", None)
+            if draw_ink is not None:
+                # A generator with ink draws the warped photo's lines over its residual; the cartoon
+                # target gets the same lines, so the residual is not pulled to undo them (a teacher
+                # draws its target with the student's ink for the same reason, load_teacher; an
+                # artist's drawing, the paired target, keeps its own lines). No ink: unchanged.
+                target = draw_ink(target, warped_x)
             return target
         if kind == "paired":
             # The artist's drawing of this very photo, TPS-aligned onto the photo's target geometry
@@ -365,12 +373,6 @@ class Trainer:
             target_base = _cartoon_base(g, warped_x) if has_base and guided else None
             drawn = target_base if shares_base else None
             target = self.dense_target(y, warped_x, geo, target_base)
-            draw_ink = getattr(g, "draw_ink", None)
-            if target is not None and self.cfg.data.target == "cartoon" and draw_ink and float(getattr(g, "ink", 0.0)):
-                # A generator with ink draws the warped photo's lines over its residual; the cartoon
-                # target gets the same lines, so the residual is not pulled to undo them (a teacher
-                # draws its target with the student's ink for the same reason, load_teacher).
-                target = draw_ink(target, warped_x)
         dev = self.device
         if dev.type != "cpu":
             x, y = _batch_to(x, dev), _batch_to(y, dev)
