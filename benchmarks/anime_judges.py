@@ -27,7 +27,8 @@ an image each judge reads:
   under the model's fine lightness, and the reverse.
 * **lines** (``--sections lines``): line art drawn onto the model's crop (dark difference-of-Gaussians
   lines of its own lightness or of the warped selfie's: the form the generator's ``ink`` draws,
-  here on Lab lightness), and the crop unsharp-masked.
+  here on Lab lightness), the crop unsharp-masked, and the generator's ink and Gaussian forms of
+  it (sigma 1-3 px) darkening its RGB.
 * **ink** (``--sections ink``): the generator's own ink on the model's crop with its threshold and
   gain changed, only on the eyes, brows and mouth, or on everything but the inner face's skin.
 * **catchlights** (``--sections catchlights``): the inked crop with anime eyes drawn in where the
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="anime")
     ap.add_argument(
-        "--ink", type=float, default=0.0, help="the model's ink (default 0: its drawing alone; the lines rows add ink)"
+        "--ink", type=float, default=0.0, help="the model's ink (default 0: its drawing alone; the lines, ink and catchlights sections add their own and refuse --ink)"
     )
     ap.add_argument("--photos", type=Path, default=ROOT / "runs" / "datasets" / "selfie")
     ap.add_argument("--styles", type=Path, default=ROOT / "runs" / "datasets" / "anime_animeface")
