@@ -204,6 +204,12 @@ def eye_discs(points: np.ndarray, size: int, radius: float, shift: tuple[float, 
     return cv2.GaussianBlur(mask, (0, 0), 0.6 * size / 256)
 
 
+def darken(image: torch.Tensor, lines: torch.Tensor) -> torch.Tensor:
+    """``image`` in ``[-1, 1]`` darkened toward black by ``lines`` (0-1): how the generator applies
+    its ink (:meth:`GeoGenerator.draw_ink`), here with lines of any form."""
+    return (image + 1) * (1 - lines) - 1
+
+
 def gaussian_ink(image: torch.Tensor, sigma: float) -> torch.Tensor:
     """The generator's ink lines (:func:`ink_lines`) drawn with Gaussian blurs of ``sigma`` and 1.6
     ``sigma`` px (its box filters are about sigma 1), so the line width can vary; at sigma 1 the
@@ -326,10 +332,10 @@ def main(argv: list[str] | None = None) -> int:
                     rows.add("lines", f"model + {variant}", image)
             for amount in (1.0, 2.0):
                 rows.add("lines", f"model unsharp-masked x{amount:g}", unsharp(model_u8, 2 * size / 256, amount))
-            rows.add("lines", "model + the generator's ink 1", (model + 1) * (1 - ink_lines(warped)) - 1)
+            rows.add("lines", "model + the generator's ink 1", darken(model, ink_lines(warped)))
             for sigma in INK_SIGMAS:  # wider lines: Gaussian blurs of sigma and 1.6 sigma
                 lines = gaussian_ink(warped, sigma * size / 256)
-                rows.add("lines", f"model + Gaussian ink 1, sigma {sigma:g}", (model + 1) * (1 - lines) - 1)
+                rows.add("lines", f"model + Gaussian ink 1, sigma {sigma:g}", darken(model, lines))
         if "ink" in args.sections:
             # Which of the photo's lines the judges read: more or fewer of them, and where.
             t, _, warped, model = views["0.35"]
@@ -343,26 +349,25 @@ def main(argv: list[str] | None = None) -> int:
             inner = _hull(tpx, OUTLINE, size, grow=0.85)
             lines = ink_lines(warped)
             rows.add("ink", "model (0.35)", model)
-            rows.add("ink", "model + ink (the generator's)", (model + 1) * (1 - lines) - 1)
+            rows.add("ink", "model + ink (the generator's)", darken(model, lines))
             for margin in INK_MARGINS:
-                rows.add("ink", f"model + ink, threshold {margin:g}", (model + 1) * (1 - ink_lines(warped, margin=margin)) - 1)
+                rows.add("ink", f"model + ink, threshold {margin:g}", darken(model, ink_lines(warped, margin=margin)))
             for gain in INK_GAINS:
-                rows.add("ink", f"model + ink, gain {gain:g}", (model + 1) * (1 - ink_lines(warped, gain=gain)) - 1)
-            rows.add("ink", "model + ink on eyes, brows, mouth only", (model + 1) * (1 - lines * features) - 1)
-            rows.add("ink", "model + ink, none on the inner face but them", (model + 1) * (1 - lines * (1 - inner * (1 - features))) - 1)
+                rows.add("ink", f"model + ink, gain {gain:g}", darken(model, ink_lines(warped, gain=gain)))
+            rows.add("ink", "model + ink on eyes, brows, mouth only", darken(model, lines * features))
+            rows.add("ink", "model + ink, none on the inner face but them", darken(model, lines * (1 - inner * (1 - features))))
         if "catchlights" in args.sections:
             # Anime eyes: a dark iris with a white catchlight. Drawn onto the inked model's eyes.
             t, _, warped, model = views["0.35"]
             tpx = _target_pixels(t, m, size)
-            inked = to_uint8((model + 1) * (1 - ink_lines(warped)) - 1)[0].astype(np.float32)
+            inked = to_uint8(darken(model, ink_lines(warped)))[0].astype(np.float32)
             rows.add("catchlights", "model + ink", inked.astype(np.uint8))
-            iris = eye_discs(tpx, size, 0.22)[..., None]
+            dark = inked * (1 - 0.7 * eye_discs(tpx, size, 0.22)[..., None])  # the iris at 0.3 of its colour
             for r in (0.08, 0.12):
                 light = eye_discs(tpx, size, r, (-0.15, -0.3))[..., None]
                 rows.add("catchlights", f"model + ink + catchlight r {r:g}", (inked * (1 - light) + 255 * light).astype(np.uint8))
-                dark = inked * (1 - 0.7 * iris)
                 rows.add("catchlights", f"model + ink, dark iris + catchlight r {r:g}", (dark * (1 - light) + 255 * light).astype(np.uint8))
-            rows.add("catchlights", "model + ink, dark iris", (inked * (1 - 0.7 * iris)).astype(np.uint8))
+            rows.add("catchlights", "model + ink, dark iris", dark.astype(np.uint8))
         if not {"regions", "textures"} & set(args.sections):
             print(f"\r{len(used)}/{args.n} selfies", end="", file=sys.stderr, flush=True)
             continue

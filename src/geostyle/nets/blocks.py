@@ -266,6 +266,8 @@ def pencil_dodge(luma: torch.Tensor, sigma_fraction: float, white: float = 0.9) 
     return ((y / denominator) * 2.0 - 1.0).clamp(-1.0, white)
 
 
+_LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601: ink_lines and luma
+
 INK_MARGIN = 0.005  # lightness steps below this are skin and paper grain, not lines
 INK_GAIN = 80.0
 
@@ -291,13 +293,11 @@ def ink_lines(image: torch.Tensor, margin: float = INK_MARGIN, gain: float = INK
     return torch.tanh(torch.relu(dog - margin * gain))
 
 
-_LUMA_WEIGHTS = (0.299, 0.587, 0.114)
-
-
 def luma(image: torch.Tensor) -> torch.Tensor:
     """ITU-R BT.601 luma ``(B, 1, H, W)`` of an RGB ``(B, 3, H, W)`` image (the classical filters'
     lightness, as :func:`geostyle.eval.baselines.luma`)."""
-    return 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
+    r, g, b = _LUMA_WEIGHTS
+    return r * image[:, 0:1] + g * image[:, 1:2] + b * image[:, 2:3]
 
 
 def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:
