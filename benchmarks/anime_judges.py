@@ -34,10 +34,21 @@ an image each judge reads:
 * **catchlights** (``--sections catchlights``): the inked crop with anime eyes drawn in where the
   landmarks put them: a darkened iris (RGB x 0.3 in a soft disc of radius 0.22 of the eye's width)
   and a white catchlight (radius 0.08 or 0.12, up and toward the image's left in both eyes).
+* **eyeshape** (``--sections eyeshape``): the product path (ink on) with the eyes reshaped at
+  strength 0.35: each eye's opening (its top and bottom points) at the full style geometry's
+  height about the eye's own centre while its corners stay at 0.35 (the corners and the nose are
+  what the identity judge's 5-point alignment reads), or the whole eye's shape at 1.0 about its
+  0.35 centre; and the rest of the face (outline, brows) at full style geometry with the nose and
+  mouth (and eyes) at 0.35; or each eye's own shape enlarged about its centre; each also with the
+  product's anime eyes (``--eyes 1``: :func:`geostyle.infer.eyes.draw_anime_eyes`, the
+  catchlights section's dark iris with a catchlight of 0.08, left out where the crop shows no dark
+  eye) at the target landmarks.
 
 The model draws without its ink here (``--ink 0``, the default; the bundled anime models carry
-ink 1 since it was measured in the lines section), so every section sees its drawing alone. The
-lines, ink and catchlights sections add ink themselves and refuse another ``--ink``.
+ink 1 since it was measured in the lines section) and without its anime eyes (always; ``anime``
+carries them since the eyeshape section), so every section sees its drawing alone. The
+lines, ink and catchlights sections add ink themselves, the eyeshape section runs the model with
+ink 1; they refuse another ``--ink``.
 
 Every row: animeface rate (and at likelihood 0.5), identity rank-1 and mean distance of the crops
 against the input crops (dlib box found on the input crop). Selfies and anime faces the model
@@ -65,6 +76,7 @@ from geostyle.data.manifest import load_manifest
 from geostyle.eval.anime import AnimeFaceJudge
 from geostyle.eval.identity import FaceEmbedder, identity_scores
 from geostyle.faces.landmarks import INDEX, pixels_to_normalized
+from geostyle.infer.eyes import draw_anime_eyes
 from geostyle.infer.stylize import Stylizer
 from geostyle.nets.blocks import INK_MARGIN, gaussian_blur, ink_lines, luma
 from geostyle.nets.release import read_release_metadata
@@ -76,7 +88,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
 STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
-SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines", "ink", "catchlights")
+SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines", "ink", "catchlights", "eyeshape")
 SCALES = (3.0, 6.0, 12.0)  # Gaussian sigmas (px at 256) splitting an image's lightness into coarse and fine
 INK_MARGINS = (0.0025, 0.01, 0.02)  # the generator's ink threshold (0.005): more lines below it, fewer above
 INK_GAINS = (40.0, 160.0)  # and its gain (80): softer / harder lines at the same threshold
@@ -204,6 +216,50 @@ def eye_discs(points: np.ndarray, size: int, radius: float, shift: tuple[float, 
     return cv2.GaussianBlur(mask, (0, 0), 0.6 * size / 256)
 
 
+EYE_SHAPES = {  # name: the eye points moved to the full style geometry's offsets from the eye's centre
+    "openings": ("top", "bottom"),
+    "shapes": ("top", "bottom", "outer", "inner"),
+}
+
+
+def reshape_eyes(stylizer: Stylizer, points: tuple[str, ...], scale: float = 1.0) -> None:
+    """Make ``stylizer`` draw each eye's ``points`` (of top, bottom, outer, inner) at their offsets
+    from the eye's centre in the eyes-at-1.0 geometry (times ``scale``), the centre and everything
+    else at its own strength. A probe, set on this one stylizer's field solver."""
+    solver, own = stylizer.fields, stylizer.fields.target
+
+    def target(landmarks: np.ndarray, strength: float) -> np.ndarray:
+        t = np.array(own(landmarks, strength))
+        p = pixels_to_normalized(np.asarray(landmarks, np.float64), solver.size, solver.size)
+        aligner = solver.aligner
+        full = np.asarray(aligner.geometry.target(p, strength, per_part=aligner.per_part, gains={"eyes": 1 / strength}))
+        for side in ("right", "left"):
+            c = INDEX[f"{side}_eye_center"]
+            for n in points:
+                i = INDEX[f"{side}_eye_{n}"]
+                t[i] = t[c] + scale * (full[i] - full[c])
+        return t
+
+    solver.target = target  # type: ignore[method-assign]
+
+
+def enlarge_eyes(stylizer: Stylizer, scale: float) -> None:
+    """Make ``stylizer`` draw each eye's points ``scale`` times as far from the eye's centre as its
+    own target puts them: the eye's own shape, larger (a probe, as :func:`reshape_eyes`)."""
+    own = stylizer.fields.target
+
+    def target(landmarks: np.ndarray, strength: float) -> np.ndarray:
+        t = np.array(own(landmarks, strength))
+        for side in ("right", "left"):
+            c = INDEX[f"{side}_eye_center"]
+            for n in ("top", "bottom", "outer", "inner"):
+                i = INDEX[f"{side}_eye_{n}"]
+                t[i] = t[c] + scale * (t[i] - t[c])
+        return t
+
+    stylizer.fields.target = target  # type: ignore[method-assign]
+
+
 def darken(image: torch.Tensor, lines: torch.Tensor) -> torch.Tensor:
     """``image`` in ``[-1, 1]`` darkened toward black by ``lines`` (0-1): how the generator applies
     its ink (:meth:`GeoGenerator.draw_ink`), here with lines of any form."""
@@ -250,14 +306,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS[:3]))
     ap.add_argument("--out", default="anime_judges", help="name of the results and contact sheet files")
     args = ap.parse_args(argv)
-    inking = sorted({"lines", "ink", "catchlights"} & set(args.sections))
+    inking = sorted({"lines", "ink", "catchlights", "eyeshape"} & set(args.sections))
     if args.ink and inking:
         ap.error(f"--sections {' '.join(inking)} draw the ink themselves: leave --ink at 0")
     torch.set_num_threads(1)
     t0 = time.time()
 
-    stylizers = {name: Stylizer(args.model, strength=a, part_gains=g, ink=args.ink) for name, (a, g) in GEOMETRIES.items()}
+    stylizers = {name: Stylizer(args.model, strength=a, part_gains=g, ink=args.ink, eyes=0.0) for name, (a, g) in GEOMETRIES.items()}
     base = stylizers["0.35"]
+    shaped = {}
+    if "eyeshape" in args.sections:
+        shaped = {"0.35": Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0)}
+        shaped["0.35, eyes 1.0"] = Stylizer(args.model, strength=STRENGTH, part_gains={"eyes": 1 / STRENGTH}, ink=1.0, eyes=0.0)
+        for name, points in EYE_SHAPES.items():
+            shaped[f"0.35, eye {name} at 1.0"] = st = Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0)
+            reshape_eyes(st, points)
+        # The face's outline (and brows) at full style geometry, the parts held nearer the photo.
+        low = STRENGTH  # a part gain at strength 1.0
+        shaped["1.0, nose and mouth 0.35"] = Stylizer(args.model, strength=1.0, part_gains={"nose": low, "mouth": low}, ink=1.0, eyes=0.0)
+        shaped["1.0, eyes, nose and mouth 0.35"] = Stylizer(
+            args.model, strength=1.0, part_gains={"eyes": low, "nose": low, "mouth": low}, ink=1.0, eyes=0.0
+        )
+        reshape_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0), EYE_SHAPES["shapes"], 1.5)
+        shaped["0.35, eye shapes at 1.5"] = st
+        for scale in (1.3, 1.6):
+            enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0), scale)
+            shaped[f"0.35, eyes enlarged x{scale:g}"] = st
+        for scale in (1.0, 1.5):
+            st = Stylizer(args.model, strength=1.0, part_gains={"eyes": low, "nose": low, "mouth": low}, ink=1.0, eyes=0.0)
+            reshape_eyes(st, EYE_SHAPES["shapes"], scale)
+            shaped[f"1.0, eyes, nose and mouth 0.35, eye shapes at {scale:g}"] = st
     trained = read_release_metadata(base.path).get("extra", {}).get("trained_on") or {}
     photo_set, style_set = load_manifest(args.photos), load_manifest(args.styles)
     skip_photos, skip_styles = set(trained.get("photos", [])), set(trained.get("styles", []))
@@ -368,6 +446,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows.add("catchlights", f"model + ink + catchlight r {r:g}", (inked * (1 - light) + 255 * light).astype(np.uint8))
                 rows.add("catchlights", f"model + ink, dark iris + catchlight r {r:g}", (dark * (1 - light) + 255 * light).astype(np.uint8))
             rows.add("catchlights", "model + ink, dark iris", dark.astype(np.uint8))
+        for name, st in shaped.items():
+            out = st.stylize_crop(crop, lm)
+            rows.add("eyeshape", f"{name}, ink", out)
+            tpx = (st.fields.target(lm, st.strength) + 1) * size / 2 - 0.5
+            rows.add("eyeshape", f"{name}, ink, anime eyes", draw_anime_eyes(out, tpx))
         if not {"regions", "textures"} & set(args.sections):
             print(f"\r{len(used)}/{args.n} selfies", end="", file=sys.stderr, flush=True)
             continue

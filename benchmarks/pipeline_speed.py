@@ -68,8 +68,9 @@ def real_face_inputs(stylizer, size: int) -> dict[str, Any]:
 
 class ProductPath:
     """The product path on the bundled portrait at ``size``: the face's TPS field (NumPy), the one
-    resampling that cuts the crop and the warped crop from the frame, and the face graph
-    (``path(session)``). Also run by ``product_path_ab.py``, there on other revisions' code."""
+    resampling that cuts the crop and the warped crop from the frame, the face graph
+    (``path(session)``) and the anime eyes drawn after it where the model has them. Also run by
+    ``product_path_ab.py``, there on other revisions' code."""
 
     def __init__(self, stylizer, size: int) -> None:
         from geostyle.data.images import load_image
@@ -79,6 +80,7 @@ class ProductPath:
         from geostyle.infer.fields import FaceFieldSolver
 
         self.stylizer = stylizer
+        self.size = size
         self.photo = load_image(EXAMPLE)
         face = stylizer.detect(self.photo)
         self.alignment = estimate_alignment(face.landmarks, size, stylizer.zoom)
@@ -101,11 +103,19 @@ class ProductPath:
         return cut_face(self.photo, self.alignment, self.field()[0] if full is None else full, self.reach)
 
     def __call__(self, session) -> None:
-        from geostyle.infer.runtime import to_blob
+        from geostyle.infer.runtime import from_blob, to_blob
 
-        full, quarter = self.field()
+        spline = self.spline()
+        full, quarter = self.solver.crop_fields(spline)
         crop, warped = self.cut(full)
-        session.run(None, {"image": to_blob(crop), "grid": quarter, "warped": to_blob(warped)})
+        y = session.run(None, {"image": to_blob(crop), "grid": quarter, "warped": to_blob(warped)})[0]
+        # The anime eyes the stylizer draws after the graph (a model with ``eyes`` 0, or code from
+        # before they existed, draws none).
+        if getattr(self.stylizer, "eyes", 0.0) > 0:
+            from geostyle.faces.landmarks import normalized_to_pixels
+
+            points = normalized_to_pixels(spline.target.astype(np.float64), self.size, self.size)
+            self.stylizer.draw_eyes(from_blob(y), points)
 
 
 def build_calls(stylizer, size: int, threads_list: list[int], tmp: Path, peers: bool) -> dict[str, Any]:

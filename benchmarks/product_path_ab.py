@@ -12,8 +12,9 @@ of git revision ``REV`` checked out into a temporary worktree); the main process
 in turn for a batch of timed calls, ``--rounds`` times.
 
 The product path is the one ``pipeline_speed.py`` times: the bundled portrait's TPS field (NumPy),
-the one resampling that cuts the crop and the warped crop from the frame, and the face graph in
-ONNX Runtime with ``--threads`` threads, workers asleep between runs as the pipeline runs them.
+the one resampling that cuts the crop and the warped crop from the frame, the face graph in
+ONNX Runtime with ``--threads`` threads, workers asleep between runs as the pipeline runs them,
+and the anime eyes where the model draws them (from the revision that has them).
 Prints medians and the 10th percentiles; writes ``benchmarks/results/product_path_ab.json``
 (or ``--out``).
 """

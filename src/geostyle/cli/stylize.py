@@ -42,6 +42,16 @@ def add_ink_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_eyes_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--eyes",
+        type=float,
+        default=None,
+        help="draw anime eyes (a dark iris and a white catchlight) into every face at this opacity "
+        "(0-1; default: the model's own, 0 for models released without it)",
+    )
+
+
 def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``stylize`` and ``live``."""
     p.add_argument(
@@ -52,6 +62,7 @@ def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_part_gain_argument(p)
     add_ink_argument(p)
+    add_eyes_argument(p)
     p.add_argument(
         "--reach",
         type=float,
@@ -114,6 +125,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         work_size=args.work_size or None,
         reach=DEFAULT_REACH if args.reach is None else args.reach,
         ink=args.ink,
+        eyes=args.eyes,
     )
 
 

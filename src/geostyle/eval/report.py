@@ -171,7 +171,7 @@ def markdown(metrics: dict[str, Any]) -> str:
         )
     s = metrics["settings"]
     out.append(
-        f"- geometry strength {s['strength']:g}{_ink_text(s)}, crop {s['resolution']} px; KID over {s['kid_subsets']} subsets of "
+        f"- geometry strength {s['strength']:g}{_drawn_text(s)}, crop {s['resolution']} px; KID over {s['kid_subsets']} subsets of "
         f"{s['kid_subset_size']}; features {s['features']}"
     )
     if "torch_grid" in speed:
@@ -226,7 +226,8 @@ def write_report(
         save_image(out / "contact_sheet.jpg", image_grid(sheet, labels))
 
 
-def _ink_text(settings: dict) -> str:
-    """The model's ink where it draws with one (reports from before ink have no such setting)."""
-    ink = settings.get("ink")
-    return f", ink {ink:g}" if ink else ""
+def _drawn_text(settings: dict) -> str:
+    """The model's ink and anime eyes where it draws them (reports from before have no such
+    settings)."""
+    ink, eyes = settings.get("ink"), settings.get("eyes")
+    return (f", ink {ink:g}" if ink else "") + (f", anime eyes {eyes:g}" if eyes else "")

@@ -82,6 +82,7 @@ class EvalOptions:
     strength: float | None = None
     part_gains: dict[str, float] | None = None  # None: the model's own (extra.part_gains)
     ink: float | None = None  # None: the model's own (its generator's ink)
+    eyes: float | None = None  # None: the model's own (extra.eyes)
     backend: str = "mediapipe"  # face detector of the stylizer
     landmark_backend: str | None = None  # detector judging the outputs' geometry (default: backend)
     cache_dir: Path | None = None
@@ -238,6 +239,7 @@ class Evaluation:
             strength=options.strength,
             part_gains=options.part_gains,
             ink=options.ink,
+            eyes=options.eyes,
             backend=options.backend,
         )
         self.compare = (
@@ -620,6 +622,7 @@ class Evaluation:
                 "strength": self.stylizer.strength,
                 "part_gains": self.stylizer.part_gains,
                 "ink": self.stylizer.ink,
+                "eyes": self.stylizer.eyes,
                 "resolution": self.stylizer.size,
                 "backend": o.backend,
                 "landmark_backend": o.landmark_backend or o.backend,

@@ -53,6 +53,9 @@ class FaceSpline:
     centres: np.ndarray
     coeffs: np.ndarray
     reach: float  # half-side of the anchored square, in crop half-sides (1 = the crop border)
+    # The face's landmarks where the warp puts them (K, 2), normalised crop frame, NaN where missing:
+    # what is drawn onto the stylized face afterwards (anime eyes) is placed by these.
+    target: np.ndarray
 
 
 def limit_moves(source: np.ndarray, target: np.ndarray, pins: np.ndarray) -> np.ndarray:
@@ -132,7 +135,8 @@ class FaceFieldSolver:
         src = np.concatenate([t[keep], fixed])
         dst = np.concatenate([p[keep], fixed])
         coeffs = solve_tps_numpy(src, dst, regularization=self.aligner.regularization)
-        return FaceSpline(src.astype(np.float32), coeffs, float(reach))
+        target = np.where(keep[:, None], t, np.nan).astype(np.float32)
+        return FaceSpline(src.astype(np.float32), coeffs, float(reach), target)
 
     def _anchors_at(self, reach: float) -> np.ndarray:
         """Border anchors on the square of half-side ``reach``, as far apart as training's on the crop

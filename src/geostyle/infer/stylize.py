@@ -37,6 +37,7 @@ from geostyle.infer.composite import (
     widened,
     working_size,
 )
+from geostyle.infer.eyes import draw_anime_eyes
 from geostyle.infer.fields import FaceFieldSolver, FaceSpline
 from geostyle.infer.runtime import RUNTIMES, from_blob, make_runtime, single_thread_numpy_blas, to_blob
 from geostyle.infer.timing import StageTimer
@@ -111,6 +112,8 @@ class Stylizer:
             :meth:`stylize`; :meth:`stylize_crop`, which has nothing beyond the crop, pins its border).
         ink: how much the photo's own line art darkens the output (0-1; the generator's ``ink``;
             None: the model's own, 0 for models released without it).
+        eyes: anime eyes (a dark iris and a white catchlight, :mod:`geostyle.infer.eyes`) drawn into
+            every stylized face at this opacity (0-1; None: the model's own ``extra.eyes``, else 0).
     """
 
     def __init__(
@@ -129,6 +132,7 @@ class Stylizer:
         overlap: bool = True,
         reach: float = DEFAULT_REACH,
         ink: float | None = None,
+        eyes: float | None = None,
     ):
         if runtime not in RUNTIMES:
             raise GeostyleError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
@@ -154,6 +158,13 @@ class Stylizer:
         except (GeostyleError, KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.path}: geometry model is malformed ({exc})") from exc
         extra = self.release.metadata.get("extra", {})
+        try:
+            self.eyes = float(extra.get("eyes", 0.0) if eyes is None else eyes)
+        except (TypeError, ValueError):
+            raise CheckpointError(f"{self.path}: eyes {extra.get('eyes')!r} is not a number") from None
+        if not 0.0 <= self.eyes <= 1.0:
+            where = "" if eyes is not None else f"{self.path}: "
+            raise GeostyleError(f"{where}eyes must be between 0 and 1, got {self.eyes}")
         self.zoom = float(extra.get("zoom", 1.0))
         self.size = self.release.resolution
         self.trained_strength = float(extra.get("strength", 1.0))
@@ -291,17 +302,29 @@ class Stylizer:
         """Stylize an aligned ``(S, S, 3)`` crop whose landmarks ``(K, 2)`` are in its pixel frame."""
         if crop.shape[:2] != (self.size, self.size):
             raise GeostyleError(f"crop is {crop.shape[:2]}, the model expects {self.size}x{self.size}")
-        fields = self.face_fields(landmarks, strength)
+        alpha = self.strength if strength is None else strength
         x = to_blob(np.ascontiguousarray(crop))
-        if fields is None:
-            return from_blob(self.runtime.frame(x))
-        full, quarter = fields
+        if not self.aligner.enabled or alpha == 0:
+            return self.draw_eyes(from_blob(self.runtime.frame(x)), landmarks)
+        spline = self.fields.solve(landmarks, alpha)
+        full, quarter = self.fields.crop_fields(spline)
         s = self.size
         maps = ((full + 1.0) * (s / 2.0) - 0.5).astype(np.float32)
         warped = cv2.remap(
             crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        return from_blob(self.runtime.face(x, quarter, to_blob(warped)))
+        return self.draw_eyes(from_blob(self.runtime.face(x, quarter, to_blob(warped))), self.target_pixels(spline))
+
+    def target_pixels(self, spline: FaceSpline) -> np.ndarray:
+        """A solved warp's target landmarks ``(K, 2)`` in crop pixels (NaN where missing)."""
+        return normalized_to_pixels(spline.target.astype(np.float64), self.size, self.size)
+
+    def draw_eyes(self, crop: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """``crop`` (a stylized face) with anime eyes at ``points (K, 2)`` (crop pixels, where the
+        warp put the landmarks) at the opacity :attr:`eyes`; ``crop`` itself when that is 0."""
+        if self.eyes <= 0:
+            return crop
+        return draw_anime_eyes(crop, points, self.eyes)
 
     def stylize(self, image: np.ndarray, path: Path | None = None, strength: float | None = None) -> Stylized:
         """The aligned stylized crop of the largest face, its warp reading the photo beyond the crop
@@ -313,11 +336,12 @@ class Stylizer:
         h, w = image.shape[:2]
         warp = self.frame_warp(aligned.alignment, aligned.landmarks, h, w, strength)
         if warp is None:
-            out = from_blob(self.runtime.frame(to_blob(aligned.crop)))
+            out = self.draw_eyes(from_blob(self.runtime.frame(to_blob(aligned.crop))), aligned.landmarks)
         else:
             _, warped = cut_face(np.ascontiguousarray(image, dtype=np.uint8), aligned.alignment, warp.full, warp.reach)
             assert warped is not None
             out = from_blob(self.runtime.face(to_blob(aligned.crop), warp.quarter, to_blob(warped)))
+            out = self.draw_eyes(out, self.target_pixels(warp.spline))
         return Stylized(out, aligned.crop, aligned.alignment, aligned.face)
 
     # ------------------------------------------------------------------------------ frames
@@ -395,7 +419,10 @@ class Stylizer:
                         y = self.runtime.frame(to_blob(crop))
                     else:
                         y = self.runtime.face(to_blob(crop), warp.quarter, to_blob(warped))
-                styled.append((from_blob(y), alignment))
+                with timer("eyes"):
+                    moved = warp.spline if warp is not None and warped is not None else None
+                    face = self.draw_eyes(from_blob(y), crop_pts if moved is None else self.target_pixels(moved))
+                styled.append((face, alignment))
                 if warp is not None:
                     warps.append(warp)
         finally:
