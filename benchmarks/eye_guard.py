@@ -5,8 +5,9 @@
 For every photo an evaluation report lists as evaluated (held out from the model's training), the
 face is stylized as :meth:`Stylizer.stylize` does (without eyes), and for each eye the landmarks can
 place (:func:`geostyle.infer.eyes.drawable_eyes`) the iris disc's lightness against the ring around
-it is measured (:func:`geostyle.infer.eyes.iris_lightness`; the guard draws only at or under
-:data:`MAX_IRIS_LIGHTNESS`). Prints and writes ``benchmarks/results/eye_guard.json`` and ``.md``:
+it is measured (:func:`geostyle.infer.eyes.iris_lightness`; the guard draws an eye fully at
+:data:`MAX_IRIS_LIGHTNESS` minus ``LIGHTNESS_RAMP`` and below, fading it out to none at plus it;
+the counts here are at the ramp's middle). Prints and writes ``benchmarks/results/eye_guard.json`` and ``.md``:
 the ratio's percentiles, the share of eyes kept at several thresholds, the photos with two, one or
 no eye drawn; and ``docs/img/eye_guard.jpg``: the 16 eyes kept nearest the threshold (top two
 rows) and the 8 left out nearest it (bottom row), drawn with the guard lifted.
@@ -27,6 +28,7 @@ from geostyle.data.images import load_image, save_image
 from geostyle.errors import GeostyleError
 from geostyle.infer.eyes import (
     IRIS_RADIUS,
+    LIGHTNESS_RAMP,
     MAX_IRIS_LIGHTNESS,
     draw_anime_eyes,
     drawable_eyes,
@@ -67,12 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         crop = stylizer.stylize_aligned(image, aligned).crop
         warp = stylizer.frame_warp(aligned.alignment, aligned.landmarks, *image.shape[:2])
         points = aligned.landmarks if warp is None else stylizer.target_pixels(warp.spline)
-        for centre, width, _ in drawable_eyes(points):
+        for centre, width, _, _ in drawable_eyes(points):
             ratio = iris_lightness(crop, centre, IRIS_RADIUS * width)
             if ratio is not None:
                 eyes.append((stem, ratio, crop, points))
         print(f"\r{faces} faces, {len(eyes)} eyes", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
+    if not eyes:
+        print("no eye could be measured (no face found in any photo?)", file=sys.stderr)
+        return 1
     ratios = np.array([e[1] for e in eyes])
     drawn = Counter(e[0] for e in eyes if e[1] <= MAX_IRIS_LIGHTNESS)
     result = {
@@ -91,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         "# The anime eyes' guard",
         "",
         f"`{result['command'].strip()}`: {faces} held-out faces, {len(eyes)} eyes the landmarks place; "
-        f"an eye is drawn where the iris disc's lightness is at most {MAX_IRIS_LIGHTNESS:g} of the ring's.",
+        f"an eye is drawn fully where the iris disc's lightness is at most {MAX_IRIS_LIGHTNESS - LIGHTNESS_RAMP:g} "
+        f"of the ring's, fading out to none at {MAX_IRIS_LIGHTNESS + LIGHTNESS_RAMP:g}; counted below at the middle, "
+        f"{MAX_IRIS_LIGHTNESS:g}.",
         "",
         "| ratio percentile | " + " | ".join(result["percentiles"]) + " |",
         "|---|" + "---|" * len(result["percentiles"]),

@@ -16,6 +16,7 @@ from geostyle.infer.eyes import (
     CATCHLIGHT_SHIFT,
     IRIS_RADIUS,
     IRIS_SHADE,
+    LIGHTNESS_RAMP,
     MAX_IRIS_LIGHTNESS,
     draw_anime_eyes,
     drawable_eyes,
@@ -85,12 +86,15 @@ def test_eyes_it_cannot_place_are_left_alone():
     assert len(drawable_eyes(pts)) == 2
     missing = pts.copy()
     missing[INDEX["left_eye_top"]] = np.nan
-    assert [round(c[0]) for c, _, _ in drawable_eyes(missing)] == [80]
+    assert [round(c[0]) for c, _, _, _ in drawable_eyes(missing)] == [80]
     assert drawable_eyes(eye_points(opening=4.0)) == []  # nearly closed: 0.1 of the width
+    # Near the limit an eye fades rather than switching: half-way up the opening's ramp, half weight.
+    assert [round(w, 3) for *_, w in drawable_eyes(eye_points(opening=0.15 * 40))] == [0.5, 0.5]
+    assert [w for *_, w in drawable_eyes(eye_points(opening=0.2 * 40))] == [1.0, 1.0]
     turned = eye_points()
     for n, dx in (("outer", -8.0), ("inner", 8.0)):  # the left eye only 16 px wide: a turned face
         turned[INDEX[f"left_eye_{n}"]] = turned[INDEX["left_eye_center"]] + (dx, 0.0)
-    assert [round(c[0]) for c, _, _ in drawable_eyes(turned)] == [80]
+    assert [round(c[0]) for c, _, _, _ in drawable_eyes(turned)] == [80]
     image = face(centres=((80, 100),))
     out = draw_anime_eyes(image, turned)
     assert (out[:, 140:] == GREY).all() and (out[:, :120] != image[:, :120]).any()
@@ -105,62 +109,87 @@ def test_no_iris_where_the_face_shows_no_dark_eye():
     out = draw_anime_eyes(bright, pts)
     assert np.array_equal(out[:, :128], bright[:, :128])
     assert (out[:, 128:] != bright[:, 128:]).any()
-    # No darker disc (a flat face) or one barely darker than MAX_IRIS_LIGHTNESS asks: left alone;
-    # the guard lifted, drawn.
+    # No darker disc (a flat face) or one barely darker than the ramp's top: left alone; the guard
+    # lifted, drawn. Between, on the ramp, drawn fainter (no on/off step for a video to flicker on).
     flat = np.full((256, 256, 3), GREY, np.uint8)
     assert np.array_equal(draw_anime_eyes(flat, pts), flat)
     assert (draw_anime_eyes(flat, pts, max_lightness=np.inf) != flat).any()
-    faint = face(pupil=80)  # the disc at about 0.93 of its ring
-    assert 0.9 < iris_lightness(faint, np.array([80.0, 100.0]), IRIS_RADIUS * 40) < 0.95
-    assert np.array_equal(draw_anime_eyes(faint, pts), faint)
-    assert iris_lightness(face(), np.array([80.0, 100.0]), IRIS_RADIUS * 40) < MAX_IRIS_LIGHTNESS
+    centre, radius = np.array([80.0, 100.0]), IRIS_RADIUS * 40
+    pale = face(pupil=90)
+    assert MAX_IRIS_LIGHTNESS + LIGHTNESS_RAMP < iris_lightness(pale, centre, radius) < 1.0
+    assert np.array_equal(draw_anime_eyes(pale, pts), pale)
+    faint = face(pupil=80)
+    ratio = iris_lightness(faint, centre, radius)
+    assert MAX_IRIS_LIGHTNESS < ratio < MAX_IRIS_LIGHTNESS + LIGHTNESS_RAMP
+    weight = (MAX_IRIS_LIGHTNESS + LIGHTNESS_RAMP - ratio) / (2 * LIGHTNESS_RAMP)
+    shade = draw_anime_eyes(faint, pts)[106, 84].astype(int)  # outside the pupil, inside the iris
+    assert np.abs(shade - round(GREY * (1 - (1 - IRIS_SHADE) * weight))).max() <= 1
+    assert iris_lightness(face(), centre, radius) < MAX_IRIS_LIGHTNESS - LIGHTNESS_RAMP
+    # An eye centred off the crop is not drawn (nothing to measure it on).
+    off = eye_points(centres=((-5.0, 100.0), (176.0, 100.0)))
+    assert iris_lightness(face(), np.array([-5.0, 100.0]), radius) is None
+    assert (draw_anime_eyes(face(), off)[:, :40] == face()[:, :40]).all()
 
 
-def test_every_path_draws_the_eyes_at_the_target_landmarks(tiny_model, astronaut_path):
-    """The aligned crop, :meth:`stylize_crop` and the whole frame: with ``eyes`` the output is the
-    one without, darkened in two discs around where the warp put the eyes (the tiny model's geometry
-    moves them 30 % further apart) and lit at their catchlights; nothing else changes."""
+def test_every_path_draws_the_eyes_at_the_target_landmarks(tiny_model, astronaut_path, monkeypatch):
+    """The aligned crop, :meth:`stylize_crop` and the whole frame draw the eyes at the face's target
+    landmarks (the tiny model's geometry moves the eyes 30 % further apart), at the stylizer's
+    opacity, onto the output the stylizer without eyes gives; at strength 0 at the landmarks
+    themselves. The drawing is recorded (and its guard lifted, so the random model's pixels cannot
+    decide whether anything is drawn)."""
+    import geostyle.infer.stylize as stylize_module
+
+    calls: list[tuple[np.ndarray, np.ndarray, float]] = []
+
+    def recording(image, points, amount=1.0):
+        calls.append((image.copy(), np.array(points), amount))
+        return draw_anime_eyes(image, points, amount, max_lightness=np.inf)
+
+    monkeypatch.setattr(stylize_module, "draw_anime_eyes", recording)
     image = load_image(astronaut_path)
     plain = Stylizer(tiny_model, strength=1.0)
-    eyed = Stylizer(tiny_model, strength=1.0, eyes=1.0)
-    assert plain.eyes == 0.0 and eyed.eyes == 1.0
+    eyed = Stylizer(tiny_model, strength=1.0, eyes=0.75)
+    assert plain.eyes == 0.0 and eyed.eyes == 0.75
     aligned = plain.align(image)
     crop, pts = aligned.crop, aligned.landmarks
-    target = plain.target_pixels(plain.fields.solve(pts, 1.0))
-    centres = [target[INDEX[f"{s}_eye_center"]] for s in ("right", "left")]
-    own = [pts[INDEX[f"{s}_eye_center"]] for s in ("right", "left")]
-    assert abs(centres[1][0] - centres[0][0]) > 1.15 * abs(own[1][0] - own[0][0])  # moved apart
     size = plain.size
-    yy, xx = np.mgrid[:size, :size]
-    near = np.zeros((size, size), bool)
-    for c, in zip(centres, strict=True):
-        width = np.linalg.norm(target[INDEX["right_eye_outer"]] - target[INDEX["right_eye_inner"]])
-        near |= (xx - c[0]) ** 2 + (yy - c[1]) ** 2 <= (IRIS_RADIUS * width + 3) ** 2
-    for a, b in (
-        (plain.stylize_crop(crop, pts), eyed.stylize_crop(crop, pts)),
-        (plain.stylize(image).crop, eyed.stylize(image).crop),
-    ):
-        changed = np.abs(a.astype(int) - b.astype(int)).max(-1) > 0
-        assert changed.any() and not (changed & ~near).any()
-        for c in centres:  # the iris's lower half is darker than without eyes
-            y, x = round(c[1] + 2), round(c[0] + 2)
-            assert b[y, x].astype(int).sum() < a[y, x].astype(int).sum()
+
+    def centres(points):
+        return np.array([points[INDEX[f"{s}_eye_center"]] for s in ("right", "left")])
+
+    target = plain.target_pixels(plain.fields.solve(pts, 1.0))
+    assert abs(np.diff(centres(target)[:, 0])) > 1.15 * abs(np.diff(centres(pts)[:, 0]))  # moved apart
+    a, b = plain.stylize_crop(crop, pts), eyed.stylize_crop(crop, pts)
+    assert len(calls) == 1  # the stylizer without eyes draws none
+    drawn_on, points, amount = calls.pop()
+    assert np.array_equal(drawn_on, a) and amount == 0.75
+    np.testing.assert_allclose(points, target, atol=1e-4)
+    assert np.array_equal(b, draw_anime_eyes(a, target, 0.75, max_lightness=np.inf)) and (b != a).any()
+    # The aligned crop: the whole-frame warp's targets (anchored further out, so not the same).
+    a, b = plain.stylize(image).crop, eyed.stylize(image).crop
+    drawn_on, points, _ = calls.pop()
+    warp = plain.frame_warp(aligned.alignment, pts, *image.shape[:2])
+    assert warp is not None and np.array_equal(drawn_on, a)
+    np.testing.assert_allclose(points, plain.target_pixels(warp.spline), atol=1e-4)
+    # The whole frame: the face drawn on before it is pasted, at its frame warp's targets.
     faces = [f.warp_landmarks() for f in plain.detect_faces(image)]
-    frame_a, frame_b = plain.render(image, faces).astype(int), eyed.render(image, faces).astype(int)
-    changed = np.abs(frame_a - frame_b).max(-1) > 0
-    # Where the frame's warp put the eyes, back in frame pixels.
+    frame_a, frame_b = plain.render(image, faces), eyed.render(image, faces)
+    assert len(calls) == 1
+    _, points, _ = calls.pop()
     alignment = estimate_alignment(faces[0], size, plain.zoom)
     warp = plain.frame_warp(alignment, apply_affine(alignment.matrix, faces[0]), *image.shape[:2])
     assert warp is not None
-    target = plain.target_pixels(warp.spline)
-    width = np.linalg.norm(target[INDEX["right_eye_outer"]] - target[INDEX["right_eye_inner"]])
-    radius = (IRIS_RADIUS * width + 3) / alignment.scale
+    np.testing.assert_allclose(points, plain.target_pixels(warp.spline), atol=1e-4)
+    changed = np.abs(frame_a.astype(int) - frame_b.astype(int)).max(-1) > 0
+    radius = (IRIS_RADIUS * np.linalg.norm(points[INDEX["right_eye_outer"]] - points[INDEX["right_eye_inner"]]) + 3) / alignment.scale
     yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
     near = np.zeros(changed.shape, bool)
-    for s in ("right", "left"):
-        c = apply_affine(alignment.inverse, target[INDEX[f"{s}_eye_center"]][None])[0]
+    for c in apply_affine(alignment.inverse, centres(points)):
         near |= (xx - c[0]) ** 2 + (yy - c[1]) ** 2 <= radius**2
     assert changed.sum() > 20 and not (changed & ~near).any()
+    # Strength 0: no warp, the eyes at the landmarks themselves.
+    eyed.stylize_crop(crop, pts, strength=0.0)
+    np.testing.assert_allclose(calls.pop()[1], pts)
     with pytest.raises(GeostyleError, match="eyes"):
         Stylizer(tiny_model, eyes=-0.1)
 
@@ -177,5 +206,6 @@ def test_a_release_carries_its_eyes(tiny_model, tmp_path):
     for bad, error in (("lots", CheckpointError), (1.5, GeostyleError)):
         path = tmp_path / "bad.safetensors"
         update_release_extra(tiny_model, path, eyes=bad)
-        with pytest.raises(error, match="bad.safetensors.*eyes|eyes.*bad.safetensors"):
+        with pytest.raises(error, match="bad.safetensors.*eyes|eyes.*bad.safetensors") as caught:
             Stylizer(path)
+        assert type(caught.value) is error

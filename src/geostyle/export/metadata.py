@@ -90,6 +90,12 @@ def build_metadata(stylizer, graph: str, size: int, opset: int | None, fmt: str)
             "trained_strength": stylizer.trained_strength,
             "default_strength": stylizer.strength,
             "crop_zoom": stylizer.zoom,
+            # Drawn after the graph by the caller (geostyle.infer.eyes), not by the graph itself.
+            "anime_eyes": {
+                "opacity": stylizer.eyes,
+                "drawn_by": "the caller, on the face graph's output at the warp's target landmarks "
+                "(geostyle.infer.eyes.draw_anime_eyes); the graph does not draw them",
+            },
             "crop_framing": "FFHQ-style similarity from eye centres and mouth (geostyle.faces.align)",
             "landmarks": "geostyle canonical 33-point set, docs/conventions.md",
             "intended_use": "portrait stylization; research use (trained on research datasets)",

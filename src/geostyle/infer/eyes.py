@@ -7,15 +7,17 @@ stylized crop, at the face's *target* landmarks (where the warp moved the eyes):
 same for every model, a few hundred microseconds per face.
 
 An eye is left alone when its landmarks cannot place an iris: any of its five points missing, an
-eye narrower than :data:`MIN_WIDTH` px, an eye nearly closed (opening under :data:`MIN_OPENING` of
-its width), or an eye foreshortened to under :data:`MIN_WIDTH_RATIO` of the other (a face turned
-far away: the hidden eye's points are guesses). And it is left alone when the stylized face shows
-no dark iris there to deepen: where the disc is not at least a tenth darker than the ring around
-it (out to twice its radius, :data:`MAX_IRIS_LIGHTNESS`), the landmarks may have missed the eye (a
-pale, washed-out face; glare on glasses; the hidden eye of a turned head), and a dark disc would
-land on skin or background. On the 390 eyes of 198 held-out selfies that keeps 83 % of the eyes
-(``benchmarks/eye_guard.py``): it also leaves out some real eyes whose lashes and outline make the
-ring nearly as dark as the iris; a missing iris is the lesser failure than a dot beside the eye.
+eye narrower than :data:`MIN_WIDTH` px or centred outside the crop, an eye nearly closed (opening
+under :data:`MIN_OPENING` of its width), or an eye foreshortened to under :data:`MIN_WIDTH_RATIO`
+of the other (a face turned far away: the hidden eye's points are guesses). And it is left alone
+when the stylized face shows no dark iris there to deepen: where the disc is not at least a tenth
+darker than the ring around it (out to twice its radius, :data:`MAX_IRIS_LIGHTNESS`), the
+landmarks may have missed the eye (a pale, washed-out face; glare on glasses; the hidden eye of a
+turned head), and a dark disc would land on skin or background. On the 390 eyes of 198 held-out
+selfies 83 % pass that test (``benchmarks/eye_guard.py``); it also leaves out some real eyes whose
+lashes and outline make the ring nearly as dark as the iris: a missing iris is the lesser failure
+than a dot beside the eye. The last three limits are the middles of short ramps over which an eye
+fades, so that in a video an eye near one fades rather than flickers from frame to frame.
 """
 
 from __future__ import annotations
@@ -35,11 +37,18 @@ CATCHLIGHT_RADIUS = 0.08
 # width, up by this share of its opening. One light for both eyes, as an artist draws it.
 CATCHLIGHT_SHIFT = (-0.15, -0.3)
 MIN_WIDTH = 4.0
-MIN_OPENING = 0.15
-MIN_WIDTH_RATIO = 0.5
-# Most lightness the iris disc may have, as a share of the ring around it (see the docstring).
-MAX_IRIS_LIGHTNESS = 0.9
+# Each of the three limits below is the middle of a ramp, not a cutoff: an eye fades out over
+# +- its RAMP, so in a video an eye near a limit (a blink, a head turning, a ratio a runtime rounds
+# differently) fades instead of blinking on and off from frame to frame.
+MIN_OPENING, OPENING_RAMP = 0.15, 0.05  # the opening (lid to lid) as a share of the width
+MIN_WIDTH_RATIO, WIDTH_RATIO_RAMP = 0.5, 0.1  # the eye's width as a share of the other eye's
+MAX_IRIS_LIGHTNESS, LIGHTNESS_RAMP = 0.9, 0.05  # the disc's lightness as a share of its ring's
 _SUBPIXEL = 4  # cv2.circle's fractional bits: centres and radii to 1/16 px
+
+
+def _ramp(value: float, middle: float, half: float) -> float:
+    """0 at ``middle - half`` and below, 1 at ``middle + half`` and above, linear between."""
+    return float(np.clip((value - middle) / (2 * half) + 0.5, 0.0, 1.0))
 
 
 def _eye(points: np.ndarray, side: str) -> tuple[np.ndarray, float, float] | None:
@@ -50,27 +59,32 @@ def _eye(points: np.ndarray, side: str) -> tuple[np.ndarray, float, float] | Non
     return c, float(np.linalg.norm(outer - inner)), float(np.linalg.norm(top - bottom))
 
 
-def drawable_eyes(points: np.ndarray) -> list[tuple[np.ndarray, float, float]]:
+def drawable_eyes(points: np.ndarray) -> list[tuple[np.ndarray, float, float, float]]:
     """The eyes of ``points (K, 2)`` (pixels) an iris can be drawn into, each ``(centre, width,
-    opening)``; see the module docstring for what is left out."""
+    opening, weight)``; ``weight`` (0-1] fades an eye near the opening or width-ratio limits (see
+    the module docstring for what is left out)."""
     eyes = [_eye(points, side) for side in ("right", "left")]
-    widths = [e[1] for e in eyes if e is not None]
-    widest = max(widths, default=0.0)
-    return [
-        e for e in eyes
-        if e is not None and e[1] >= MIN_WIDTH and e[2] >= MIN_OPENING * e[1] and e[1] >= MIN_WIDTH_RATIO * widest
-    ]  # fmt: skip
+    widest = max((e[1] for e in eyes if e is not None), default=0.0)
+    out = []
+    for e in eyes:
+        if e is None or e[1] < MIN_WIDTH:
+            continue
+        weight = _ramp(e[2] / e[1], MIN_OPENING, OPENING_RAMP) * _ramp(e[1] / widest, MIN_WIDTH_RATIO, WIDTH_RATIO_RAMP)
+        if weight > 1e-3:  # not a rounding error's sliver of an eye
+            out.append((e[0], e[1], e[2], weight))
+    return out
 
 
 def iris_lightness(image: np.ndarray, centre: np.ndarray, radius: float) -> float | None:
     """Mean lightness of ``image`` inside the disc over that of the ring from ``radius`` to twice
-    that (None where either lies outside the image): under 1 where the disc is darker."""
+    that, both over their parts inside the image: under 1 where the disc is darker. None where the
+    disc's centre lies outside the image."""
     h, w = image.shape[:2]
+    if not (0 <= centre[0] < w and 0 <= centre[1] < h):
+        return None
     r2 = 2.0 * radius
     x0, y0 = max(int(centre[0] - r2), 0), max(int(centre[1] - r2), 0)
     x1, y1 = min(int(centre[0] + r2) + 2, w), min(int(centre[1] + r2) + 2, h)
-    if x1 <= x0 or y1 <= y0:
-        return None
     patch = image[y0:y1, x0:x1].astype(np.float32) @ _LUMA
     yy, xx = np.mgrid[y0:y1, x0:x1]
     d2 = (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2
@@ -94,8 +108,8 @@ def draw_anime_eyes(
 ) -> np.ndarray:
     """``image (H, W, 3)`` uint8 with a dark iris and a white catchlight in each drawable eye of
     ``points (K, 2)`` (pixels of ``image``: the face's target landmarks) whose disc is no lighter
-    than ``max_lightness`` of its ring (:func:`iris_lightness`). ``amount`` (0-1) fades both in.
-    Returns a new array; ``image`` itself is unchanged."""
+    than ``max_lightness`` of its ring (:func:`iris_lightness`; fading out over +- LIGHTNESS_RAMP).
+    ``amount`` (0-1) fades both in. Returns a new array; ``image`` itself is unchanged."""
     if not 0.0 <= amount <= 1.0:
         raise ValueError(f"eyes must be between 0 and 1, got {amount}")
     out = image.copy()
@@ -103,10 +117,14 @@ def draw_anime_eyes(
         return out
     h, w = image.shape[:2]
     blur = 0.6 * min(h, w) / 256  # the edge of a 256 px crop's disc: 0.6 px
-    for centre, width, opening in drawable_eyes(np.asarray(points, np.float64)):
+    for centre, width, opening, weight in drawable_eyes(np.asarray(points, np.float64)):
         radius, light_radius = IRIS_RADIUS * width, CATCHLIGHT_RADIUS * width
         lightness = iris_lightness(image, centre, radius)
-        if lightness is None or lightness > max_lightness:
+        if lightness is None:
+            continue
+        if np.isfinite(max_lightness):
+            weight *= 1.0 - _ramp(lightness, max_lightness, LIGHTNESS_RAMP)
+        if weight <= 1e-3:
             continue
         light_at = centre + np.array([CATCHLIGHT_SHIFT[0] * width, CATCHLIGHT_SHIFT[1] * opening])
         # Only the patch both discs cover is touched (well under a millisecond a face, not the
@@ -119,8 +137,8 @@ def draw_anime_eyes(
         if x1 <= x0 or y1 <= y0:
             continue
         shape, origin = (y1 - y0, x1 - x0), np.array([x0, y0], np.float64)
-        iris = amount * _disc(shape, centre - origin, radius, blur)[..., None]
-        light = amount * _disc(shape, light_at - origin, light_radius, blur)[..., None]
+        iris = amount * weight * _disc(shape, centre - origin, radius, blur)[..., None]
+        light = amount * weight * _disc(shape, light_at - origin, light_radius, blur)[..., None]
         patch = out[y0:y1, x0:x1].astype(np.float32) * (1 - (1 - IRIS_SHADE) * iris)
         patch = patch * (1 - light) + 255.0 * light
         out[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)

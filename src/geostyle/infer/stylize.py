@@ -419,9 +419,11 @@ class Stylizer:
                         y = self.runtime.frame(to_blob(crop))
                     else:
                         y = self.runtime.face(to_blob(crop), warp.quarter, to_blob(warped))
-                with timer("eyes"):
-                    moved = warp.spline if warp is not None and warped is not None else None
-                    face = self.draw_eyes(from_blob(y), crop_pts if moved is None else self.target_pixels(moved))
+                face = from_blob(y)
+                if self.eyes > 0:
+                    with timer("eyes"):
+                        moved = warp.spline if warp is not None and warped is not None else None
+                        face = self.draw_eyes(face, crop_pts if moved is None else self.target_pixels(moved))
                 styled.append((face, alignment))
                 if warp is not None:
                     warps.append(warp)
