@@ -26,8 +26,9 @@ import cv2
 import numpy as np
 
 from geostyle.faces.landmarks import INDEX
+from geostyle.nets.blocks import LUMA_WEIGHTS
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601
+_LUMA = np.array(LUMA_WEIGHTS, np.float32)
 
 # Fractions of the eye's width (corner to corner). The iris keeps this share of its colour.
 IRIS_RADIUS = 0.22

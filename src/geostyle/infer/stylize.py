@@ -246,10 +246,16 @@ class Stylizer:
         pixel warp) and at feature resolution ``(1, S/4, S/4, 2)`` (for the generator), both float32,
         normalised crop frame. ``landmarks (K, 2)`` in crop pixels. None when there is nothing to
         warp (strength 0, or a model trained without TPS alignment)."""
+        spline = self.face_spline(landmarks, strength)
+        return None if spline is None else self.fields.crop_fields(spline)
+
+    def face_spline(self, landmarks: np.ndarray, strength: float | None = None) -> FaceSpline | None:
+        """The solved warp of one aligned face (``landmarks (K, 2)`` in crop pixels, training's
+        anchors on the crop border), or None when there is nothing to warp (as :meth:`face_fields`)."""
         alpha = self.strength if strength is None else strength
         if not self.aligner.enabled or alpha == 0:
             return None
-        return self.fields.fields(landmarks, alpha)
+        return self.fields.solve(landmarks, alpha)
 
     def frame_warp(
         self, alignment: Alignment, crop_points: np.ndarray, height: int, width: int, strength: float | None = None
@@ -302,11 +308,10 @@ class Stylizer:
         """Stylize an aligned ``(S, S, 3)`` crop whose landmarks ``(K, 2)`` are in its pixel frame."""
         if crop.shape[:2] != (self.size, self.size):
             raise GeostyleError(f"crop is {crop.shape[:2]}, the model expects {self.size}x{self.size}")
-        alpha = self.strength if strength is None else strength
         x = to_blob(np.ascontiguousarray(crop))
-        if not self.aligner.enabled or alpha == 0:
+        spline = self.face_spline(landmarks, strength)
+        if spline is None:
             return self.draw_eyes(from_blob(self.runtime.frame(x)), landmarks)
-        spline = self.fields.solve(landmarks, alpha)
         full, quarter = self.fields.crop_fields(spline)
         s = self.size
         maps = ((full + 1.0) * (s / 2.0) - 0.5).astype(np.float32)

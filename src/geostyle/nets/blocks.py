@@ -266,7 +266,7 @@ def pencil_dodge(luma: torch.Tensor, sigma_fraction: float, white: float = 0.9) 
     return ((y / denominator) * 2.0 - 1.0).clamp(-1.0, white)
 
 
-_LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601: ink_lines and luma
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601: ink_lines, luma, the anime eyes, the losses
 
 INK_MARGIN = 0.005  # lightness steps below this are skin and paper grain, not lines
 INK_GAIN = 80.0
@@ -287,7 +287,7 @@ def ink_lines(image: torch.Tensor, margin: float = INK_MARGIN, gain: float = INK
     four poolings 3.2 ms (one thread, the machine busy)."""
     # -gain x the lightness (luma + 1) / 2 with its offset dropped (a difference of blurs of a
     # constant is 0): the sign and the gain folded into the luma weights, fewer full-size passes.
-    weight = torch.tensor(_LUMA_WEIGHTS, dtype=image.dtype, device=image.device) * (-0.5 * gain)
+    weight = torch.tensor(LUMA_WEIGHTS, dtype=image.dtype, device=image.device) * (-0.5 * gain)
     dark = (image * weight.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
     dog = box_mean(box_mean(dark, 1), 1) - box_mean(box_mean(dark, 2), 1)
     return torch.tanh(torch.relu(dog - margin * gain))
@@ -296,7 +296,7 @@ def ink_lines(image: torch.Tensor, margin: float = INK_MARGIN, gain: float = INK
 def luma(image: torch.Tensor) -> torch.Tensor:
     """ITU-R BT.601 luma ``(B, 1, H, W)`` of an RGB ``(B, 3, H, W)`` image (the classical filters'
     lightness, as :func:`geostyle.eval.baselines.luma`)."""
-    r, g, b = _LUMA_WEIGHTS
+    r, g, b = LUMA_WEIGHTS
     return r * image[:, 0:1] + g * image[:, 1:2] + b * image[:, 2:3]
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from geostyle.nets.blocks import compose_grids, gaussian_blur, warp
+from geostyle.nets.blocks import LUMA_WEIGHTS, compose_grids, gaussian_blur, warp
 
 __all__ = [
     "Logits",
@@ -147,7 +147,7 @@ def deformation_invariance_loss(
 
 def luminance(image: torch.Tensor) -> torch.Tensor:
     """Rec. 601 luma ``(B, 1, H, W)`` of an RGB image ``(B, 3, H, W)`` (same value range)."""
-    weights = image.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    weights = image.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)
     return (image * weights).sum(dim=1, keepdim=True)
 
 
