@@ -76,7 +76,16 @@ from geostyle.data.manifest import load_manifest
 from geostyle.eval.anime import AnimeFaceJudge
 from geostyle.eval.identity import FaceEmbedder, identity_scores
 from geostyle.faces.landmarks import INDEX, pixels_to_normalized
-from geostyle.infer.eyes import draw_anime_eyes
+from geostyle.infer.eyes import (
+    CATCHLIGHT_RADIUS,
+    CATCHLIGHT_SHIFT,
+    IRIS_RADIUS,
+    LIGHTNESS_RAMP,
+    MAX_IRIS_LIGHTNESS,
+    draw_anime_eyes,
+    drawable_eyes,
+    iris_lightness,
+)
 from geostyle.infer.stylize import Stylizer
 from geostyle.nets.blocks import INK_MARGIN, gaussian_blur, ink_lines, luma
 from geostyle.nets.release import read_release_metadata
@@ -88,7 +97,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
 STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
-SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines", "ink", "catchlights", "eyeshape")
+SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines", "ink", "catchlights", "eyeshape", "eyedraw", "jawline")
 SCALES = (3.0, 6.0, 12.0)  # Gaussian sigmas (px at 256) splitting an image's lightness into coarse and fine
 INK_MARGINS = (0.0025, 0.01, 0.02)  # the generator's ink threshold (0.005): more lines below it, fewer above
 INK_GAINS = (40.0, 160.0)  # and its gain (80): softer / harder lines at the same threshold
@@ -216,6 +225,22 @@ def eye_discs(points: np.ndarray, size: int, radius: float, shift: tuple[float, 
     return cv2.GaussianBlur(mask, (0, 0), 0.6 * size / 256)
 
 
+EYE_DRAWINGS = {  # row name: draw_eye_variant's arguments
+    "iris clipped to the lids": {"clip": True},
+    "iris 0.30 clipped to the lids": {"radius": 0.30, "clip": True},
+    "anime eyes + lash line 0.08": {"lash": 0.08},
+    "anime eyes + lash line 0.14": {"lash": 0.14},
+    "iris 0.30 clipped + lash line 0.08": {"radius": 0.30, "clip": True, "lash": 0.08},
+    "iris 0.30 clipped + lash line 0.08 + eye white 0.5": {"radius": 0.30, "clip": True, "lash": 0.08, "sclera": 0.5},
+    "lash line 0.08 alone (no iris)": {"radius": 0.0, "lash": 0.08, "catchlight": False},
+}
+JAW_LINES = {  # row name: draw_jaw's arguments
+    "jaw line 1 px": {"width": 1.0},
+    "jaw line 2 px": {"width": 2.0},
+    "jaw line 2 px, step 0.06": {"width": 2.0, "step": 0.06},
+    "jaw line 2 px, snapped 3 px, step 0.06": {"width": 2.0, "snap": 3.0, "step": 0.06},
+    "jaw line 1.5 px, snapped 3 px, step 0.06": {"width": 1.5, "snap": 3.0, "step": 0.06},
+}
 EYE_SHAPES = {  # name: the eye points moved to the full style geometry's offsets from the eye's centre
     "openings": ("top", "bottom"),
     "shapes": ("top", "bottom", "outer", "inner"),
@@ -258,6 +283,164 @@ def enlarge_eyes(stylizer: Stylizer, scale: float) -> None:
         return t
 
     stylizer.fields.target = target  # type: ignore[method-assign]
+
+
+def lids(points: np.ndarray, side: str, n: int = 24) -> tuple[np.ndarray, np.ndarray] | None:
+    """The upper (outer -> top -> inner) and lower (inner -> bottom -> outer) lid of one eye as
+    quadratic curves through its landmarks (pixels), or None when a point is missing."""
+    outer, inner, top, bottom = (points[INDEX[f"{side}_eye_{p}"]] for p in ("outer", "inner", "top", "bottom"))
+    if not all(np.isfinite(v).all() for v in (outer, inner, top, bottom)):
+        return None
+    t = np.linspace(0.0, 1.0, n)[:, None]
+
+    def curve(a: np.ndarray, through: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctrl = 2 * through - (a + b) / 2  # the quadratic that passes through ``through`` at t = 0.5
+        return (1 - t) ** 2 * a + 2 * (1 - t) * t * ctrl + t**2 * b
+
+    return curve(outer, top, inner), curve(inner, bottom, outer)
+
+
+def draw_eye_variant(
+    image: np.ndarray, points: np.ndarray, radius: float = 0.22, clip: bool = False,
+    lash: float = 0.0, sclera: float = 0.0, catchlight: bool = True,
+) -> np.ndarray:
+    """A probe of anime-eye drawings on ``image (H, W, 3)`` uint8 at ``points`` (pixels): the
+    product's dark iris (radius x the eye's width) and catchlight, the iris optionally clipped to
+    the lids, a dark upper lash line ``lash`` x the width thick, the eye white lifted toward white by
+    ``sclera``. Eyes the product would leave out (its guards, at its lightness test) are left out."""
+    size = image.shape[0]
+    out = image.astype(np.float32)
+    blur = 0.6 * size / 256
+    eyes = {tuple(np.round(e[0], 6)): e for e in drawable_eyes(np.asarray(points, np.float64))}
+    for side in ("right", "left"):
+        c = points[INDEX[f"{side}_eye_center"]]
+        e = eyes.get(tuple(np.round(np.asarray(c, np.float64), 6))) if np.isfinite(c).all() else None
+        lid = lids(points, side)
+        if e is None or lid is None:
+            continue
+        centre, width, opening, weight = e
+        lightness = iris_lightness(image, centre, IRIS_RADIUS * width)
+        if lightness is None:
+            continue
+        weight *= 1.0 - float(np.clip((lightness - MAX_IRIS_LIGHTNESS) / (2 * LIGHTNESS_RAMP) + 0.5, 0, 1))
+        if weight <= 1e-3:
+            continue
+        upper, lower = lid
+        eye = np.zeros((size, size), np.float32)
+        cv2.fillPoly(eye, [np.round(np.concatenate([upper, lower]) * 16).astype(np.int32)], 1.0, cv2.LINE_AA, shift=4)
+        eye = cv2.GaussianBlur(eye, (0, 0), blur)
+        iris = np.zeros((size, size), np.float32)
+        if radius > 0:
+            cv2.circle(iris, tuple(int(round(v * 16)) for v in centre), int(round(radius * width * 16)), 1.0, -1, cv2.LINE_AA, shift=4)
+            iris = cv2.GaussianBlur(iris, (0, 0), blur)
+        if clip:
+            iris = iris * eye
+        if sclera:
+            white = sclera * weight * eye * (1 - iris)
+            out = out * (1 - white[..., None]) + 255.0 * white[..., None]
+        out = out * (1 - 0.7 * weight * iris[..., None])
+        if catchlight:
+            light = np.zeros((size, size), np.float32)
+            at = centre + np.array([CATCHLIGHT_SHIFT[0] * width, CATCHLIGHT_SHIFT[1] * opening])
+            cv2.circle(light, tuple(int(round(v * 16)) for v in at), int(round(CATCHLIGHT_RADIUS * width * 16)), 1.0, -1, cv2.LINE_AA, shift=4)
+            light = weight * cv2.GaussianBlur(light, (0, 0), blur)[..., None]
+            out = out * (1 - light) + 255.0 * light
+        if lash:
+            line = np.zeros((size, size), np.float32)
+            # The lash line runs a little past the outer corner, as a wing.
+            wing = upper[0] + 0.12 * (upper[0] - upper[3]) / max(np.linalg.norm(upper[0] - upper[3]), 1e-6) * width
+            curve = np.concatenate([wing[None], upper])
+            thick = max(1, int(round(lash * width)))
+            cv2.polylines(line, [np.round(curve * 16).astype(np.int32)], False, 1.0, thick, cv2.LINE_AA, shift=4)
+            line = weight * cv2.GaussianBlur(line, (0, 0), blur)[..., None]
+            out = out * (1 - 0.85 * line)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def through(points: np.ndarray, n: int = 12) -> np.ndarray:
+    """A Catmull-Rom curve through ``points (P, 2)`` (each segment sampled ``n`` times)."""
+    p = np.concatenate([2 * points[:1] - points[1:2], points, 2 * points[-1:] - points[-2:-1]])
+    t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
+    out = []
+    for i in range(1, len(p) - 2):
+        a, b, c, d = p[i - 1], p[i], p[i + 1], p[i + 2]
+        out.append(0.5 * (2 * b + (c - a) * t + (2 * a - 5 * b + 4 * c - d) * t**2 + (3 * b - a - 3 * c + d) * t**3))
+    return np.concatenate(out + [points[-1:]])
+
+
+def draw_face_line(image: np.ndarray, points: np.ndarray, names: tuple[str, ...], width: float, shade: float = 0.85) -> np.ndarray:
+    """``image`` with a dark line (``width`` px at 256, darkening by ``shade``) through the landmarks
+    ``names`` of ``points`` (pixels); unchanged where any of them is missing."""
+    pts = np.stack([points[INDEX[n]] for n in names])
+    if not np.isfinite(pts).all():
+        return image
+    size = image.shape[0]
+    line = np.zeros((size, size), np.float32)
+    thick = max(1, int(round(width * size / 256)))
+    cv2.polylines(line, [np.round(through(pts) * 16).astype(np.int32)], False, 1.0, thick, cv2.LINE_AA, shift=4)
+    line = cv2.GaussianBlur(line, (0, 0), 0.6 * size / 256)[..., None]
+    return np.clip(image.astype(np.float32) * (1 - shade * line) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _lightness_at(lum: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``lum (H, W)`` at ``xy (..., 2)`` pixels (edges clamped)."""
+    m = cv2.remap(lum, xy[..., 0].astype(np.float32).reshape(1, -1), xy[..., 1].astype(np.float32).reshape(1, -1),
+                  cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return m.reshape(xy.shape[:-1])
+
+
+def jaw_curve(image: np.ndarray, points: np.ndarray, names: tuple[str, ...], snap: float = 0.0,
+              step: float = 0.0) -> tuple[np.ndarray, np.ndarray] | None:
+    """The curve through the landmarks ``names`` and a per-sample opacity (0-1). ``snap`` (px at
+    256): each sample may move along the curve's normal by up to this much to the strongest
+    lightness step across it (offsets smoothed along the curve). ``step``: opacity ramps from 0 to 1
+    as the lightness step across the curve (inside 3 px against outside, 0-1 of full scale) rises
+    through this value +- half of it: no step, no outline (a hand, hair or background across the
+    jaw). None where a landmark is missing."""
+    pts = np.stack([points[INDEX[n]] for n in names])
+    if not np.isfinite(pts).all():
+        return None
+    size = image.shape[0]
+    curve = through(pts)
+    tangent = np.gradient(curve, axis=0)
+    normal = np.stack([tangent[:, 1], -tangent[:, 0]], 1)
+    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-6)
+    lum = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0
+    px = size / 256
+    across = 3 * px
+    if snap > 0:
+        offsets = np.linspace(-snap, snap, 9) * px
+        where = curve[:, None] + offsets[None, :, None] * normal[:, None]
+        contrast = np.abs(_lightness_at(lum, where + across * normal[:, None]) - _lightness_at(lum, where - across * normal[:, None]))
+        best = offsets[np.argmax(contrast, 1)]
+        best = np.convolve(np.pad(best, 6, mode="edge"), np.ones(13) / 13, mode="valid")
+        curve = curve + best[:, None] * normal
+    weight = np.ones(len(curve))
+    if step > 0:
+        contrast = np.abs(_lightness_at(lum, curve + across * normal) - _lightness_at(lum, curve - across * normal))
+        contrast = np.convolve(np.pad(contrast, 6, mode="edge"), np.ones(13) / 13, mode="valid")
+        weight = np.clip((contrast - step) / step + 0.5, 0.0, 1.0)
+    return curve, weight
+
+
+def draw_jaw(image: np.ndarray, points: np.ndarray, names: tuple[str, ...], width: float, snap: float = 0.0,
+             step: float = 0.0, shade: float = 0.85) -> np.ndarray:
+    """``image`` with a dark outline (``width`` px at 256) along :func:`jaw_curve`, each segment at
+    its opacity."""
+    found = jaw_curve(image, points, names, snap, step)
+    if found is None:
+        return image
+    curve, weight = found
+    size = image.shape[0]
+    line = np.zeros((size, size), np.float32)
+    thick = max(1, int(round(width * size / 256)))
+    for a, b, w in zip(curve[:-1], curve[1:], 0.5 * (weight[:-1] + weight[1:]), strict=True):
+        if w > 1e-3:
+            seg = np.zeros_like(line)
+            cv2.line(seg, tuple(int(round(v * 16)) for v in a), tuple(int(round(v * 16)) for v in b), float(w), thick, cv2.LINE_AA, shift=4)
+            np.maximum(line, seg, out=line)
+    line = cv2.GaussianBlur(line, (0, 0), 0.6 * size / 256)[..., None]
+    return np.clip(image.astype(np.float32) * (1 - shade * line) + 0.5, 0, 255).astype(np.uint8)
 
 
 def darken(image: torch.Tensor, lines: torch.Tensor) -> torch.Tensor:
@@ -306,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS[:3]))
     ap.add_argument("--out", default="anime_judges", help="name of the results and contact sheet files")
     args = ap.parse_args(argv)
-    inking = sorted({"lines", "ink", "catchlights", "eyeshape"} & set(args.sections))
+    inking = sorted({"lines", "ink", "catchlights", "eyeshape", "eyedraw", "jawline"} & set(args.sections))
     if args.ink and inking:
         ap.error(f"--sections {' '.join(inking)} draw the ink themselves: leave --ink at 0")
     torch.set_num_threads(1)
@@ -336,6 +519,11 @@ def main(argv: list[str] | None = None) -> int:
             st = Stylizer(args.model, strength=1.0, part_gains={"eyes": low, "nose": low, "mouth": low}, ink=1.0, eyes=0.0)
             reshape_eyes(st, EYE_SHAPES["shapes"], scale)
             shaped[f"1.0, eyes, nose and mouth 0.35, eye shapes at {scale:g}"] = st
+    drawn = {}
+    if {"eyedraw", "jawline"} & set(args.sections):
+        drawn = {"0.35": Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0)}
+        enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0), 1.3)
+        drawn["0.35, eyes enlarged x1.3"] = st
     trained = read_release_metadata(base.path).get("extra", {}).get("trained_on") or {}
     photo_set, style_set = load_manifest(args.photos), load_manifest(args.styles)
     skip_photos, skip_styles = set(trained.get("photos", [])), set(trained.get("styles", []))
@@ -451,6 +639,32 @@ def main(argv: list[str] | None = None) -> int:
             rows.add("eyeshape", f"{name}, ink", out)
             tpx = (st.fields.target(lm, st.strength) + 1) * size / 2 - 0.5
             rows.add("eyeshape", f"{name}, ink, anime eyes", draw_anime_eyes(out, tpx))
+        for name, st in drawn.items():
+            out = st.stylize_crop(crop, lm)
+            tpx = (st.fields.target(lm, st.strength) + 1) * size / 2 - 0.5
+            if "jawline" in args.sections:
+                eyes = draw_anime_eyes(out, tpx)
+                if name == "0.35":
+                    rows.add("jawline", f"{name}, ink", out)
+                    rows.add("jawline", f"{name}, anime eyes (the product's)", eyes)
+                    for label, kw in JAW_LINES.items():
+                        rows.add("jawline", f"{name}, anime eyes + {label}", draw_jaw(eyes, tpx, OUTLINE, **kw))
+                else:
+                    rows.add("jawline", f"{name}, anime eyes (the product's)", eyes)
+                    rows.add("jawline", f"{name}, anime eyes + jaw line 2 px, snapped, step 0.06", draw_jaw(eyes, tpx, OUTLINE, 2.0, 3.0, 0.06))
+            if "eyedraw" not in args.sections:
+                continue
+            rows.add("eyedraw", f"{name}, ink", out)
+            rows.add("eyedraw", f"{name}, anime eyes (the product's)", draw_anime_eyes(out, tpx))
+            if name == "0.35":
+                eyes = draw_anime_eyes(out, tpx)
+                for width in (1.0, 2.0):
+                    rows.add("eyedraw", f"{name}, anime eyes + jaw line {width:g} px", draw_face_line(eyes, tpx, OUTLINE, width))
+                lower = OUTLINE[1:-1]
+                rows.add("eyedraw", f"{name}, anime eyes + lower jaw line 2 px", draw_face_line(eyes, tpx, lower, 2.0))
+            for label, kw in EYE_DRAWINGS.items():
+                if name == "0.35" or "lash" in label:
+                    rows.add("eyedraw", f"{name}, {label}", draw_eye_variant(out, tpx, **kw))
         if not {"regions", "textures"} & set(args.sections):
             print(f"\r{len(used)}/{args.n} selfies", end="", file=sys.stderr, flush=True)
             continue

@@ -69,7 +69,7 @@ def real_face_inputs(stylizer, size: int) -> dict[str, Any]:
 class ProductPath:
     """The product path on the bundled portrait at ``size``: the face's TPS field (NumPy), the one
     resampling that cuts the crop and the warped crop from the frame, the face graph
-    (``path(session)``) and the anime eyes drawn after it where the model has them. Also run by
+    (``path(session)``) and the anime eyes and face outline drawn after it where the model has them. Also run by
     ``product_path_ab.py``, there on other revisions' code."""
 
     def __init__(self, stylizer, size: int) -> None:
@@ -109,13 +109,18 @@ class ProductPath:
         full, quarter = self.solver.crop_fields(spline)
         crop, warped = self.cut(full)
         y = session.run(None, {"image": to_blob(crop), "grid": quarter, "warped": to_blob(warped)})[0]
-        # The anime eyes the stylizer draws after the graph (a model with ``eyes`` 0, or code from
-        # before they existed, draws none).
-        if getattr(self.stylizer, "eyes", 0.0) > 0:
+        # The anime eyes and face outline the stylizer draws after the graph (a model with both at
+        # 0 draws neither). product_path_ab.py runs this on other revisions' code too: before the
+        # outline a stylizer drew only eyes (draw_eyes), before the eyes nothing.
+        draw = getattr(self.stylizer, "draw_features", None)
+        draws = getattr(self.stylizer, "draws", False)
+        if draw is None:
+            draw, draws = getattr(self.stylizer, "draw_eyes", None), getattr(self.stylizer, "eyes", 0.0) > 0
+        if draws and draw is not None:
             from geostyle.faces.landmarks import normalized_to_pixels
 
             points = normalized_to_pixels(spline.target.astype(np.float64), self.size, self.size)
-            self.stylizer.draw_eyes(from_blob(y), points)
+            draw(from_blob(y), points)
 
 
 def build_calls(stylizer, size: int, threads_list: list[int], tmp: Path, peers: bool) -> dict[str, Any]:

@@ -14,7 +14,7 @@ in turn for a batch of timed calls, ``--rounds`` times.
 The product path is the one ``pipeline_speed.py`` times: the bundled portrait's TPS field (NumPy),
 the one resampling that cuts the crop and the warped crop from the frame, the face graph in
 ONNX Runtime with ``--threads`` threads, workers asleep between runs as the pipeline runs them,
-and the anime eyes where the model draws them (from the revision that has them).
+and the anime eyes and face outline where the model draws them (from the revisions that have them).
 Prints medians and the 10th percentiles; writes ``benchmarks/results/product_path_ab.json``
 (or ``--out``).
 """

@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from geostyle.cli.stylize import add_eyes_argument, add_ink_argument, add_part_gain_argument, part_gains
+from geostyle.cli.stylize import add_drawing_arguments, add_ink_argument, add_part_gain_argument, part_gains
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -45,7 +45,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strength", type=float, help="geometry strength (default: the stylizer's)")
     add_part_gain_argument(p)
     add_ink_argument(p)
-    add_eyes_argument(p)
+    add_drawing_arguments(p)
     p.add_argument("--backend", default="mediapipe", help="face detector of the stylizer")
     p.add_argument("--landmark-backend", help="detector judging the outputs' landmarks (default: --backend)")
     p.add_argument("--cache-dir", type=Path, help="style-feature cache (default ~/.cache/geostyle/eval)")
@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         part_gains=part_gains(args),
         ink=args.ink,
         eyes=args.eyes,
+        outline=args.outline,
         backend=args.backend,
         landmark_backend=args.landmark_backend,
         cache_dir=args.cache_dir,

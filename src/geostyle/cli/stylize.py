@@ -42,14 +42,18 @@ def add_ink_argument(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_eyes_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--eyes",
-        type=float,
-        default=None,
-        help="draw anime eyes (a dark iris and a white catchlight) into every face at this opacity "
-        "(0-1; default: the model's own, 0 for models released without it)",
-    )
+def add_drawing_arguments(p: argparse.ArgumentParser) -> None:
+    """``--eyes`` and ``--outline``: what is drawn onto each stylized face after the generator."""
+    for flag, what in (
+        ("--eyes", "anime eyes (a dark iris and a white catchlight)"),
+        ("--outline", "the face's outline (a dark line along the jaw and chin, where the picture shows its edge)"),
+    ):
+        p.add_argument(
+            flag,
+            type=float,
+            default=None,
+            help=f"draw {what} into every face at this opacity (0-1; default: the model's own, 0 for models released without it)",
+        )
 
 
 def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
@@ -62,7 +66,7 @@ def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_part_gain_argument(p)
     add_ink_argument(p)
-    add_eyes_argument(p)
+    add_drawing_arguments(p)
     p.add_argument(
         "--reach",
         type=float,
@@ -126,6 +130,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         reach=DEFAULT_REACH if args.reach is None else args.reach,
         ink=args.ink,
         eyes=args.eyes,
+        outline=args.outline,
     )
 
 

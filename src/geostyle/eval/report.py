@@ -227,7 +227,7 @@ def write_report(
 
 
 def _drawn_text(settings: dict) -> str:
-    """The model's ink and anime eyes where it draws them (reports from before have no such
-    settings)."""
-    ink, eyes = settings.get("ink"), settings.get("eyes")
-    return (f", ink {ink:g}" if ink else "") + (f", anime eyes {eyes:g}" if eyes else "")
+    """The model's ink, anime eyes and face outline where it draws them (reports from before have
+    no such settings)."""
+    ink, eyes, outline = settings.get("ink"), settings.get("eyes"), settings.get("outline")
+    return (f", ink {ink:g}" if ink else "") + (f", anime eyes {eyes:g}" if eyes else "") + (f", outline {outline:g}" if outline else "")

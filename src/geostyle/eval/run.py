@@ -83,6 +83,7 @@ class EvalOptions:
     part_gains: dict[str, float] | None = None  # None: the model's own (extra.part_gains)
     ink: float | None = None  # None: the model's own (its generator's ink)
     eyes: float | None = None  # None: the model's own (extra.eyes)
+    outline: float | None = None  # None: the model's own (extra.outline)
     backend: str = "mediapipe"  # face detector of the stylizer
     landmark_backend: str | None = None  # detector judging the outputs' geometry (default: backend)
     cache_dir: Path | None = None
@@ -240,6 +241,7 @@ class Evaluation:
             part_gains=options.part_gains,
             ink=options.ink,
             eyes=options.eyes,
+            outline=options.outline,
             backend=options.backend,
         )
         self.compare = (
@@ -623,6 +625,7 @@ class Evaluation:
                 "part_gains": self.stylizer.part_gains,
                 "ink": self.stylizer.ink,
                 "eyes": self.stylizer.eyes,
+                "outline": self.stylizer.outline,
                 "resolution": self.stylizer.size,
                 "backend": o.backend,
                 "landmark_backend": o.landmark_backend or o.backend,

@@ -90,11 +90,16 @@ def build_metadata(stylizer, graph: str, size: int, opset: int | None, fmt: str)
             "trained_strength": stylizer.trained_strength,
             "default_strength": stylizer.strength,
             "crop_zoom": stylizer.zoom,
-            # Drawn after the graph by the caller (geostyle.infer.eyes), not by the graph itself.
+            # Drawn after the graph by the caller (geostyle.infer.eyes, .outline), not by the graph itself.
             "anime_eyes": {
                 "opacity": stylizer.eyes,
                 "drawn_by": "the caller, on the face graph's output at the warp's target landmarks "
                 "(geostyle.infer.eyes.draw_anime_eyes); the graph does not draw them",
+            },
+            "face_outline": {
+                "opacity": stylizer.outline,
+                "drawn_by": "the caller, after the anime eyes, on the face graph's output at the warp's "
+                "target landmarks (geostyle.infer.outline.draw_face_outline); the graph does not draw it",
             },
             "crop_framing": "FFHQ-style similarity from eye centres and mouth (geostyle.faces.align)",
             "landmarks": "geostyle canonical 33-point set, docs/conventions.md",

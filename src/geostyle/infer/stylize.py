@@ -39,6 +39,7 @@ from geostyle.infer.composite import (
 )
 from geostyle.infer.eyes import draw_anime_eyes
 from geostyle.infer.fields import FaceFieldSolver, FaceSpline
+from geostyle.infer.outline import draw_face_outline
 from geostyle.infer.runtime import RUNTIMES, from_blob, make_runtime, single_thread_numpy_blas, to_blob
 from geostyle.infer.timing import StageTimer
 from geostyle.infer.tracking import reduce_for_detection, scale_face
@@ -114,6 +115,8 @@ class Stylizer:
             None: the model's own, 0 for models released without it).
         eyes: anime eyes (a dark iris and a white catchlight, :mod:`geostyle.infer.eyes`) drawn into
             every stylized face at this opacity (0-1; None: the model's own ``extra.eyes``, else 0).
+        outline: the face's outline (a dark line along the jaw and chin, :mod:`geostyle.infer.outline`)
+            drawn at this opacity (0-1; None: the model's own ``extra.outline``, else 0).
     """
 
     def __init__(
@@ -133,6 +136,7 @@ class Stylizer:
         reach: float = DEFAULT_REACH,
         ink: float | None = None,
         eyes: float | None = None,
+        outline: float | None = None,
     ):
         if runtime not in RUNTIMES:
             raise GeostyleError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
@@ -158,13 +162,8 @@ class Stylizer:
         except (GeostyleError, KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.path}: geometry model is malformed ({exc})") from exc
         extra = self.release.metadata.get("extra", {})
-        try:
-            self.eyes = float(extra.get("eyes", 0.0) if eyes is None else eyes)
-        except (TypeError, ValueError):
-            raise CheckpointError(f"{self.path}: eyes {extra.get('eyes')!r} is not a number") from None
-        if not 0.0 <= self.eyes <= 1.0:
-            where = "" if eyes is not None else f"{self.path}: "
-            raise GeostyleError(f"{where}eyes must be between 0 and 1, got {self.eyes}")
+        self.eyes = self._opacity(extra, "eyes", eyes)
+        self.outline = self._opacity(extra, "outline", outline)
         self.zoom = float(extra.get("zoom", 1.0))
         self.size = self.release.resolution
         self.trained_strength = float(extra.get("strength", 1.0))
@@ -205,6 +204,17 @@ class Stylizer:
         self._pool: ThreadPoolExecutor | None = None
         # Per-stage wall time of render(); off unless a caller (the pipeline benchmark) enables it.
         self.timer = StageTimer(enabled=False)
+
+    def _opacity(self, extra: dict, name: str, given: float | None) -> float:
+        """A drawing's opacity (0-1): ``given``, else the model's ``extra[name]``, else 0."""
+        try:
+            value = float(extra.get(name, 0.0) if given is None else given)
+        except (TypeError, ValueError):
+            raise CheckpointError(f"{self.path}: {name} {extra.get(name)!r} is not a number") from None
+        if not 0.0 <= value <= 1.0:
+            where = "" if given is not None else f"{self.path}: "
+            raise GeostyleError(f"{where}{name} must be between 0 and 1, got {value}")
+        return value
 
     @property
     def backend(self):
@@ -311,25 +321,35 @@ class Stylizer:
         x = to_blob(np.ascontiguousarray(crop))
         spline = self.face_spline(landmarks, strength)
         if spline is None:
-            return self.draw_eyes(from_blob(self.runtime.frame(x)), landmarks)
+            return self.draw_features(from_blob(self.runtime.frame(x)), landmarks)
         full, quarter = self.fields.crop_fields(spline)
         s = self.size
         maps = ((full + 1.0) * (s / 2.0) - 0.5).astype(np.float32)
         warped = cv2.remap(
             crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        return self.draw_eyes(from_blob(self.runtime.face(x, quarter, to_blob(warped))), self.target_pixels(spline))
+        return self.draw_features(from_blob(self.runtime.face(x, quarter, to_blob(warped))), self.target_pixels(spline))
 
     def target_pixels(self, spline: FaceSpline) -> np.ndarray:
         """A solved warp's target landmarks ``(K, 2)`` in crop pixels (NaN where missing)."""
         return normalized_to_pixels(spline.target.astype(np.float64), self.size, self.size)
 
-    def draw_eyes(self, crop: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """``crop`` (a stylized face) with anime eyes at ``points (K, 2)`` (crop pixels, where the
-        warp put the landmarks) at the opacity :attr:`eyes`; ``crop`` itself when that is 0."""
-        if self.eyes <= 0:
-            return crop
-        return draw_anime_eyes(crop, points, self.eyes)
+    @property
+    def draws(self) -> bool:
+        """Whether :meth:`draw_features` draws anything (anime eyes or the outline)."""
+        return self.eyes > 0 or self.outline > 0
+
+    def draw_features(self, crop: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """``crop`` (a stylized face) with anime eyes (opacity :attr:`eyes`) and the face's outline
+        (opacity :attr:`outline`) at ``points (K, 2)`` (crop pixels, where the warp put the
+        landmarks); ``crop`` itself when both are 0. Each reads the crop as the generator drew it
+        (the outline's snap and guard look for the face's edge, which the irises do not touch)."""
+        out = crop
+        if self.eyes > 0:
+            out = draw_anime_eyes(out, points, self.eyes)
+        if self.outline > 0:
+            out = draw_face_outline(out, points, self.outline)
+        return out
 
     def stylize(self, image: np.ndarray, path: Path | None = None, strength: float | None = None) -> Stylized:
         """The aligned stylized crop of the largest face, its warp reading the photo beyond the crop
@@ -341,12 +361,12 @@ class Stylizer:
         h, w = image.shape[:2]
         warp = self.frame_warp(aligned.alignment, aligned.landmarks, h, w, strength)
         if warp is None:
-            out = self.draw_eyes(from_blob(self.runtime.frame(to_blob(aligned.crop))), aligned.landmarks)
+            out = self.draw_features(from_blob(self.runtime.frame(to_blob(aligned.crop))), aligned.landmarks)
         else:
             _, warped = cut_face(np.ascontiguousarray(image, dtype=np.uint8), aligned.alignment, warp.full, warp.reach)
             assert warped is not None
             out = from_blob(self.runtime.face(to_blob(aligned.crop), warp.quarter, to_blob(warped)))
-            out = self.draw_eyes(out, self.target_pixels(warp.spline))
+            out = self.draw_features(out, self.target_pixels(warp.spline))
         return Stylized(out, aligned.crop, aligned.alignment, aligned.face)
 
     # ------------------------------------------------------------------------------ frames
@@ -425,10 +445,10 @@ class Stylizer:
                     else:
                         y = self.runtime.face(to_blob(crop), warp.quarter, to_blob(warped))
                 face = from_blob(y)
-                if self.eyes > 0:
-                    with timer("eyes"):
+                if self.draws:
+                    with timer("eyes and outline"):
                         moved = warp.spline if warp is not None and warped is not None else None
-                        face = self.draw_eyes(face, crop_pts if moved is None else self.target_pixels(moved))
+                        face = self.draw_features(face, crop_pts if moved is None else self.target_pixels(moved))
                 styled.append((face, alignment))
                 if warp is not None:
                     warps.append(warp)
