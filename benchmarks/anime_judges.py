@@ -43,12 +43,22 @@ an image each judge reads:
   product's anime eyes (``--eyes 1``: :func:`geostyle.infer.eyes.draw_anime_eyes`, the
   catchlights section's dark iris with a catchlight of 0.08, left out where the crop shows no dark
   eye) at the target landmarks.
+* **eyedraw** (``--sections eyedraw``): other drawings of the eyes on the product path (ink on, at
+  0.35 and with each eye enlarged x1.3): the iris clipped to the lids (quadratic curves through
+  the eye's corners and lid points) at the product's radius and at 0.30 of the width, a dark upper
+  lash line (0.08 or 0.14 of the width thick, with a short wing past the outer corner), the eye's
+  white lifted halfway to white, the lash line alone; and the first jaw lines (a dark line through
+  the seven outline landmarks, 1 or 2 px at 256, the whole outline or without its top two points).
+* **jawline** (``--sections jawline``): the jaw line on the product path with its anime eyes: 1 or
+  2 px, drawn only where the crop shows a lightness step across it (``step``), snapped along its
+  normal to the strongest step within 3 px (``snap``); the probe the product's face outline
+  (:mod:`geostyle.infer.outline`) was built from.
 
 The model draws without its ink here (``--ink 0``, the default; the bundled anime models carry
 ink 1 since it was measured in the lines section) and without its anime eyes (always; ``anime``
 carries them since the eyeshape section), so every section sees its drawing alone. The
-lines, ink and catchlights sections add ink themselves, the eyeshape section runs the model with
-ink 1; they refuse another ``--ink``.
+lines, ink and catchlights sections add ink themselves, the eyeshape, eyedraw and jawline sections
+run the model with ink 1; they refuse another ``--ink``.
 
 Every row: animeface rate (and at likelihood 0.5), identity rank-1 and mean distance of the crops
 against the input crops (dlib box found on the input crop). Selfies and anime faces the model
