@@ -149,6 +149,18 @@ def draw_face_outline(image: np.ndarray, points: np.ndarray, amount: float = 1.0
     if not line.any():
         return out
     soft = cv2.GaussianBlur(line, (0, 0), blur) if blur > 0 else line
-    dark = (amount * SHADE) * soft[..., None]
-    out[y0:y1, x0:x1] = np.clip(out[y0:y1, x0:x1].astype(np.float32) * (1 - dark) + 0.5, 0, 255).astype(np.uint8)
+    # Blended box by box along the curve (one per SAMPLES points), not over the whole patch: the
+    # patch is mostly the face inside the line. A box's pixels are cleared once blended, so where
+    # two boxes overlap nothing is darkened twice.
+    for start in range(0, len(curve) - 1, SAMPLES):
+        piece = curve[start : start + SAMPLES + 1] - (x0, y0)
+        bx0, by0 = (max(int(v), 0) for v in piece.min(0) - pad)
+        bx1, by1 = (int(np.ceil(v)) + 1 for v in piece.max(0) + pad)
+        box = soft[by0:by1, bx0:bx1]
+        if not box.any():
+            continue
+        dark = (amount * SHADE) * box[..., None]
+        target = out[y0 + by0 : y0 + by0 + box.shape[0], x0 + bx0 : x0 + bx0 + box.shape[1]]
+        target[:] = np.clip(target.astype(np.float32) * (1 - dark) + 0.5, 0, 255).astype(np.uint8)
+        box[:] = 0
     return out

@@ -1,0 +1,109 @@
+"""Does a drawing after the generator (anime eyes, face outline) flicker in video?
+
+    python benchmarks/drawing_flicker.py --drawing outline --model anime --frames 120
+
+Each video runs through two live sessions of the same model in lockstep (landmark smoothing on, as
+``geostyle stylize`` runs videos), one with the drawing at 0 and one at 1, everything else as the
+model has it. Per session: the flicker meter of ``pipeline_speed.py`` (how much more the output
+changes from frame to frame than the input, whole frame and the face's box;
+:mod:`geostyle.video.stability`). And the drawing's own change: ``|drawn - plain|`` is the
+drawing in each frame; its mean change from one frame to the next over its mean size says how
+much of it jumps (a drawing that moves with a face changes a little; one that switches on and off
+or hops between edges changes by its whole size). Writes ``benchmarks/results/drawing_flicker_<drawing>.json``
+and ``.md`` and a strip of consecutive frames' faces, plain over drawn, ``docs/img/drawing_flicker_<drawing>.jpg``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from geostyle.data.images import save_image
+from geostyle.infer.stylize import Stylizer
+from geostyle.video import LiveSession, VideoReader
+from geostyle.video.stability import FlickerMeter
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+VIDEOS = ROOT.parent / "shared" / "data" / "video"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="anime")
+    ap.add_argument("--drawing", choices=("eyes", "outline"), default="outline")
+    ap.add_argument("--videos", nargs="+", type=Path, default=[VIDEOS / "d0.mp4", VIDEOS / "d12.mp4"])
+    ap.add_argument("--frames", type=int, default=120, help="frames per video (from the start)")
+    ap.add_argument("--strip", type=int, default=8, help="consecutive frames in the picture (per video)")
+    args = ap.parse_args(argv)
+    rows, strips = [], []
+    for video in args.videos:
+        if not video.exists():
+            print(f"{video}: not found", file=sys.stderr)
+            return 1
+        sessions = {v: LiveSession(Stylizer(args.model, threads=1, **{args.drawing: v}), smoothing=True) for v in (0.0, 1.0)}
+        meters: dict[float, FlickerMeter] = {}
+        drawn_prev, change, size, pairs, faces = None, 0.0, 0.0, 0, []
+        box = None
+        with VideoReader(video, keep_audio=False) as reader:
+            for i, frame in enumerate(reader):
+                if i >= args.frames:
+                    break
+                if box is None:
+                    x0, y0, x1, y1 = sessions[0.0].stylizer.detect(frame.image).box
+                    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * (x1 - x0)
+                    h, w = frame.image.shape[:2]
+                    box = (max(0, int(cx - half)), max(0, int(cy - half)), min(w, int(cx + half)), min(h, int(cy + half)))
+                    meters = {v: FlickerMeter(region=box) for v in sessions}
+                outs = {v: s.process(frame.image, frame.t) for v, s in sessions.items()}
+                for v, out in outs.items():
+                    meters[v].update(frame.image, out)
+                drawn = np.abs(outs[1.0].astype(np.int16) - outs[0.0].astype(np.int16)).max(-1).astype(np.float32)
+                size += float(drawn.mean())
+                if drawn_prev is not None:
+                    change += float(np.abs(drawn - drawn_prev).mean())
+                    pairs += 1
+                drawn_prev = drawn
+                if i < args.strip:
+                    x0, y0, x1, y1 = box
+                    faces.append(np.concatenate([cv2.resize(outs[v][y0:y1, x0:x1], (192, 192)) for v in (0.0, 1.0)], 0))
+            for s in sessions.values():
+                s.close()
+        n = pairs + 1  # frames
+        row = {
+            "video": video.name, "frames": n,
+            "plain": meters[0.0].result(), "drawn": meters[1.0].result(),
+            "drawing_mean_size": round(size / n, 4),
+            "drawing_change_per_frame": round(change / max(1, pairs), 4),
+        }  # fmt: skip
+        row["drawing_change_share"] = round(row["drawing_change_per_frame"] / max(row["drawing_mean_size"], 1e-9), 3)
+        rows.append(row)
+        strips.append(np.concatenate(faces, 1))
+        print(json.dumps(row), flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    command = "python benchmarks/drawing_flicker.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    (RESULTS / f"drawing_flicker_{args.drawing}.json").write_text(json.dumps({"command": command, "model": args.model, "rows": rows}, indent=1))
+    lines = [
+        f"# Flicker of the {args.drawing} (`{args.model}`)", "", f"`{command}`", "",
+        "| video | frames | flicker whole / face, without | with | the drawing's size (levels, mean over the frame) | its change per frame | change / size |",
+        "|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for r in rows:
+        p, d = r["plain"], r["drawn"]
+        lines.append(
+            f"| {r['video']} | {r['frames']} | {p['flicker']:.3f} / {p['region_flicker']:.3f} | {d['flicker']:.3f} / {d['region_flicker']:.3f} "
+            f"| {r['drawing_mean_size']:.4f} | {r['drawing_change_per_frame']:.4f} | {r['drawing_change_share']:.2f} |"
+        )
+    (RESULTS / f"drawing_flicker_{args.drawing}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    save_image(ROOT / "docs" / "img" / f"drawing_flicker_{args.drawing}.jpg", np.concatenate(strips, 0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
