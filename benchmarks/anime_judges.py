@@ -55,8 +55,9 @@ an image each judge reads:
   (:mod:`geostyle.infer.outline`) was built from.
 
 The model draws without its ink here (``--ink 0``, the default; the bundled anime models carry
-ink 1 since it was measured in the lines section) and without its anime eyes (always; ``anime``
-carries them since the eyeshape section), so every section sees its drawing alone. The
+ink 1 since it was measured in the lines section) and without its anime eyes and face outline
+(always; the models carry them since the eyeshape and jawline sections), so every section sees its
+drawing alone. The
 lines, ink and catchlights sections add ink themselves, the eyeshape, eyedraw and jawline sections
 run the model with ink 1; they refuse another ``--ink``.
 
@@ -505,34 +506,34 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     t0 = time.time()
 
-    stylizers = {name: Stylizer(args.model, strength=a, part_gains=g, ink=args.ink, eyes=0.0) for name, (a, g) in GEOMETRIES.items()}
+    stylizers = {name: Stylizer(args.model, strength=a, part_gains=g, ink=args.ink, eyes=0.0, outline=0.0) for name, (a, g) in GEOMETRIES.items()}
     base = stylizers["0.35"]
     shaped = {}
     if "eyeshape" in args.sections:
-        shaped = {"0.35": Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0)}
-        shaped["0.35, eyes 1.0"] = Stylizer(args.model, strength=STRENGTH, part_gains={"eyes": 1 / STRENGTH}, ink=1.0, eyes=0.0)
+        shaped = {"0.35": Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0)}
+        shaped["0.35, eyes 1.0"] = Stylizer(args.model, strength=STRENGTH, part_gains={"eyes": 1 / STRENGTH}, ink=1.0, eyes=0.0, outline=0.0)
         for name, points in EYE_SHAPES.items():
-            shaped[f"0.35, eye {name} at 1.0"] = st = Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0)
+            shaped[f"0.35, eye {name} at 1.0"] = st = Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0)
             reshape_eyes(st, points)
         # The face's outline (and brows) at full style geometry, the parts held nearer the photo.
         low = STRENGTH  # a part gain at strength 1.0
-        shaped["1.0, nose and mouth 0.35"] = Stylizer(args.model, strength=1.0, part_gains={"nose": low, "mouth": low}, ink=1.0, eyes=0.0)
+        shaped["1.0, nose and mouth 0.35"] = Stylizer(args.model, strength=1.0, part_gains={"nose": low, "mouth": low}, ink=1.0, eyes=0.0, outline=0.0)
         shaped["1.0, eyes, nose and mouth 0.35"] = Stylizer(
-            args.model, strength=1.0, part_gains={"eyes": low, "nose": low, "mouth": low}, ink=1.0, eyes=0.0
+            args.model, strength=1.0, part_gains={"eyes": low, "nose": low, "mouth": low}, ink=1.0, eyes=0.0, outline=0.0
         )
-        reshape_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0), EYE_SHAPES["shapes"], 1.5)
+        reshape_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0), EYE_SHAPES["shapes"], 1.5)
         shaped["0.35, eye shapes at 1.5"] = st
         for scale in (1.3, 1.6):
-            enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0), scale)
+            enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0), scale)
             shaped[f"0.35, eyes enlarged x{scale:g}"] = st
         for scale in (1.0, 1.5):
-            st = Stylizer(args.model, strength=1.0, part_gains={"eyes": low, "nose": low, "mouth": low}, ink=1.0, eyes=0.0)
+            st = Stylizer(args.model, strength=1.0, part_gains={"eyes": low, "nose": low, "mouth": low}, ink=1.0, eyes=0.0, outline=0.0)
             reshape_eyes(st, EYE_SHAPES["shapes"], scale)
             shaped[f"1.0, eyes, nose and mouth 0.35, eye shapes at {scale:g}"] = st
     drawn = {}
     if {"eyedraw", "jawline"} & set(args.sections):
-        drawn = {"0.35": Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0)}
-        enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0), 1.3)
+        drawn = {"0.35": Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0)}
+        enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0), 1.3)
         drawn["0.35, eyes enlarged x1.3"] = st
     trained = read_release_metadata(base.path).get("extra", {}).get("trained_on") or {}
     photo_set, style_set = load_manifest(args.photos), load_manifest(args.styles)

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from geostyle.data.images import save_image
+from geostyle.errors import NoFaceError
 from geostyle.infer.stylize import Stylizer
 from geostyle.video import LiveSession, VideoReader
 from geostyle.video.stability import FlickerMeter
@@ -55,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
                 if i >= args.frames:
                     break
                 if box is None:
-                    x0, y0, x1, y1 = sessions[0.0].stylizer.detect(frame.image).box
+                    try:
+                        x0, y0, x1, y1 = sessions[0.0].stylizer.detect(frame.image).box
+                    except NoFaceError:
+                        print(f"{video}: no face in the first frame (the face box is measured there)", file=sys.stderr)
+                        return 1
                     cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * (x1 - x0)
                     h, w = frame.image.shape[:2]
                     box = (max(0, int(cx - half)), max(0, int(cy - half)), min(w, int(cx + half)), min(h, int(cy + half)))

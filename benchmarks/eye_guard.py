@@ -3,7 +3,7 @@
     python benchmarks/eye_guard.py --model anime --report docs/eval/anime_eyes_n200/metrics.json
 
 For every photo an evaluation report lists as evaluated (held out from the model's training), the
-face is stylized as :meth:`Stylizer.stylize` does (without eyes), and for each eye the landmarks can
+face is stylized as :meth:`Stylizer.stylize` does (without eyes or outline, as the eyes see it), and for each eye the landmarks can
 place (:func:`geostyle.infer.eyes.drawable_eyes`) the iris disc's lightness against the ring around
 it is measured (:func:`geostyle.infer.eyes.iris_lightness`; the guard draws an eye fully at
 :data:`MAX_IRIS_LIGHTNESS` minus ``LIGHTNESS_RAMP`` and below, fading it out to none at plus it;
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.report}: lists no evaluated photos", file=sys.stderr)
         return 1
     t0 = time.time()
-    stylizer = Stylizer(args.model, threads=1, eyes=0.0)
+    stylizer = Stylizer(args.model, threads=1, eyes=0.0, outline=0.0)
     eyes: list[tuple[str, float, np.ndarray, np.ndarray]] = []  # photo, ratio, crop, target points
     faces = 0
     for stem in stems:

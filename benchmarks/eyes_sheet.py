@@ -7,8 +7,8 @@ frames, one column a photo.
         --report docs/eval/anime_outline_n200/metrics.json --out docs/img/anime_outline.jpg
 
 Rows: the photo (resized to 256 px), the model with ``eyes`` 0, the model with ``eyes`` 1 (the same
-weights, ink, strength and outline otherwise); with ``--drawing outline`` ``outline`` 0 and 1, the
-anime eyes as the model has them. The photos are every 25th of those an evaluation report lists
+weights, ink and strength otherwise; the face outline off in both, as the eyes were first
+measured); with ``--drawing outline`` ``outline`` 0 and 1, the anime eyes as the model has them. The photos are every 25th of those an evaluation report lists
 as evaluated (``photos_evaluated``), so they are held out from the model's training.
 """
 
@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     if not stems:
         print(f"{args.report}: lists no evaluated photos", file=sys.stderr)
         return 1
-    plain = Stylizer(args.model, threads=1, **{args.drawing: 0.0})
-    eyed = Stylizer(args.model, threads=1, **{args.drawing: 1.0})
+    fixed = {"outline": 0.0} if args.drawing == "eyes" else {}
+    plain = Stylizer(args.model, threads=1, **fixed, **{args.drawing: 0.0})
+    eyed = Stylizer(args.model, threads=1, **fixed, **{args.drawing: 1.0})
     columns = []
     for stem in stems:
         found = sorted(args.photos.glob(f"{stem}.*"))

@@ -78,6 +78,9 @@ def test_no_edge_no_line():
     side), the line fades out; on a blank image there is none at all."""
     blank = np.full((SIZE, SIZE, 3), SKIN, np.uint8)
     assert (draw_face_outline(blank, outline_points()) == blank).all()
+    # With nothing to snap to, the curve stays on the landmarks' own (of equal steps, the nearest).
+    placed = place_outline(blank, outline_points())
+    assert placed is not None and np.abs(placed[0] - outline_curve(outline_points())).max() < 1e-9
     # The image's left half covered with the face's own colour: the jaw shows only on the right.
     image = face_image()
     image[:, :100] = SKIN
@@ -95,8 +98,13 @@ def test_faces_it_cannot_place_are_left_alone():
     missing = pts.copy()
     missing[INDEX["chin"]] = np.nan
     assert (draw_face_outline(image, missing) == image).all()
-    tiny = (pts - np.array(CENTRE)) * 0.1 + np.array(CENTRE)  # 14 px wide
-    assert (draw_face_outline(image, tiny) == image).all()
+    # A face 14 px wide, its outline on a real edge: too small to draw on (a larger one is drawn).
+    small = np.full((SIZE, SIZE, 3), BACKGROUND, np.uint8)
+    cv2.ellipse(small, (128, 100), (7, 10), 0, 0, 360, (SKIN, SKIN, SKIN), -1)
+    tiny = (pts - np.array(CENTRE)) * 0.1 + np.array(CENTRE)
+    assert (draw_face_outline(small, tiny) == small).all()
+    cv2.ellipse(small, (128, 100), (14, 20), 0, 0, 360, (SKIN, SKIN, SKIN), -1)
+    assert (draw_face_outline(small, (pts - np.array(CENTRE)) * 0.2 + np.array(CENTRE)) != small).any()
     assert (draw_face_outline(image, pts, 0.0) == image).all()
     # Half the opacity darkens half as much.
     full, half = darkening(image, draw_face_outline(image, pts)), darkening(image, draw_face_outline(image, pts, 0.5))
@@ -151,9 +159,14 @@ def test_every_stylizing_path_draws_the_outline_after_the_eyes(tiny_model, astro
     only = Stylizer(tiny_model, strength=1.0, eyes=0.0, outline=1.0)
     only.stylize_crop(crop, pts)
     assert [c[0] for c in calls] == ["outline"]
+    calls.clear()
+    only.render(image, faces)  # a model that draws only the outline still draws it on whole frames
+    assert [c[0] for c in calls] == ["outline"]
     assert (a == plain.stylize_crop(crop, pts)).all()
-    with pytest.raises(GeostyleError, match="outline"):
-        Stylizer(tiny_model, outline=1.5)
+    for bad in (1.5, "dark"):
+        with pytest.raises(GeostyleError, match="outline must be") as caught:
+            Stylizer(tiny_model, outline=bad)  # type: ignore[arg-type]
+        assert "safetensors" not in str(caught.value)  # the caller's value, not the model file's
 
 
 def test_a_release_carries_its_outline(tiny_model, tmp_path):

@@ -139,8 +139,10 @@ def draw_face_outline(image: np.ndarray, points: np.ndarray, amount: float = 1.0
     line = np.zeros((y1 - y0, x1 - x0), np.float32)
     ends = np.round((curve - (x0, y0)) * 16).astype(np.int32)  # cv2's 4 fractional bits
     # Each segment at the mean opacity of its ends, in steps of 1/32: runs of equal opacity (most
-    # of a jaw is fully drawn) go to cv2 as one polyline; neighbouring runs differ by a step, so
-    # drawing over a joint is seamless.
+    # of a jaw is fully drawn) go to cv2 as one polyline. A run drawn over its neighbour's end
+    # replaces those pixels (it does not add to them), so a joint is never darkened twice; where
+    # the opacity changes fast it may be a pixel dimmer. cv2 draws LINE_AA on a float mask as
+    # LINE_8; the blur below is what softens the line's edge.
     level = np.round(16 * (opacity[:-1] + opacity[1:])).astype(int)
     cuts = np.flatnonzero(np.diff(level)) + 1
     for start, stop in zip(np.r_[0, cuts], np.r_[cuts, len(level)], strict=True):

@@ -206,11 +206,15 @@ class Stylizer:
         self.timer = StageTimer(enabled=False)
 
     def _opacity(self, extra: dict, name: str, given: float | None) -> float:
-        """A drawing's opacity (0-1): ``given``, else the model's ``extra[name]``, else 0."""
+        """A drawing's opacity (0-1): ``given``, else the model's ``extra[name]``, else 0. A bad
+        ``given`` is the caller's error; a bad ``extra[name]`` the model file's."""
+        raw = extra.get(name, 0.0) if given is None else given
         try:
-            value = float(extra.get(name, 0.0) if given is None else given)
+            value = float(raw)
         except (TypeError, ValueError):
-            raise CheckpointError(f"{self.path}: {name} {extra.get(name)!r} is not a number") from None
+            if given is not None:
+                raise GeostyleError(f"{name} must be a number between 0 and 1, got {given!r}") from None
+            raise CheckpointError(f"{self.path}: {name} {raw!r} is not a number") from None
         if not 0.0 <= value <= 1.0:
             where = "" if given is not None else f"{self.path}: "
             raise GeostyleError(f"{where}{name} must be between 0 and 1, got {value}")
@@ -342,8 +346,9 @@ class Stylizer:
     def draw_features(self, crop: np.ndarray, points: np.ndarray) -> np.ndarray:
         """``crop`` (a stylized face) with anime eyes (opacity :attr:`eyes`) and the face's outline
         (opacity :attr:`outline`) at ``points (K, 2)`` (crop pixels, where the warp put the
-        landmarks); ``crop`` itself when both are 0. Each reads the crop as the generator drew it
-        (the outline's snap and guard look for the face's edge, which the irises do not touch)."""
+        landmarks); ``crop`` itself when both are 0. The eyes read the crop as the generator drew
+        it; the outline reads it with the eyes drawn in (its snap and guard look for the face's
+        edge, which the irises do not reach)."""
         out = crop
         if self.eyes > 0:
             out = draw_anime_eyes(out, points, self.eyes)
