@@ -53,6 +53,9 @@ an image each judge reads:
   2 px, drawn only where the crop shows a lightness step across it (``step``), snapped along its
   normal to the strongest step within 3 px (``snap``); the probe the product's face outline
   (:mod:`geostyle.infer.outline`) was built from.
+* **features** (``--sections features``): the product as shipped (ink, anime eyes, face outline)
+  with its nose or mouth redrawn: the part's landmark hull filled with the colour around it, then a
+  dark dot at the nose's base or a dark line through the mouth's corners and centre.
 
 The model draws without its ink here (``--ink 0``, the default; the bundled anime models carry
 ink 1 since it was measured in the lines section) and without its anime eyes and face outline
@@ -108,7 +111,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
 STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
-SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines", "ink", "catchlights", "eyeshape", "eyedraw", "jawline")
+SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines", "ink", "catchlights", "eyeshape", "eyedraw", "jawline", "features")
 SCALES = (3.0, 6.0, 12.0)  # Gaussian sigmas (px at 256) splitting an image's lightness into coarse and fine
 INK_MARGINS = (0.0025, 0.01, 0.02)  # the generator's ink threshold (0.005): more lines below it, fewer above
 INK_GAINS = (40.0, 160.0)  # and its gain (80): softer / harder lines at the same threshold
@@ -245,6 +248,8 @@ EYE_DRAWINGS = {  # row name: draw_eye_variant's arguments
     "iris 0.30 clipped + lash line 0.08 + eye white 0.5": {"radius": 0.30, "clip": True, "lash": 0.08, "sclera": 0.5},
     "lash line 0.08 alone (no iris)": {"radius": 0.0, "lash": 0.08, "catchlight": False},
 }
+NOSE = ("nose_tip", "nose_base", "nose_right", "nose_left")
+MOUTH = ("mouth_right", "mouth_top", "mouth_left", "mouth_bottom")
 JAW_LINES = {  # row name: draw_jaw's arguments
     "jaw line 1 px": {"width": 1.0},
     "jaw line 2 px": {"width": 2.0},
@@ -454,6 +459,37 @@ def draw_jaw(image: np.ndarray, points: np.ndarray, names: tuple[str, ...], widt
     return np.clip(image.astype(np.float32) * (1 - shade * line) + 0.5, 0, 255).astype(np.uint8)
 
 
+def simplify_part(image: np.ndarray, points: np.ndarray, names: tuple[str, ...], grow: float, line: tuple[str, ...] = (),
+                  dot: str | None = None) -> np.ndarray:
+    """``image`` with the hull of the landmarks ``names`` (grown ``grow`` times about its centre)
+    filled with the median colour of the ring around it (edges blurred), then a dark line through
+    the landmarks ``line`` (1.5 px at 256) and a dark dot (1 px) at ``dot``: a photo's nose or mouth
+    redrawn as an anime artist might. Unchanged where a landmark is missing."""
+    pts = np.stack([points[INDEX[n]] for n in names + line + ((dot,) if dot else ())])
+    if not np.isfinite(pts).all():
+        return image
+    size = image.shape[0]
+    part = np.stack([points[INDEX[n]] for n in names])
+    centre = part.mean(0)
+    hull = cv2.convexHull(((part - centre) * grow + centre).astype(np.float32)).reshape(-1, 2)
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(mask, [np.round(hull).astype(np.int32)], 255)
+    ring = cv2.dilate(mask, np.ones((7, 7), np.uint8)) & ~mask
+    if not ring.any():
+        return image
+    colour = np.median(image[ring > 0], axis=0)
+    soft = cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), 1.0 * size / 256)[..., None]
+    out = image.astype(np.float32) * (1 - soft) + colour * soft
+    ink = np.zeros((size, size), np.float32)
+    if line:
+        curve = through(np.stack([points[INDEX[n]] for n in line]), 8)
+        cv2.polylines(ink, [np.round(curve * 16).astype(np.int32)], False, 1.0, max(1, round(1.5 * size / 256)), cv2.LINE_8, shift=4)
+    if dot:
+        cv2.circle(ink, tuple(int(round(v * 16)) for v in points[INDEX[dot]]), int(16 * size / 256), 1.0, -1, cv2.LINE_8, shift=4)
+    ink = cv2.GaussianBlur(ink, (0, 0), 0.6 * size / 256)[..., None]
+    return np.clip(out * (1 - 0.85 * ink) + 0.5, 0, 255).astype(np.uint8)
+
+
 def darken(image: torch.Tensor, lines: torch.Tensor) -> torch.Tensor:
     """``image`` in ``[-1, 1]`` darkened toward black by ``lines`` (0-1): how the generator applies
     its ink (:meth:`GeoGenerator.draw_ink`), here with lines of any form."""
@@ -500,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS[:3]))
     ap.add_argument("--out", default="anime_judges", help="name of the results and contact sheet files")
     args = ap.parse_args(argv)
-    inking = sorted({"lines", "ink", "catchlights", "eyeshape", "eyedraw", "jawline"} & set(args.sections))
+    inking = sorted({"lines", "ink", "catchlights", "eyeshape", "eyedraw", "jawline", "features"} & set(args.sections))
     if args.ink and inking:
         ap.error(f"--sections {' '.join(inking)} draw the ink themselves: leave --ink at 0")
     torch.set_num_threads(1)
@@ -535,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
         drawn = {"0.35": Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0)}
         enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0), 1.3)
         drawn["0.35, eyes enlarged x1.3"] = st
+    product = Stylizer(args.model, strength=STRENGTH) if "features" in args.sections else None
     trained = read_release_metadata(base.path).get("extra", {}).get("trained_on") or {}
     photo_set, style_set = load_manifest(args.photos), load_manifest(args.styles)
     skip_photos, skip_styles = set(trained.get("photos", [])), set(trained.get("styles", []))
@@ -650,6 +687,16 @@ def main(argv: list[str] | None = None) -> int:
             rows.add("eyeshape", f"{name}, ink", out)
             tpx = (st.fields.target(lm, st.strength) + 1) * size / 2 - 0.5
             rows.add("eyeshape", f"{name}, ink, anime eyes", draw_anime_eyes(out, tpx))
+        if product is not None:
+            out = product.stylize_crop(crop, lm)
+            tpx = (product.fields.target(lm, product.strength) + 1) * size / 2 - 0.5
+            nose = simplify_part(out, tpx, NOSE, 1.3, dot="nose_base")
+            mouth = simplify_part(out, tpx, MOUTH, 1.15, line=("mouth_right", "mouth_center", "mouth_left"))
+            rows.add("features", "the product (ink, anime eyes, outline)", out)
+            rows.add("features", "the product, nose redrawn (filled, a dot)", nose)
+            rows.add("features", "the product, mouth redrawn (filled, a line)", mouth)
+            rows.add("features", "the product, nose and mouth redrawn",
+                     simplify_part(nose, tpx, MOUTH, 1.15, line=("mouth_right", "mouth_center", "mouth_left")))
         for name, st in drawn.items():
             out = st.stylize_crop(crop, lm)
             tpx = (st.fields.target(lm, st.strength) + 1) * size / 2 - 0.5
