@@ -463,8 +463,8 @@ def simplify_part(image: np.ndarray, points: np.ndarray, names: tuple[str, ...],
                   dot: str | None = None) -> np.ndarray:
     """``image`` with the hull of the landmarks ``names`` (grown ``grow`` times about its centre)
     filled with the median colour of the ring around it (edges blurred), then a dark line through
-    the landmarks ``line`` (1.5 px at 256) and a dark dot (1 px) at ``dot``: a photo's nose or mouth
-    redrawn as an anime artist might. Unchanged where a landmark is missing."""
+    the landmarks ``line`` (2 px at 256) and a dark dot (radius 1 px at 256) at ``dot``: a photo's
+    lower nose or mouth redrawn as an anime artist might. Unchanged where a landmark is missing."""
     pts = np.stack([points[INDEX[n]] for n in names + line + ((dot,) if dot else ())])
     if not np.isfinite(pts).all():
         return image

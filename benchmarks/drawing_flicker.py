@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                     try:
                         x0, y0, x1, y1 = sessions[0.0].stylizer.detect(frame.image).box
                     except NoFaceError:
+                        for s in sessions.values():
+                            s.close()
                         print(f"{video}: no face in the first frame (the face box is measured there)", file=sys.stderr)
                         return 1
                     cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * (x1 - x0)

@@ -203,7 +203,7 @@ def test_a_release_carries_its_eyes(tiny_model, tmp_path):
     eyed = tmp_path / "eyed.safetensors"
     update_release_extra(tiny_model, eyed, eyes=0.5)
     assert Stylizer(eyed).eyes == 0.5 and Stylizer(eyed, eyes=0.0).eyes == 0.0
-    for bad, error in (("lots", CheckpointError), (1.5, GeostyleError)):
+    for bad, error in (("lots", CheckpointError), (1.5, CheckpointError)):
         path = tmp_path / "bad.safetensors"
         update_release_extra(tiny_model, path, eyes=bad)
         with pytest.raises(error, match="bad.safetensors.*eyes|eyes.*bad.safetensors") as caught:

@@ -216,8 +216,9 @@ class Stylizer:
                 raise GeostyleError(f"{name} must be a number between 0 and 1, got {given!r}") from None
             raise CheckpointError(f"{self.path}: {name} {raw!r} is not a number") from None
         if not 0.0 <= value <= 1.0:
-            where = "" if given is not None else f"{self.path}: "
-            raise GeostyleError(f"{where}{name} must be between 0 and 1, got {value}")
+            if given is not None:
+                raise GeostyleError(f"{name} must be between 0 and 1, got {value}")
+            raise CheckpointError(f"{self.path}: {name} must be between 0 and 1, got {value}")
         return value
 
     @property
