@@ -55,7 +55,8 @@ an image each judge reads:
   (:mod:`geostyle.infer.outline`) was built from.
 * **features** (``--sections features``): the product as shipped (ink, anime eyes, face outline)
   with its nose or mouth redrawn: the part's landmark hull filled with the colour around it, then a
-  dark dot at the nose's base or a dark line through the mouth's corners and centre.
+  dark dot at the nose's base or a dark line through the mouth's corners and centre; or each brow
+  covered by the colour around it and redrawn as a thin dark line through its three landmarks.
 
 The model draws without its ink here (``--ink 0``, the default; the bundled anime models carry
 ink 1 since it was measured in the lines section) and without its anime eyes and face outline
@@ -490,6 +491,33 @@ def simplify_part(image: np.ndarray, points: np.ndarray, names: tuple[str, ...],
     return np.clip(out * (1 - 0.85 * ink) + 0.5, 0, 255).astype(np.uint8)
 
 
+def thin_brows(image: np.ndarray, points: np.ndarray, cover: float = 0.25) -> np.ndarray:
+    """``image`` with each brow (its outer, centre and inner landmarks) covered by the colour around
+    it (a band ``cover`` x the brow's length thick along the curve through them) and redrawn as a
+    thin dark line (2 px at 256) through the same points: an anime brow. A brow with a missing
+    point is left as it is."""
+    size = image.shape[0]
+    out = image.astype(np.float32)
+    ink = np.zeros((size, size), np.float32)
+    for side in ("right", "left"):
+        pts = np.stack([points[INDEX[f"{side}_brow_{n}"]] for n in ("outer", "center", "inner")])
+        if not np.isfinite(pts).all():
+            continue
+        curve = through(pts, 8)
+        length = float(np.linalg.norm(np.diff(curve, axis=0), axis=1).sum())
+        mask = np.zeros((size, size), np.uint8)
+        cv2.polylines(mask, [np.round(curve).astype(np.int32)], False, 255, max(1, int(round(cover * length))))
+        ring = cv2.dilate(mask, np.ones((7, 7), np.uint8)) & ~mask
+        if not ring.any():
+            continue
+        colour = np.median(image[ring > 0], axis=0)
+        soft = cv2.GaussianBlur(mask.astype(np.float32) / 255, (0, 0), 1.0 * size / 256)[..., None]
+        out = out * (1 - soft) + colour * soft
+        cv2.polylines(ink, [np.round(curve * 16).astype(np.int32)], False, 1.0, max(1, round(2 * size / 256)), cv2.LINE_8, shift=4)
+    ink = cv2.GaussianBlur(ink, (0, 0), 0.6 * size / 256)[..., None]
+    return np.clip(out * (1 - 0.85 * ink) + 0.5, 0, 255).astype(np.uint8)
+
+
 def darken(image: torch.Tensor, lines: torch.Tensor) -> torch.Tensor:
     """``image`` in ``[-1, 1]`` darkened toward black by ``lines`` (0-1): how the generator applies
     its ink (:meth:`GeoGenerator.draw_ink`), here with lines of any form."""
@@ -697,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.add("features", "the product, mouth redrawn (filled, a line)", mouth)
             rows.add("features", "the product, nose and mouth redrawn",
                      simplify_part(nose, tpx, MOUTH, 1.15, line=("mouth_right", "mouth_center", "mouth_left")))
+            rows.add("features", "the product, brows redrawn (covered, a thin line)", thin_brows(out, tpx))
         for name, st in drawn.items():
             out = st.stylize_crop(crop, lm)
             tpx = (st.fields.target(lm, st.strength) + 1) * size / 2 - 0.5
