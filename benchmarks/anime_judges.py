@@ -101,6 +101,7 @@ from geostyle.infer.eyes import (
     drawable_eyes,
     iris_lightness,
 )
+from geostyle.infer.outline import catmull_rom
 from geostyle.infer.stylize import Stylizer
 from geostyle.nets.blocks import INK_MARGIN, gaussian_blur, ink_lines, luma
 from geostyle.nets.release import read_release_metadata
@@ -374,17 +375,6 @@ def draw_eye_variant(
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def through(points: np.ndarray, n: int = 12) -> np.ndarray:
-    """A Catmull-Rom curve through ``points (P, 2)`` (each segment sampled ``n`` times)."""
-    p = np.concatenate([2 * points[:1] - points[1:2], points, 2 * points[-1:] - points[-2:-1]])
-    t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
-    out = []
-    for i in range(1, len(p) - 2):
-        a, b, c, d = p[i - 1], p[i], p[i + 1], p[i + 2]
-        out.append(0.5 * (2 * b + (c - a) * t + (2 * a - 5 * b + 4 * c - d) * t**2 + (3 * b - a - 3 * c + d) * t**3))
-    return np.concatenate(out + [points[-1:]])
-
-
 def draw_face_line(image: np.ndarray, points: np.ndarray, names: tuple[str, ...], width: float, shade: float = 0.85) -> np.ndarray:
     """``image`` with a dark line (``width`` px at 256, darkening by ``shade``) through the landmarks
     ``names`` of ``points`` (pixels); unchanged where any of them is missing."""
@@ -394,7 +384,7 @@ def draw_face_line(image: np.ndarray, points: np.ndarray, names: tuple[str, ...]
     size = image.shape[0]
     line = np.zeros((size, size), np.float32)
     thick = max(1, int(round(width * size / 256)))
-    cv2.polylines(line, [np.round(through(pts) * 16).astype(np.int32)], False, 1.0, thick, cv2.LINE_AA, shift=4)
+    cv2.polylines(line, [np.round(catmull_rom(pts) * 16).astype(np.int32)], False, 1.0, thick, cv2.LINE_AA, shift=4)
     line = cv2.GaussianBlur(line, (0, 0), 0.6 * size / 256)[..., None]
     return np.clip(image.astype(np.float32) * (1 - shade * line) + 0.5, 0, 255).astype(np.uint8)
 
@@ -418,7 +408,7 @@ def jaw_curve(image: np.ndarray, points: np.ndarray, names: tuple[str, ...], sna
     if not np.isfinite(pts).all():
         return None
     size = image.shape[0]
-    curve = through(pts)
+    curve = catmull_rom(pts)
     tangent = np.gradient(curve, axis=0)
     normal = np.stack([tangent[:, 1], -tangent[:, 0]], 1)
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-6)
@@ -483,7 +473,7 @@ def simplify_part(image: np.ndarray, points: np.ndarray, names: tuple[str, ...],
     out = image.astype(np.float32) * (1 - soft) + colour * soft
     ink = np.zeros((size, size), np.float32)
     if line:
-        curve = through(np.stack([points[INDEX[n]] for n in line]), 8)
+        curve = catmull_rom(np.stack([points[INDEX[n]] for n in line]), 8)
         cv2.polylines(ink, [np.round(curve * 16).astype(np.int32)], False, 1.0, max(1, round(1.5 * size / 256)), cv2.LINE_8, shift=4)
     if dot:
         cv2.circle(ink, tuple(int(round(v * 16)) for v in points[INDEX[dot]]), int(16 * size / 256), 1.0, -1, cv2.LINE_8, shift=4)
@@ -503,7 +493,7 @@ def thin_brows(image: np.ndarray, points: np.ndarray, cover: float = 0.25) -> np
         pts = np.stack([points[INDEX[f"{side}_brow_{n}"]] for n in ("outer", "center", "inner")])
         if not np.isfinite(pts).all():
             continue
-        curve = through(pts, 8)
+        curve = catmull_rom(pts, 8)
         length = float(np.linalg.norm(np.diff(curve, axis=0), axis=1).sum())
         mask = np.zeros((size, size), np.uint8)
         cv2.polylines(mask, [np.round(curve).astype(np.int32)], False, 255, max(1, int(round(cover * length))))

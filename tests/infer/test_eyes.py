@@ -192,20 +192,3 @@ def test_every_path_draws_the_eyes_at_the_target_landmarks(tiny_model, astronaut
     np.testing.assert_allclose(calls.pop()[1], pts)
     with pytest.raises(GeostyleError, match="eyes"):
         Stylizer(tiny_model, eyes=-0.1)
-
-
-def test_a_release_carries_its_eyes(tiny_model, tmp_path):
-    """``extra.eyes`` is the default an explicit ``eyes`` replaces; a malformed one is refused
-    naming the file."""
-    from geostyle.errors import CheckpointError
-    from geostyle.nets.release import update_release_extra
-
-    eyed = tmp_path / "eyed.safetensors"
-    update_release_extra(tiny_model, eyed, eyes=0.5)
-    assert Stylizer(eyed).eyes == 0.5 and Stylizer(eyed, eyes=0.0).eyes == 0.0
-    for bad, error in (("lots", CheckpointError), (1.5, CheckpointError)):
-        path = tmp_path / "bad.safetensors"
-        update_release_extra(tiny_model, path, eyes=bad)
-        with pytest.raises(error, match="bad.safetensors.*eyes|eyes.*bad.safetensors") as caught:
-            Stylizer(path)
-        assert type(caught.value) is error

@@ -167,20 +167,3 @@ def test_every_stylizing_path_draws_the_outline_after_the_eyes(tiny_model, astro
         with pytest.raises(GeostyleError, match="outline must be") as caught:
             Stylizer(tiny_model, outline=bad)  # type: ignore[arg-type]
         assert type(caught.value) is GeostyleError and "safetensors" not in str(caught.value)  # the caller's, not the model file's
-
-
-def test_a_release_carries_its_outline(tiny_model, tmp_path):
-    """``extra.outline`` is the default an explicit ``outline`` replaces; a malformed one is refused
-    naming the file."""
-    from geostyle.errors import CheckpointError
-    from geostyle.nets.release import update_release_extra
-
-    lined = tmp_path / "lined.safetensors"
-    update_release_extra(tiny_model, lined, outline=0.5)
-    assert Stylizer(lined).outline == 0.5 and Stylizer(lined, outline=0.0).outline == 0.0
-    for bad, error in (("dark", CheckpointError), (2.0, CheckpointError)):
-        path = tmp_path / "bad.safetensors"
-        update_release_extra(tiny_model, path, outline=bad)
-        with pytest.raises(error, match="bad.safetensors.*outline|outline.*bad.safetensors") as caught:
-            Stylizer(path)
-        assert type(caught.value) is error

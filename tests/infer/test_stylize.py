@@ -256,3 +256,20 @@ def test_a_model_carries_its_ink(tiny_model, tmp_path):
     with pytest.raises(CheckpointError, match="size mismatch"):
         update_release_arch_kwargs(tiny_model, tmp_path / "bad.safetensors", widths=[8, 8, 8])
     assert not (tmp_path / "bad.safetensors").exists()
+
+
+@pytest.mark.parametrize("name, bad", [("eyes", ("lots", 1.5)), ("outline", ("dark", 2.0))])
+def test_a_release_carries_its_drawings(tiny_model, tmp_path, name, bad):
+    """``extra.eyes`` / ``extra.outline`` is the default an explicit argument replaces; a malformed
+    one (not a number, or outside 0-1) is refused naming the file."""
+    from geostyle.nets.release import update_release_extra
+
+    drawn = tmp_path / "drawn.safetensors"
+    update_release_extra(tiny_model, drawn, **{name: 0.5})
+    assert getattr(Stylizer(drawn), name) == 0.5 and getattr(Stylizer(drawn, **{name: 0.0}), name) == 0.0
+    for value in bad:
+        path = tmp_path / "bad.safetensors"
+        update_release_extra(tiny_model, path, **{name: value})
+        with pytest.raises(CheckpointError, match=f"bad.safetensors.*{name}|{name}.*bad.safetensors") as caught:
+            Stylizer(path)
+        assert type(caught.value) is CheckpointError

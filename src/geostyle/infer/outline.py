@@ -48,20 +48,24 @@ SNAP_STEPS = 9  # candidate offsets from -SNAP to SNAP
 MIN_EXTENT = 16.0  # px: an outline narrower than this (a tiny face) is left alone
 
 
-def outline_curve(points: np.ndarray) -> np.ndarray | None:
-    """The Catmull-Rom curve ``(N, 2)`` through the outline landmarks of ``points (K, 2)``, or None
-    when one of them is missing."""
-    p = np.stack([np.asarray(points[INDEX[n]], np.float64) for n in OUTLINE_POINTS])
-    if not np.isfinite(p).all():
-        return None
-    # Reflected end points: the curve leaves the first and last landmarks heading along the jaw.
-    p = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
-    t = np.linspace(0.0, 1.0, SAMPLES, endpoint=False)[:, None]
+def catmull_rom(points: np.ndarray, samples: int = SAMPLES) -> np.ndarray:
+    """The Catmull-Rom curve ``(N, 2)`` through ``points (P, 2)``, ``samples`` points per gap
+    between two of them, ending on the last. The end points are reflected, so the curve leaves the
+    first and last points heading along their neighbours."""
+    p = np.concatenate([2 * points[:1] - points[1:2], points, 2 * points[-1:] - points[-2:-1]])
+    t = np.linspace(0.0, 1.0, samples, endpoint=False)[:, None]
     pieces = []
     for i in range(1, len(p) - 2):
         a, b, c, d = p[i - 1], p[i], p[i + 1], p[i + 2]
         pieces.append(0.5 * (2 * b + (c - a) * t + (2 * a - 5 * b + 4 * c - d) * t**2 + (3 * b - a - 3 * c + d) * t**3))
-    return np.concatenate([*pieces, p[-2:-1]])
+    return np.concatenate([*pieces, points[-1:]])
+
+
+def outline_curve(points: np.ndarray) -> np.ndarray | None:
+    """The Catmull-Rom curve ``(N, 2)`` through the outline landmarks of ``points (K, 2)``, or None
+    when one of them is missing."""
+    p = np.stack([np.asarray(points[INDEX[n]], np.float64) for n in OUTLINE_POINTS])
+    return catmull_rom(p) if np.isfinite(p).all() else None
 
 
 def _smooth(values: np.ndarray) -> np.ndarray:
