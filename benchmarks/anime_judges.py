@@ -57,6 +57,14 @@ an image each judge reads:
   with its nose or mouth redrawn: the part's landmark hull filled with the colour around it, then a
   dark dot at the nose's base or a dark line through the mouth's corners and centre; or each brow
   covered by the colour around it and redrawn as a thin dark line through its three landmarks.
+* **colour** (``--sections colour``): the product as shipped at strengths 0.35, 0.5 and 0.65, as it
+  is and with the warped selfie's colour (its Lab a, b under the product's lightness L), and at
+  0.35 in grey: whether the anime judge reads colour at all, and what the identity judge gains
+  from the photo's own colours.
+* **faceshape** (``--sections faceshape``): the product as shipped with the face's outline and
+  brows at a stronger style geometry (0.65 or 1.0: the pointed anime chin, drawn by the face
+  outline where the warp puts it) while the eyes, nose and mouth stay at 0.35 or 0.5 (part gains):
+  the layout the identity judge's five-point alignment reads stays nearer the photo.
 
 The model draws without its ink here (``--ink 0``, the default; the bundled anime models carry
 ink 1 since it was measured in the lines section) and without its anime eyes and face outline
@@ -64,6 +72,10 @@ ink 1 since it was measured in the lines section) and without its anime eyes and
 drawing alone. The
 lines, ink and catchlights sections add ink themselves, the eyeshape, eyedraw and jawline sections
 run the model with ink 1; they refuse another ``--ink``.
+
+Every stylizer here sets its part gains (``part_gains={}`` unless a row names them), so the
+features and colour sections' "product" is the product's drawings with the whole face at one
+strength, as shipped before the face shape (``extra.part_gains``) the faceshape section led to.
 
 Every row: animeface rate (and at likelihood 0.5), identity rank-1 and mean distance of the crops
 against the input crops (dlib box found on the input crop). Selfies and anime faces the model
@@ -113,7 +125,12 @@ RESULTS = ROOT / "benchmarks" / "results"
 OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
 STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
-SECTIONS = ("geometry", "regions", "textures", "skin", "scales", "lines", "ink", "catchlights", "eyeshape", "eyedraw", "jawline", "features")
+SECTIONS = (
+    "geometry", "regions", "textures", "skin", "scales", "lines", "ink", "catchlights", "eyeshape", "eyedraw", "jawline",
+    "features", "colour", "faceshape",
+)  # fmt: skip
+COLOUR_STRENGTHS = (0.35, 0.5, 0.65)
+FACE_SHAPES = ((0.35, 0.35), (0.5, 0.35), (0.65, 0.35), (0.8, 0.35), (1.0, 0.35), (1.0, 0.5))  # (outline and brows, eyes nose mouth)
 SCALES = (3.0, 6.0, 12.0)  # Gaussian sigmas (px at 256) splitting an image's lightness into coarse and fine
 INK_MARGINS = (0.0025, 0.01, 0.02)  # the generator's ink threshold (0.005): more lines below it, fewer above
 INK_GAINS = (40.0, 160.0)  # and its gain (80): softer / harder lines at the same threshold
@@ -508,6 +525,13 @@ def thin_brows(image: np.ndarray, points: np.ndarray, cover: float = 0.25) -> np
     return np.clip(out * (1 - 0.85 * ink) + 0.5, 0, 255).astype(np.uint8)
 
 
+def photo_colour(image: np.ndarray, photo: np.ndarray, amount: float = 1.0) -> np.ndarray:
+    """``image``'s Lab lightness with ``amount`` of ``photo``'s Lab chroma (a, b) in place of its own."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab[..., 1:] += amount * (cv2.cvtColor(photo, cv2.COLOR_RGB2LAB).astype(np.float32)[..., 1:] - lab[..., 1:])
+    return cv2.cvtColor(np.clip(lab + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
 def darken(image: torch.Tensor, lines: torch.Tensor) -> torch.Tensor:
     """``image`` in ``[-1, 1]`` darkened toward black by ``lines`` (0-1): how the generator applies
     its ink (:meth:`GeoGenerator.draw_ink`), here with lines of any form."""
@@ -554,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS[:3]))
     ap.add_argument("--out", default="anime_judges", help="name of the results and contact sheet files")
     args = ap.parse_args(argv)
-    inking = sorted({"lines", "ink", "catchlights", "eyeshape", "eyedraw", "jawline", "features"} & set(args.sections))
+    inking = sorted({"lines", "ink", "catchlights", "eyeshape", "eyedraw", "jawline", "features", "colour", "faceshape"} & set(args.sections))
     if args.ink and inking:
         ap.error(f"--sections {' '.join(inking)} draw the ink themselves: leave --ink at 0")
     torch.set_num_threads(1)
@@ -564,10 +588,10 @@ def main(argv: list[str] | None = None) -> int:
     base = stylizers["0.35"]
     shaped = {}
     if "eyeshape" in args.sections:
-        shaped = {"0.35": Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0)}
+        shaped = {"0.35": Stylizer(args.model, strength=STRENGTH, part_gains={}, ink=1.0, eyes=0.0, outline=0.0)}
         shaped["0.35, eyes 1.0"] = Stylizer(args.model, strength=STRENGTH, part_gains={"eyes": 1 / STRENGTH}, ink=1.0, eyes=0.0, outline=0.0)
         for name, points in EYE_SHAPES.items():
-            shaped[f"0.35, eye {name} at 1.0"] = st = Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0)
+            shaped[f"0.35, eye {name} at 1.0"] = st = Stylizer(args.model, strength=STRENGTH, part_gains={}, ink=1.0, eyes=0.0, outline=0.0)
             reshape_eyes(st, points)
         # The face's outline (and brows) at full style geometry, the parts held nearer the photo.
         low = STRENGTH  # a part gain at strength 1.0
@@ -575,10 +599,10 @@ def main(argv: list[str] | None = None) -> int:
         shaped["1.0, eyes, nose and mouth 0.35"] = Stylizer(
             args.model, strength=1.0, part_gains={"eyes": low, "nose": low, "mouth": low}, ink=1.0, eyes=0.0, outline=0.0
         )
-        reshape_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0), EYE_SHAPES["shapes"], 1.5)
+        reshape_eyes(st := Stylizer(args.model, strength=STRENGTH, part_gains={}, ink=1.0, eyes=0.0, outline=0.0), EYE_SHAPES["shapes"], 1.5)
         shaped["0.35, eye shapes at 1.5"] = st
         for scale in (1.3, 1.6):
-            enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0), scale)
+            enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, part_gains={}, ink=1.0, eyes=0.0, outline=0.0), scale)
             shaped[f"0.35, eyes enlarged x{scale:g}"] = st
         for scale in (1.0, 1.5):
             st = Stylizer(args.model, strength=1.0, part_gains={"eyes": low, "nose": low, "mouth": low}, ink=1.0, eyes=0.0, outline=0.0)
@@ -586,10 +610,15 @@ def main(argv: list[str] | None = None) -> int:
             shaped[f"1.0, eyes, nose and mouth 0.35, eye shapes at {scale:g}"] = st
     drawn = {}
     if {"eyedraw", "jawline"} & set(args.sections):
-        drawn = {"0.35": Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0)}
-        enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, ink=1.0, eyes=0.0, outline=0.0), 1.3)
+        drawn = {"0.35": Stylizer(args.model, strength=STRENGTH, part_gains={}, ink=1.0, eyes=0.0, outline=0.0)}
+        enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, part_gains={}, ink=1.0, eyes=0.0, outline=0.0), 1.3)
         drawn["0.35, eyes enlarged x1.3"] = st
-    product = Stylizer(args.model, strength=STRENGTH) if "features" in args.sections else None
+    product = Stylizer(args.model, strength=STRENGTH, part_gains={}) if "features" in args.sections else None
+    coloured = {s: Stylizer(args.model, strength=s, part_gains={}) for s in COLOUR_STRENGTHS} if "colour" in args.sections else {}
+    shapes = {
+        (a, b): Stylizer(args.model, strength=a, part_gains={part: b / a for part in ("eyes", "nose", "mouth")})
+        for a, b in FACE_SHAPES
+    } if "faceshape" in args.sections else {}  # fmt: skip
     trained = read_release_metadata(base.path).get("extra", {}).get("trained_on") or {}
     photo_set, style_set = load_manifest(args.photos), load_manifest(args.styles)
     skip_photos, skip_styles = set(trained.get("photos", [])), set(trained.get("styles", []))
@@ -716,6 +745,18 @@ def main(argv: list[str] | None = None) -> int:
             rows.add("features", "the product, nose and mouth redrawn",
                      simplify_part(nose, tpx, MOUTH, 1.15, line=("mouth_right", "mouth_center", "mouth_left")))
             rows.add("features", "the product, brows redrawn (covered, a thin line)", thin_brows(out, tpx))
+        for strength, st in coloured.items():
+            out = st.stylize_crop(crop, lm)
+            t = st.aligner.photo_target(p, m)
+            warped_u8 = to_uint8(warp_image(x, st.aligner.field(t, p, m)))[0]
+            rows.add("colour", f"{strength:g}: the product", out)
+            rows.add("colour", f"{strength:g}: the product, the photo's colour", photo_colour(out, warped_u8))
+            if strength == STRENGTH:
+                rows.add("colour", f"{strength:g}: the product, half the photo's colour", photo_colour(out, warped_u8, 0.5))
+                grey = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+                rows.add("colour", f"{strength:g}: the product in grey", grey)
+        for (a, b), st in shapes.items():
+            rows.add("faceshape", f"the product, outline and brows at {a:g}, eyes, nose and mouth at {b:g}", st.stylize_crop(crop, lm))
         for name, st in drawn.items():
             out = st.stylize_crop(crop, lm)
             tpx = (st.fields.target(lm, st.strength) + 1) * size / 2 - 0.5

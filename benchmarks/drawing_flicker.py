@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         if not video.exists():
             print(f"{video}: not found", file=sys.stderr)
             return 1
-        sessions = {v: LiveSession(Stylizer(args.model, threads=1, **{args.drawing: v}), smoothing=True) for v in (0.0, 1.0)}
+        sessions = {v: LiveSession(Stylizer(args.model, threads=1, part_gains={}, **{args.drawing: v}), smoothing=True) for v in (0.0, 1.0)}
         meters: dict[float, FlickerMeter] = {}
         drawn_prev, change, size, pairs, faces = None, 0.0, 0.0, 0, []
         box = None

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.report}: lists no evaluated photos", file=sys.stderr)
         return 1
     t0 = time.time()
-    stylizer = Stylizer(args.model, threads=1, eyes=0.0, outline=0.0)
+    stylizer = Stylizer(args.model, threads=1, part_gains={}, eyes=0.0, outline=0.0)
     eyes: list[tuple[str, float, np.ndarray, np.ndarray]] = []  # photo, ratio, crop, target points
     faces = 0
     for stem in stems:

@@ -1,14 +1,20 @@
-"""Held-out selfies through a model without and with anime eyes (or its face outline), whole
-frames, one column a photo.
+"""Held-out selfies through a model without and with anime eyes (or its face outline, or its face
+shape), whole frames, one column a photo.
 
     python benchmarks/eyes_sheet.py --model anime --report docs/eval/anime_eyes_n200/metrics.json \
         --out docs/img/anime_drawn_eyes.jpg
     python benchmarks/eyes_sheet.py --drawing outline --model anime \
         --report docs/eval/anime_outline_n200/metrics.json --out docs/img/anime_outline.jpg
+    python benchmarks/eyes_sheet.py --drawing faceshape --model anime \
+        --report docs/eval/anime_faceshape_n200/metrics.json --out docs/img/anime_faceshape.jpg
 
 Rows: the photo (resized to 256 px), the model with ``eyes`` 0, the model with ``eyes`` 1 (the same
 weights, ink and strength otherwise; the face outline off in both, as the eyes were first
-measured); with ``--drawing outline`` ``outline`` 0 and 1, the anime eyes as the model has them. The photos are every 25th of those an evaluation report lists
+measured); with ``--drawing outline`` ``outline`` 0 and 1, the anime eyes as the model has them;
+with ``--drawing faceshape`` the whole face at the model's strength (``part_gains={}``) and the
+model's own face shape (the bundled anime models: the outline and brows at 0.65, the eyes, nose and
+mouth at 0.35), the drawings as the model has them. The eyes and outline rows keep the whole face at
+one strength (``part_gains={}``), as they were made. The photos are every 25th of those an evaluation report lists
 as evaluated (``photos_evaluated``), so they are held out from the model's training.
 """
 
@@ -36,16 +42,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=8)
     ap.add_argument("--every", type=int, default=25)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--drawing", choices=("eyes", "outline"), default="eyes", help="what the second and third rows differ in")
+    ap.add_argument(
+        "--drawing", choices=("eyes", "outline", "faceshape"), default="eyes", help="what the second and third rows differ in"
+    )
     args = ap.parse_args(argv)
     stems = json.loads(args.report.read_text()).get("photos_evaluated") or []
     stems = stems[:: args.every][: args.n]
     if not stems:
         print(f"{args.report}: lists no evaluated photos", file=sys.stderr)
         return 1
-    fixed = {"outline": 0.0} if args.drawing == "eyes" else {}
-    plain = Stylizer(args.model, threads=1, **fixed, **{args.drawing: 0.0})
-    eyed = Stylizer(args.model, threads=1, **fixed, **{args.drawing: 1.0})
+    if args.drawing == "faceshape":
+        plain = Stylizer(args.model, threads=1, part_gains={})
+        eyed = Stylizer(args.model, threads=1)
+    else:
+        fixed = {"outline": 0.0} if args.drawing == "eyes" else {}
+        plain = Stylizer(args.model, threads=1, part_gains={}, **fixed, **{args.drawing: 0.0})
+        eyed = Stylizer(args.model, threads=1, part_gains={}, **fixed, **{args.drawing: 1.0})
     columns = []
     for stem in stems:
         found = sorted(args.photos.glob(f"{stem}.*"))

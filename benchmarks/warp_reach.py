@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     from geostyle.infer.stylize import Stylizer
 
     backend = get_backend("mediapipe")
-    stylizers = {r: Stylizer(args.model, strength=1.0, runtime="torch", reach=r) for r in REACHES}
+    stylizers = {r: Stylizer(args.model, strength=1.0, part_gains={}, runtime="torch", reach=r) for r in REACHES}
     helen = sorted(HELEN.glob("*.jpg"))[150 : 150 + args.images]
     sets = {
         "HELEN held-out (in the wild)": helen,

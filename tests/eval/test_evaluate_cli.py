@@ -94,6 +94,17 @@ def test_outputs_are_kept_per_input(report):
     assert Image.open(out / "contact_sheet.jpg").size[0] > 5 * 192
 
 
+def test_report_names_the_part_gains(report):
+    """The settings line shows the gains the stylizer used (a model's own face shape included)."""
+    from geostyle.eval.report import markdown
+
+    _, m = report
+    assert "part gains" not in markdown(m)  # the tiny model has none
+    gains = {"right_eye": 2.0, "left_eye": 2.0, "outline": 1.857142857}
+    shaped = markdown({**m, "settings": {**m["settings"], "part_gains": gains}})
+    assert f"- geometry strength {m['settings']['strength']:g} (part gains eyes 2, outline 1.857)" in shaped
+
+
 def test_known_answers_of_the_baselines(report):
     _, m = report
     photo = m["baselines"]["photo"]

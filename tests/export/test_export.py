@@ -15,6 +15,19 @@ from geostyle.infer.stylize import Stylizer
 from geostyle.nets.release import read_release_metadata
 
 
+def test_onnx_export_carries_the_models_face_shape(tiny_model, tmp_path):
+    """The caller computes the face graph's field, so the export names the part gains its target
+    needs (the bundled anime models' outline and brows)."""
+    from geostyle.nets.release import update_release_extra
+
+    shaped = tmp_path / "shaped.safetensors"
+    update_release_extra(tiny_model, shaped, part_gains={"outline": 2.0, "eyes": 0.5})
+    out = tmp_path / "shaped_face.onnx"
+    export_model(shaped, out, fmt="onnx", size=128, graph="face")
+    gains = read_onnx_metadata(out)["model_card"]["part_gains"]
+    assert gains == {"outline": 2.0, "right_eye": 0.5, "left_eye": 0.5}
+
+
 @pytest.mark.parametrize("graph", ["face", "frame"])
 def test_onnx_export_runs_and_carries_metadata(tiny_model, tmp_path, graph):
     import onnx
@@ -30,6 +43,7 @@ def test_onnx_export_runs_and_carries_metadata(tiny_model, tmp_path, graph):
     assert meta["model_card"]["arch"] == "geo_mobile_s" and meta["model_card"]["crop_zoom"] == 1.1
     assert meta["model_card"]["anime_eyes"]["opacity"] == 0.0  # drawn by the caller; the tiny model has none
     assert meta["model_card"]["face_outline"]["opacity"] == 0.0
+    assert meta["model_card"]["part_gains"] == {}  # the tiny model has no face shape
     session = ort_session(out, threads=1)
     declared = [(i["name"], i["shape"]) for i in meta["inputs"]]
     assert [(i.name, i.shape) for i in session.get_inputs()] == declared

@@ -15,7 +15,14 @@ from geostyle.warp.grid import identity_grid
 
 @pytest.fixture(scope="module")
 def face(astronaut_path):
-    stylizer = Stylizer("anime")
+    stylizer = Stylizer("anime", part_gains={})  # the whole face at one strength
+    return stylizer, stylizer.align(load_image(astronaut_path)).landmarks
+
+
+@pytest.fixture(scope="module")
+def shaped_face(astronaut_path):
+    stylizer = Stylizer("anime")  # its face shape: the outline and brows further than the parts
+    assert stylizer.part_gains
     return stylizer, stylizer.align(load_image(astronaut_path)).landmarks
 
 
@@ -37,9 +44,9 @@ def test_grid_displacement_equals_the_general_form(face):
     assert np.abs(grid).max() > 0.02  # a real move, not the identity
 
 
-@pytest.mark.parametrize("alpha", [0.5, 1.0])
-def test_numpy_field_equals_training_field(face, alpha):
-    stylizer, pts = face
+@pytest.mark.parametrize("alpha, shaped", [(0.5, False), (1.0, False), (0.35, True)])
+def test_numpy_field_equals_training_field(face, shaped_face, alpha, shaped):
+    stylizer, pts = shaped_face if shaped else face
     s = stylizer.size
     p = torch.from_numpy(np.nan_to_num(pixels_to_normalized(pts, s, s))).float()[None]
     mask = torch.from_numpy(np.isfinite(pts).all(-1))[None]
@@ -71,7 +78,7 @@ def helen_face(shared_data):
     """A held-out HELEN photo with the neck in the picture, its anime stylizer and crop landmarks."""
     from geostyle.faces.align import apply_affine, estimate_alignment
 
-    stylizer = Stylizer("anime", strength=1.0)
+    stylizer = Stylizer("anime", strength=1.0, part_gains={})
     image = load_image(shared_data / "landmarks" / "helen" / "2038888040_1.jpg")
     landmarks = stylizer.detect(image).warp_landmarks()
     alignment = estimate_alignment(landmarks, stylizer.size, stylizer.zoom)
@@ -143,7 +150,7 @@ def test_frame_pins_hold_the_picture_border_and_limit_the_moves_next_to_it(share
     from geostyle.infer.composite import frame_pins
     from geostyle.infer.fields import limit_moves
 
-    stylizer = Stylizer("anime", strength=1.0)
+    stylizer = Stylizer("anime", strength=1.0, part_gains={})
     image = load_image(shared_data / "photos" / "selfie" / "female_10262.jpg")  # chin 20 px above the bottom
     h, w = image.shape[:2]
     landmarks = stylizer.detect(image).warp_landmarks()
@@ -203,7 +210,7 @@ def test_a_chin_at_the_picture_edge_does_not_fold_the_warp(shared_data, below_ch
     from geostyle.faces.align import apply_affine, estimate_alignment
     from geostyle.faces.landmarks import INDEX
 
-    stylizer = Stylizer("anime", strength=1.0)
+    stylizer = Stylizer("anime", strength=1.0, part_gains={})
     with av.open(str(shared_data / "video" / "d18.mp4")) as container:
         full = next(iter(container.decode(video=0))).to_ndarray(format="rgb24")
     landmarks = stylizer.detect(full).warp_landmarks()
@@ -232,7 +239,7 @@ def test_wider_reach_stops_the_neck_smear(shared_data):
     h, w = image.shape[:2]
 
     def stretch(reach: float) -> float:
-        stylizer = Stylizer("anime", strength=1.0, reach=reach)
+        stylizer = Stylizer("anime", strength=1.0, part_gains={}, reach=reach)
         landmarks = stylizer.detect(image).warp_landmarks()
         alignment = estimate_alignment(landmarks, stylizer.size, stylizer.zoom)
         pts = apply_affine(alignment.matrix, landmarks)

@@ -16,7 +16,7 @@ from geostyle.infer.stylize import Stylizer
 
 @pytest.fixture(scope="module")
 def anime(astronaut_path):
-    stylizer = Stylizer("anime", strength=1.0)
+    stylizer = Stylizer("anime", strength=1.0, part_gains={})
     aligned = stylizer.align(load_image(astronaut_path))
     return stylizer, aligned
 

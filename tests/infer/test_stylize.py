@@ -200,6 +200,29 @@ def test_a_model_carries_its_part_gains(tiny_model, tmp_path, astronaut_path):
         Stylizer(bad)
 
 
+@pytest.mark.parametrize("name", ["anime", "anime_large"])
+def test_bundled_anime_models_carry_their_face_shape(name, astronaut_path):
+    """The shipped face shape: at the default strength 0.35 the outline and brows sit where plain
+    strength 0.65 puts them, the eyes, nose and mouth where plain 0.35 does; a user's strength
+    scales the whole shape."""
+    from geostyle.warp.geometry import GAIN_ONLY_GROUPS
+
+    s = Stylizer(name)
+    assert s.strength == 0.35
+    crop_pts = s.align(load_image(astronaut_path)).landmarks
+    outside = [INDEX[n] for names in GAIN_ONLY_GROUPS.values() for n in names]
+    parts = [INDEX[n] for names in PARTS.values() for n in names]
+    _, t_model = s.target_field(crop_pts, s.size)
+    _, t_plain = Stylizer(name, part_gains={}).target_field(crop_pts, s.size)
+    _, t_strong = Stylizer(name, strength=0.65, part_gains={}).target_field(crop_pts, s.size)
+    np.testing.assert_allclose(t_model[outside], t_strong[outside], atol=1e-6)
+    np.testing.assert_allclose(t_model[parts], t_plain[parts], atol=1e-6)
+    assert np.abs(t_model[outside] - t_plain[outside]).max() > 1.0
+    _, t_half = Stylizer(name, strength=0.175).target_field(crop_pts, s.size)
+    _, t_half_strong = Stylizer(name, strength=0.325, part_gains={}).target_field(crop_pts, s.size)
+    np.testing.assert_allclose(t_half[outside], t_half_strong[outside], atol=1e-6)
+
+
 def test_background_pass_in_a_worker_thread_changes_nothing(tiny_model, astronaut_path):
     """``overlap``: the whole-frame pass runs beside the face pass; the frame is the same, and an
     error of the background pass reaches the caller."""

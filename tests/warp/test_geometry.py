@@ -180,6 +180,37 @@ def test_part_gains_move_only_their_part_further(model):
     )
 
 
+def test_outline_and_brow_gains_move_the_points_outside_the_parts(model):
+    """The gain-only groups: the outline (and brows) at strength x gain, each part exactly as at
+    the plain strength (its per-part shape model untouched), so the chin can take the style's shape
+    while the eyes, nose and mouth stay where the identity judge reads them."""
+    from geostyle.warp.geometry import GAIN_ONLY_GROUPS
+
+    rng = np.random.default_rng(5)
+    p = _template() + rng.normal(0, 2, (NUM_LANDMARKS, 2))
+    plain = model.target(p, 0.35, size=SIZE)
+    at_065 = model.target(p, 0.65, size=SIZE)
+    shaped = model.target(p, 0.35, size=SIZE, gains={"outline": 0.65 / 0.35, "brows": 0.65 / 0.35})
+    outside = [INDEX[n] for names in GAIN_ONLY_GROUPS.values() for n in names]
+    parts = [INDEX[n] for names in PARTS.values() for n in names]
+    assert sorted(outside + parts) == list(range(NUM_LANDMARKS))  # every point is in one group
+    np.testing.assert_allclose(shaped[outside], at_065[outside], atol=1e-9)
+    np.testing.assert_allclose(shaped[parts], plain[parts], atol=1e-9)
+    chin = INDEX["chin"]
+    assert np.abs(shaped[chin] - plain[chin]).max() > 0.5
+    only_outline = model.target(p, 0.35, size=SIZE, gains={"outline": 2.0})
+    brows = [INDEX[n] for n in GAIN_ONLY_GROUPS["brows"]]
+    np.testing.assert_allclose(only_outline[brows], plain[brows], atol=1e-9)
+    # Turned up, the shape stops at the style's geometry: at 0.7 the outline sits where 1.0 puts
+    # it (not 1.3), at 1.0 and past it the whole face moves together.
+    shape = {"outline": 0.65 / 0.35}
+    at_1 = model.target(p, 1.0, size=SIZE)
+    outline = [INDEX[n] for n in GAIN_ONLY_GROUPS["outline"]]
+    np.testing.assert_allclose(model.target(p, 0.7, size=SIZE, gains=shape)[outline], at_1[outline], atol=1e-9)
+    np.testing.assert_allclose(model.target(p, 1.0, size=SIZE, gains=shape), at_1, atol=1e-9)
+    np.testing.assert_allclose(model.target(p, 1.3, size=SIZE, gains=shape), model.target(p, 1.3, size=SIZE), atol=1e-9)
+
+
 @pytest.mark.parametrize("gains", [{"ears": 2.0}, {"eyes": -1.0}, {"eyes": float("nan")}, {"eyes": "big"}])
 def test_bad_part_gains_raise(model, gains):
     with pytest.raises((GeostyleError, ValueError)):
@@ -333,14 +364,15 @@ def test_preview_row_shape(model):
 def _reference_target(model, points, alpha, inverse=False, gains=None):
     """The target map written out plainly, without the part frames kept between calls: the formula of
     the module docstring on the normalised frame, part by part, as geometry.py computed it before."""
-    from geostyle.warp.geometry import _PART_INDEX, check_part_gains
+    from geostyle.warp.geometry import _GAIN_INDEX, _PART_INDEX, check_part_gains
 
     a_mean, b_mean = (model.style_mean, model.photo_mean) if inverse else (model.photo_mean, model.style_mean)
     p = (np.asarray(points, np.float64) + 0.5) * (2.0 / SIZE) - 1.0
-    part_alpha = {name: alpha * g for name, g in check_part_gains(gains).items()}
+    # A gain above 1 stops at the style's geometry (or at alpha, past it).
+    part_alpha = {name: min(alpha * g, max(alpha, 1.0)) if g > 1 else alpha * g for name, g in check_part_gains(gains).items()}
     point_alpha = np.full((p.shape[1], 1), float(alpha))
     for name, a in part_alpha.items():
-        point_alpha[_PART_INDEX[name]] = a
+        point_alpha[_GAIN_INDEX[name]] = a
     t = p + point_alpha * np.nan_to_num(b_mean - a_mean, nan=0.0)
 
     def centroid_scale(x):
@@ -373,7 +405,10 @@ def test_target_equals_the_plain_formula_bit_for_bit(model):
     p[3, mouth] = p[3, mouth[0]]
     p[4, 0] = np.nan
     for _ in range(2):
-        for alpha, inverse, gains in ((0.35, False, None), (1.0, True, None), (0.7, False, {"eyes": 2.0})):
+        for alpha, inverse, gains in (
+            (0.35, False, None), (1.0, True, None), (0.7, False, {"eyes": 2.0}), (0.35, False, {"eyes": 2.0, "outline": 1.857}),
+            (0.5, False, {"outline": 1.857, "brows": 1.857, "mouth": 0.5}), (1.2, True, {"nose": 3.0}),
+        ):  # fmt: skip
             ours = (model.target_inverse if inverse else model.target)(p, alpha, size=SIZE, gains=gains)
             assert np.array_equal(ours, _reference_target(model, p, alpha, inverse, gains), equal_nan=True)
 

@@ -22,8 +22,10 @@ def add_part_gain_argument(p: argparse.ArgumentParser) -> None:
         type=part_gain,
         action="append",
         metavar="PART=GAIN",
-        help="multiply the strength for one face part (eyes, right_eye, left_eye, nose, mouth); "
-        "repeatable; replaces the model's own part gains",
+        help="multiply the strength for one face part (eyes, right_eye, left_eye, nose, mouth, "
+        "outline, brows; a gain above 1 moves a part no further than the style's geometry); "
+        "repeatable; replaces the model's own part gains (any one given: the others at 1, e.g. "
+        "--part-gain outline=1 for the whole face at one strength)",
     )
 
 

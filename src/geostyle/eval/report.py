@@ -171,7 +171,7 @@ def markdown(metrics: dict[str, Any]) -> str:
         )
     s = metrics["settings"]
     out.append(
-        f"- geometry strength {s['strength']:g}{_drawn_text(s)}, crop {s['resolution']} px; KID over {s['kid_subsets']} subsets of "
+        f"- geometry strength {s['strength']:g}{_gains_text(s)}{_drawn_text(s)}, crop {s['resolution']} px; KID over {s['kid_subsets']} subsets of "
         f"{s['kid_subset_size']}; features {s['features']}"
     )
     if "torch_grid" in speed:
@@ -231,3 +231,12 @@ def _drawn_text(settings: dict) -> str:
     no such settings)."""
     ink, eyes, outline = settings.get("ink"), settings.get("eyes"), settings.get("outline")
     return (f", ink {ink:g}" if ink else "") + (f", anime eyes {eyes:g}" if eyes else "") + (f", outline {outline:g}" if outline else "")
+
+
+def _gains_text(settings: dict) -> str:
+    """The part gains the stylizer used (the model's own or ``--part-gain``), both eyes named once."""
+    gains = dict(settings.get("part_gains") or {})
+    if gains.get("right_eye") is not None and gains.get("right_eye") == gains.get("left_eye"):
+        gains["eyes"] = gains.pop("right_eye")
+        gains.pop("left_eye")
+    return (" (part gains " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(gains.items())) + ")") if gains else ""

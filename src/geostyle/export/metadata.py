@@ -89,6 +89,9 @@ def build_metadata(stylizer, graph: str, size: int, opset: int | None, fmt: str)
             "training_steps": extra.get("step"),
             "trained_strength": stylizer.trained_strength,
             "default_strength": stylizer.strength,
+            # Per-point multipliers of the strength the caller's TPS target applies
+            # (geostyle.warp.geometry, "part gains"; the bundled anime models' face shape).
+            "part_gains": dict(stylizer.part_gains),
             "crop_zoom": stylizer.zoom,
             # Drawn after the graph by the caller (geostyle.infer.eyes, .outline), not by the graph itself.
             "anime_eyes": {

@@ -28,8 +28,10 @@ and ``Δ = S̄ - P̄``.
   residual. ``α = 0`` gives ``t = p`` and ``p = P̄, α = 1`` gives ``t = S̄`` exactly (both modes).
 * :meth:`GeometryModel.target_inverse` is the same map with photo and style swapped (style -> photo).
 * **Part gains** (``gains={"eyes": 2.0}``): a part's points move with ``α × gain`` instead of ``α``
+  (a gain above 1 no further than ``max(α, 1)``: :func:`gained_strength`)
   (global offset and per-part formula alike), the rest of the face with ``α``. ``"eyes"`` names both
-  eyes. ``α = 0`` is still the identity. A knob for users and for measuring which part's geometry
+  eyes; ``"outline"`` (jaw, cheeks, chin) and ``"brows"`` name the points outside the parts, which
+  keep the global formula at their own ``α × gain``. ``α = 0`` is still the identity. A knob for users and for measuring which part's geometry
   the judges of ``geostyle evaluate`` react to (``docs/training.md``).
 
 Points the style never shows (anime has no brows, jaw or nostrils) have no ``S̄``. ``missing='zero'``
@@ -62,24 +64,49 @@ __all__ = [
     "VERSION",
     "PART_GROUPS",
     "check_part_gains",
+    "gained_strength",
+    "GAIN_ONLY_GROUPS",
 ]
 
 FORMAT = "geostyle-geometry"
 VERSION = 1
 MISSING_MODES = ("interpolate", "zero")
 _PART_INDEX = {name: np.array([INDEX[n] for n in names]) for name, names in PARTS.items()}
-# Names a part gain may use: the parts themselves and groups of them.
+# The points outside the parts, grouped for gains only (they keep the global formula): the face's
+# outline (jaw, cheeks, chin) and the brows. A gain on the outline gives the anime chin without
+# moving the eyes, nose and mouth, whose layout the identity judge reads (docs/training.md,
+# "Face shape").
+GAIN_ONLY_GROUPS: dict[str, tuple[str, ...]] = {
+    "outline": ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left"),
+    "brows": tuple(f"{side}_brow_{p}" for side in ("right", "left") for p in ("outer", "center", "inner")),
+}
+_GAIN_INDEX = {
+    **_PART_INDEX,
+    **{name: np.array([INDEX[n] for n in names]) for name, names in GAIN_ONLY_GROUPS.items()},
+}
+# Names a part gain may use: the parts themselves, groups of them, and the gain-only groups.
 PART_GROUPS: dict[str, tuple[str, ...]] = {
     **{name: (name,) for name in PARTS},
     "eyes": ("right_eye", "left_eye"),
+    **{name: (name,) for name in GAIN_ONLY_GROUPS},
 }
 # Regularisation of the TPS that extends the mean style deformation to style-missing points
 # (normalised frame units²): a touch of smoothing so one noisy mean point does not swing the fill.
 _FILL_REGULARIZATION = 0.1
 
 
+def gained_strength(alpha: float, gain: float) -> float:
+    """A part's strength under a gain: ``alpha x gain``, but a gain above 1 moves a part no further
+    than the style's own geometry (or than ``alpha``, past it): a face shape made at a low strength
+    (the bundled anime models' outline at 1.857 x 0.35) stays a shape on the way to the style, not
+    an exaggeration of it, when a user turns the strength up."""
+    moved = alpha * gain
+    return moved if gain <= 1.0 else min(moved, max(alpha, 1.0))
+
+
 def check_part_gains(gains: Mapping[str, float] | None) -> dict[str, float]:
-    """``gains`` as ``{part: gain}`` over :data:`PARTS` (groups expanded), with readable errors."""
+    """``gains`` as ``{part: gain}`` over :data:`PARTS` and the gain-only groups (groups expanded),
+    with readable errors."""
     out: dict[str, float] = {}
     for name, value in (gains or {}).items():
         if name not in PART_GROUPS:
@@ -495,10 +522,10 @@ class GeometryModel:
         single = pts.ndim == 2
         p = _to_normalized(pts[None] if single else pts, size)
         alpha = float(alpha)
-        part_alpha = {name: alpha * g for name, g in check_part_gains(gains).items()}
+        part_alpha = {name: gained_strength(alpha, g) for name, g in check_part_gains(gains).items()}
         point_alpha = np.full((p.shape[1], 1), alpha)
         for name, a in part_alpha.items():
-            point_alpha[_PART_INDEX[name]] = a
+            point_alpha[_GAIN_INDEX[name]] = a
         delta = np.nan_to_num(b_mean - a_mean, nan=0.0)
         t = p + point_alpha * delta
         if per_part:
