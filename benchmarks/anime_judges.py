@@ -62,7 +62,7 @@ an image each judge reads:
   0.35 in grey: whether the anime judge reads colour at all, and what the identity judge gains
   from the photo's own colours.
 * **faceshape** (``--sections faceshape``): the product as shipped with the face's outline and
-  brows at a stronger style geometry (0.65 or 1.0: the pointed anime chin, drawn by the face
+  brows at a stronger style geometry (0.35 to 1.0: the pointed anime chin, drawn by the face
   outline where the warp puts it) while the eyes, nose and mouth stay at 0.35 or 0.5 (part gains):
   the layout the identity judge's five-point alignment reads stays nearer the photo.
 

@@ -24,8 +24,11 @@ def test_onnx_export_carries_the_models_face_shape(tiny_model, tmp_path):
     update_release_extra(tiny_model, shaped, part_gains={"outline": 2.0, "eyes": 0.5})
     out = tmp_path / "shaped_face.onnx"
     export_model(shaped, out, fmt="onnx", size=128, graph="face")
-    gains = read_onnx_metadata(out)["model_card"]["part_gains"]
-    assert gains == {"outline": 2.0, "right_eye": 0.5, "left_eye": 0.5}
+    card = read_onnx_metadata(out)["model_card"]
+    assert card["part_gains"] == {"outline": 2.0, "right_eye": 0.5, "left_eye": 0.5}
+    points = card["part_gain_points"]
+    assert len(points["outline"]) == 7 and "chin" in points["outline"] and "nose_tip" not in points["outline"]
+    assert points["right_eye"][0] == "right_eye_outer" and "max(strength, 1)" in card["part_gain_rule"]
 
 
 @pytest.mark.parametrize("graph", ["face", "frame"])

@@ -209,6 +209,10 @@ def test_outline_and_brow_gains_move_the_points_outside_the_parts(model):
     np.testing.assert_allclose(model.target(p, 0.7, size=SIZE, gains=shape)[outline], at_1[outline], atol=1e-9)
     np.testing.assert_allclose(model.target(p, 1.0, size=SIZE, gains=shape), at_1, atol=1e-9)
     np.testing.assert_allclose(model.target(p, 1.3, size=SIZE, gains=shape), model.target(p, 1.3, size=SIZE), atol=1e-9)
+    # Away from the style (a negative strength) the same bound holds at -1.
+    at_minus_1 = model.target(p, -1.0, size=SIZE)
+    np.testing.assert_allclose(model.target(p, -0.7, size=SIZE, gains=shape)[outline], at_minus_1[outline], atol=1e-9)
+    np.testing.assert_allclose(model.target(p, -0.3, size=SIZE, gains=shape), model.target(p, -0.3, size=SIZE, gains={"outline": 1.857142857142857}), atol=1e-9)
 
 
 @pytest.mark.parametrize("gains", [{"ears": 2.0}, {"eyes": -1.0}, {"eyes": float("nan")}, {"eyes": "big"}])
@@ -369,7 +373,12 @@ def _reference_target(model, points, alpha, inverse=False, gains=None):
     a_mean, b_mean = (model.style_mean, model.photo_mean) if inverse else (model.photo_mean, model.style_mean)
     p = (np.asarray(points, np.float64) + 0.5) * (2.0 / SIZE) - 1.0
     # A gain above 1 stops at the style's geometry (or at alpha, past it).
-    part_alpha = {name: min(alpha * g, max(alpha, 1.0)) if g > 1 else alpha * g for name, g in check_part_gains(gains).items()}
+    def gained(g):
+        if g <= 1:
+            return alpha * g
+        return min(alpha * g, max(alpha, 1.0)) if alpha >= 0 else max(alpha * g, min(alpha, -1.0))
+
+    part_alpha = {name: gained(g) for name, g in check_part_gains(gains).items()}
     point_alpha = np.full((p.shape[1], 1), float(alpha))
     for name, a in part_alpha.items():
         point_alpha[_GAIN_INDEX[name]] = a
@@ -408,6 +417,7 @@ def test_target_equals_the_plain_formula_bit_for_bit(model):
         for alpha, inverse, gains in (
             (0.35, False, None), (1.0, True, None), (0.7, False, {"eyes": 2.0}), (0.35, False, {"eyes": 2.0, "outline": 1.857}),
             (0.5, False, {"outline": 1.857, "brows": 1.857, "mouth": 0.5}), (1.2, True, {"nose": 3.0}),
+            (-0.7, False, {"outline": 1.857, "eyes": 2.0}),
         ):  # fmt: skip
             ours = (model.target_inverse if inverse else model.target)(p, alpha, size=SIZE, gains=gains)
             assert np.array_equal(ours, _reference_target(model, p, alpha, inverse, gains), equal_nan=True)

@@ -23,7 +23,8 @@ def add_part_gain_argument(p: argparse.ArgumentParser) -> None:
         action="append",
         metavar="PART=GAIN",
         help="multiply the strength for one face part (eyes, right_eye, left_eye, nose, mouth, "
-        "outline, brows; a gain above 1 moves a part no further than the style's geometry); "
+        "outline, brows; a gain above 1 moves a part no further than the style's geometry, or than "
+        "the strength above 1); "
         "repeatable; replaces the model's own part gains (any one given: the others at 1, e.g. "
         "--part-gain outline=1 for the whole face at one strength)",
     )

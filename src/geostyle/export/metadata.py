@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from geostyle.warp.geometry import part_gain_points
+
 METADATA_FORMAT = "geostyle-export"
 METADATA_VERSION = 1
 METADATA_KEY = "geostyle"  # the ONNX metadata_props key holding the JSON document
@@ -92,6 +94,10 @@ def build_metadata(stylizer, graph: str, size: int, opset: int | None, fmt: str)
             # Per-point multipliers of the strength the caller's TPS target applies
             # (geostyle.warp.geometry, "part gains"; the bundled anime models' face shape).
             "part_gains": dict(stylizer.part_gains),
+            "part_gain_points": {name: list(part_gain_points(name)) for name in stylizer.part_gains},
+            "part_gain_rule": "a point of a group moves at strength x gain, a gain above 1 no further "
+            "than max(strength, 1) (min(strength, -1) for a negative strength); the parts keep their "
+            "per-part shape formula (geometry), the outline and brows the global one",
             "crop_zoom": stylizer.zoom,
             # Drawn after the graph by the caller (geostyle.infer.eyes, .outline), not by the graph itself.
             "anime_eyes": {

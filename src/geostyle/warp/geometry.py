@@ -28,7 +28,8 @@ and ``Δ = S̄ - P̄``.
   residual. ``α = 0`` gives ``t = p`` and ``p = P̄, α = 1`` gives ``t = S̄`` exactly (both modes).
 * :meth:`GeometryModel.target_inverse` is the same map with photo and style swapped (style -> photo).
 * **Part gains** (``gains={"eyes": 2.0}``): a part's points move with ``α × gain`` instead of ``α``
-  (a gain above 1 no further than ``max(α, 1)``: :func:`gained_strength`)
+  (a gain above 1 no further than ``max(α, 1)``, or ``min(α, -1)`` for a negative ``α``:
+  :func:`gained_strength`)
   (global offset and per-part formula alike), the rest of the face with ``α``. ``"eyes"`` names both
   eyes; ``"outline"`` (jaw, cheeks, chin) and ``"brows"`` name the points outside the parts, which
   keep the global formula at their own ``α × gain``. ``α = 0`` is still the identity. A knob for users and for measuring which part's geometry
@@ -65,6 +66,7 @@ __all__ = [
     "PART_GROUPS",
     "check_part_gains",
     "gained_strength",
+    "part_gain_points",
     "GAIN_ONLY_GROUPS",
 ]
 
@@ -95,13 +97,23 @@ PART_GROUPS: dict[str, tuple[str, ...]] = {
 _FILL_REGULARIZATION = 0.1
 
 
+def part_gain_points(name: str) -> tuple[str, ...]:
+    """The landmark names a gain of part ``name`` (a part or a gain-only group, as
+    :func:`check_part_gains` returns them) moves."""
+    return PARTS[name] if name in PARTS else GAIN_ONLY_GROUPS[name]
+
+
 def gained_strength(alpha: float, gain: float) -> float:
     """A part's strength under a gain: ``alpha x gain``, but a gain above 1 moves a part no further
-    than the style's own geometry (or than ``alpha``, past it): a face shape made at a low strength
+    than the style's own geometry (or than ``alpha``, past it; the same for a negative ``alpha``,
+    away from the style, with -1): a face shape made at a low strength
     (the bundled anime models' outline at 1.857 x 0.35) stays a shape on the way to the style, not
     an exaggeration of it, when a user turns the strength up."""
     moved = alpha * gain
-    return moved if gain <= 1.0 else min(moved, max(alpha, 1.0))
+    if gain <= 1.0:
+        return moved
+    # The same bound on the other side: a negative strength (away from the style) stops at -1.
+    return min(moved, max(alpha, 1.0)) if alpha >= 0 else max(moved, min(alpha, -1.0))
 
 
 def check_part_gains(gains: Mapping[str, float] | None) -> dict[str, float]:
