@@ -64,7 +64,8 @@ an image each judge reads:
 * **faceshape** (``--sections faceshape``): the product as shipped with the face's outline and
   brows at a stronger style geometry (0.35 to 1.0: the pointed anime chin, drawn by the face
   outline where the warp puts it) while the eyes, nose and mouth stay at 0.35 or 0.5 (part gains):
-  the layout the identity judge's five-point alignment reads stays nearer the photo.
+  the layout the identity judge's five-point alignment reads stays nearer the photo; and the
+  shipped shape split: only the outline, or only the brows, at 0.65.
 
 The model draws without its ink here (``--ink 0``, the default; the bundled anime models carry
 ink 1 since it was measured in the lines section) and without its anime eyes and face outline
@@ -619,6 +620,10 @@ def main(argv: list[str] | None = None) -> int:
         (a, b): Stylizer(args.model, strength=a, part_gains={part: b / a for part in ("eyes", "nose", "mouth")})
         for a, b in FACE_SHAPES
     } if "faceshape" in args.sections else {}  # fmt: skip
+    # The shipped shape split: only the outline, or only the brows, at 0.65 (gains at 0.35).
+    split = {
+        group: Stylizer(args.model, strength=STRENGTH, part_gains={group: 0.65 / STRENGTH}) for group in ("outline", "brows")
+    } if "faceshape" in args.sections else {}  # fmt: skip
     trained = read_release_metadata(base.path).get("extra", {}).get("trained_on") or {}
     photo_set, style_set = load_manifest(args.photos), load_manifest(args.styles)
     skip_photos, skip_styles = set(trained.get("photos", [])), set(trained.get("styles", []))
@@ -757,6 +762,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.add("colour", f"{strength:g}: the product in grey", grey)
         for (a, b), st in shapes.items():
             rows.add("faceshape", f"the product, outline and brows at {a:g}, eyes, nose and mouth at {b:g}", st.stylize_crop(crop, lm))
+        for group, st in split.items():
+            rows.add("faceshape", f"the product, only the {group} at 0.65, the rest at 0.35", st.stylize_crop(crop, lm))
         for name, st in drawn.items():
             out = st.stylize_crop(crop, lm)
             tpx = (st.fields.target(lm, st.strength) + 1) * size / 2 - 0.5
