@@ -28,12 +28,13 @@ and ``Δ = S̄ - P̄``.
   residual. ``α = 0`` gives ``t = p`` and ``p = P̄, α = 1`` gives ``t = S̄`` exactly (both modes).
 * :meth:`GeometryModel.target_inverse` is the same map with photo and style swapped (style -> photo).
 * **Part gains** (``gains={"eyes": 2.0}``): a part's points move with ``α × gain`` instead of ``α``
-  (a gain above 1 no further than ``max(α, 1)``, or ``min(α, -1)`` for a negative ``α``:
-  :func:`gained_strength`)
-  (global offset and per-part formula alike), the rest of the face with ``α``. ``"eyes"`` names both
-  eyes; ``"outline"`` (jaw, cheeks, chin) and ``"brows"`` name the points outside the parts, which
-  keep the global formula at their own ``α × gain``. ``α = 0`` is still the identity. A knob for users and for measuring which part's geometry
-  the judges of ``geostyle evaluate`` react to (``docs/training.md``).
+  (global offset and per-part formula alike), the rest of the face with ``α``; a gain above 1 moves
+  them no further than ``max(α, 1)``, or ``min(α, -1)`` for a negative ``α``
+  (:func:`gained_strength`). ``"eyes"`` names both eyes; ``"outline"`` (jaw, cheeks, chin) and
+  ``"brows"`` name the points outside the parts, which keep the global formula at their own
+  strength. ``α = 0`` is still the identity. A knob for users and for measuring which part's
+  geometry the judges of ``geostyle evaluate`` react to (``docs/training.md``); the bundled anime
+  models' face shape.
 
 Points the style never shows (anime has no brows, jaw or nostrils) have no ``S̄``. ``missing='zero'``
 gives them no style deformation (``Δ = 0``: the point stays pinned where it is). The default
