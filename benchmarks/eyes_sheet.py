@@ -13,7 +13,8 @@ weights, ink and strength otherwise; the face outline off in both, as the eyes w
 measured); with ``--drawing outline`` ``outline`` 0 and 1, the anime eyes as the model has them;
 with ``--drawing faceshape`` the whole face at the model's strength (``part_gains={}``) and the
 model's own face shape (the bundled anime models: the outline and brows at 0.65, the eyes, nose and
-mouth at 0.35), the drawings as the model has them. The eyes and outline rows keep the whole face at
+mouth at 0.35), the drawings as the model has them; with ``--drawing skin`` ``skin`` 0 and 1, the
+face shape and the other drawings as the model has them. The eyes and outline rows keep the whole face at
 one strength (``part_gains={}``), as they were made. The photos are every 25th of those an evaluation report lists
 as evaluated (``photos_evaluated``), so they are held out from the model's training.
 """
@@ -43,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every", type=int, default=25)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument(
-        "--drawing", choices=("eyes", "outline", "faceshape"), default="eyes", help="what the second and third rows differ in"
+        "--drawing",
+        choices=("eyes", "outline", "faceshape", "skin"),
+        default="eyes",
+        help="what the second and third rows differ in",
     )
     args = ap.parse_args(argv)
     stems = json.loads(args.report.read_text()).get("photos_evaluated") or []
@@ -54,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.drawing == "faceshape":
         plain = Stylizer(args.model, threads=1, part_gains={})
         eyed = Stylizer(args.model, threads=1)
+    elif args.drawing == "skin":
+        plain = Stylizer(args.model, threads=1, skin=0.0)
+        eyed = Stylizer(args.model, threads=1, skin=1.0)
     else:
         fixed = {"outline": 0.0} if args.drawing == "eyes" else {}
         plain = Stylizer(args.model, threads=1, part_gains={}, **fixed, **{args.drawing: 0.0})

@@ -105,6 +105,16 @@ def test_report_names_the_part_gains(report):
     assert f"- geometry strength {m['settings']['strength']:g} (part gains eyes 2, outline 1.857)" in shaped
 
 
+def test_report_names_the_drawings(report):
+    """The settings line names each drawing the model drew, the anime skin among them."""
+    from geostyle.eval.report import markdown
+
+    _, m = report
+    assert m["settings"]["skin"] == 0.0 and "anime skin" not in markdown(m)  # the tiny model draws none
+    drawn = markdown({**m, "settings": {**m["settings"], "eyes": 1.0, "skin": 0.5, "outline": 1.0}})
+    assert ", anime eyes 1, anime skin 0.5, outline 1" in drawn
+
+
 def test_known_answers_of_the_baselines(report):
     _, m = report
     photo = m["baselines"]["photo"]

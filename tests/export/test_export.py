@@ -46,6 +46,7 @@ def test_onnx_export_runs_and_carries_metadata(tiny_model, tmp_path, graph):
     assert meta["model_card"]["arch"] == "geo_mobile_s" and meta["model_card"]["crop_zoom"] == 1.1
     assert meta["model_card"]["anime_eyes"]["opacity"] == 0.0  # drawn by the caller; the tiny model has none
     assert meta["model_card"]["face_outline"]["opacity"] == 0.0
+    assert meta["model_card"]["anime_skin"]["opacity"] == 0.0
     assert meta["model_card"]["part_gains"] == {}  # the tiny model has no face shape
     session = ort_session(out, threads=1)
     declared = [(i["name"], i["shape"]) for i in meta["inputs"]]

@@ -281,9 +281,9 @@ def test_a_model_carries_its_ink(tiny_model, tmp_path):
     assert not (tmp_path / "bad.safetensors").exists()
 
 
-@pytest.mark.parametrize("name, bad", [("eyes", ("lots", 1.5)), ("outline", ("dark", 2.0))])
+@pytest.mark.parametrize("name, bad", [("eyes", ("lots", 1.5)), ("outline", ("dark", 2.0)), ("skin", ("flat", -0.5))])
 def test_a_release_carries_its_drawings(tiny_model, tmp_path, name, bad):
-    """``extra.eyes`` / ``extra.outline`` is the default an explicit argument replaces; a malformed
+    """``extra.eyes`` / ``extra.outline`` / ``extra.skin`` is the default an explicit argument replaces; a malformed
     one (not a number, or outside 0-1) is refused naming the file."""
     from geostyle.nets.release import update_release_extra
 

@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         ink=args.ink,
         eyes=args.eyes,
         outline=args.outline,
+        skin=args.skin,
         backend=args.backend,
         landmark_backend=args.landmark_backend,
         cache_dir=args.cache_dir,

@@ -46,9 +46,10 @@ def add_ink_argument(p: argparse.ArgumentParser) -> None:
 
 
 def add_drawing_arguments(p: argparse.ArgumentParser) -> None:
-    """``--eyes`` and ``--outline``: what is drawn onto each stylized face after the generator."""
+    """``--eyes``, ``--skin`` and ``--outline``: what is drawn onto each stylized face after the generator."""
     for flag, what in (
         ("--eyes", "anime eyes (a dark iris and a white catchlight)"),
+        ("--skin", "anime skin (the face's skin in a flat tone and a cel shadow; hair, hands and lines kept)"),
         ("--outline", "the face's outline (a dark line along the jaw and chin, where the picture shows its edge)"),
     ):
         p.add_argument(
@@ -134,6 +135,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         ink=args.ink,
         eyes=args.eyes,
         outline=args.outline,
+        skin=args.skin,
     )
 
 

@@ -227,10 +227,15 @@ def write_report(
 
 
 def _drawn_text(settings: dict) -> str:
-    """The model's ink, anime eyes and face outline where it draws them (reports from before have
+    """The model's ink, anime eyes, anime skin and face outline where it draws them (reports from before have
     no such settings)."""
-    ink, eyes, outline = settings.get("ink"), settings.get("eyes"), settings.get("outline")
-    return (f", ink {ink:g}" if ink else "") + (f", anime eyes {eyes:g}" if eyes else "") + (f", outline {outline:g}" if outline else "")
+    ink, eyes, outline, skin = (settings.get(k) for k in ("ink", "eyes", "outline", "skin"))
+    return (
+        (f", ink {ink:g}" if ink else "")
+        + (f", anime eyes {eyes:g}" if eyes else "")
+        + (f", anime skin {skin:g}" if skin else "")
+        + (f", outline {outline:g}" if outline else "")
+    )
 
 
 def _gains_text(settings: dict) -> str:

@@ -84,6 +84,7 @@ class EvalOptions:
     ink: float | None = None  # None: the model's own (its generator's ink)
     eyes: float | None = None  # None: the model's own (extra.eyes)
     outline: float | None = None  # None: the model's own (extra.outline)
+    skin: float | None = None  # None: the model's own (extra.skin)
     backend: str = "mediapipe"  # face detector of the stylizer
     landmark_backend: str | None = None  # detector judging the outputs' geometry (default: backend)
     cache_dir: Path | None = None
@@ -242,6 +243,7 @@ class Evaluation:
             ink=options.ink,
             eyes=options.eyes,
             outline=options.outline,
+            skin=options.skin,
             backend=options.backend,
         )
         self.compare = (
@@ -626,6 +628,7 @@ class Evaluation:
                 "ink": self.stylizer.ink,
                 "eyes": self.stylizer.eyes,
                 "outline": self.stylizer.outline,
+                "skin": self.stylizer.skin,
                 "resolution": self.stylizer.size,
                 "backend": o.backend,
                 "landmark_backend": o.landmark_backend or o.backend,

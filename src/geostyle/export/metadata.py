@@ -99,15 +99,20 @@ def build_metadata(stylizer, graph: str, size: int, opset: int | None, fmt: str)
             "than max(strength, 1) (min(strength, -1) for a negative strength); the parts keep their "
             "per-part shape formula (geometry), the outline and brows the global one",
             "crop_zoom": stylizer.zoom,
-            # Drawn after the graph by the caller (geostyle.infer.eyes, .outline), not by the graph itself.
+            # Drawn after the graph by the caller (geostyle.infer.eyes, .skin, .outline), not by the graph itself.
             "anime_eyes": {
                 "opacity": stylizer.eyes,
                 "drawn_by": "the caller, on the face graph's output at the warp's target landmarks "
                 "(geostyle.infer.eyes.draw_anime_eyes); the graph does not draw them",
             },
+            "anime_skin": {
+                "opacity": stylizer.skin,
+                "drawn_by": "the caller, after the anime eyes, on the face graph's output at the warp's "
+                "target landmarks (geostyle.infer.skin.draw_anime_skin); the graph does not draw it",
+            },
             "face_outline": {
                 "opacity": stylizer.outline,
-                "drawn_by": "the caller, after the anime eyes, on the face graph's output at the warp's "
+                "drawn_by": "the caller, after the anime eyes and skin, on the face graph's output at the warp's "
                 "target landmarks (geostyle.infer.outline.draw_face_outline); the graph does not draw it",
             },
             "crop_framing": "FFHQ-style similarity from eye centres and mouth (geostyle.faces.align)",

@@ -41,6 +41,7 @@ from geostyle.infer.eyes import draw_anime_eyes
 from geostyle.infer.fields import FaceFieldSolver, FaceSpline
 from geostyle.infer.outline import draw_face_outline
 from geostyle.infer.runtime import RUNTIMES, from_blob, make_runtime, single_thread_numpy_blas, to_blob
+from geostyle.infer.skin import draw_anime_skin
 from geostyle.infer.timing import StageTimer
 from geostyle.infer.tracking import reduce_for_detection, scale_face
 from geostyle.nets.release import ReleaseModel, load_release, resolve_model
@@ -117,6 +118,8 @@ class Stylizer:
             every stylized face at this opacity (0-1; None: the model's own ``extra.eyes``, else 0).
         outline: the face's outline (a dark line along the jaw and chin, :mod:`geostyle.infer.outline`)
             drawn at this opacity (0-1; None: the model's own ``extra.outline``, else 0).
+        skin: the face's skin redrawn in a flat tone and a cel shadow (:mod:`geostyle.infer.skin`)
+            at this opacity (0-1; None: the model's own ``extra.skin``, else 0).
     """
 
     def __init__(
@@ -137,6 +140,7 @@ class Stylizer:
         ink: float | None = None,
         eyes: float | None = None,
         outline: float | None = None,
+        skin: float | None = None,
     ):
         if runtime not in RUNTIMES:
             raise GeostyleError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
@@ -164,6 +168,7 @@ class Stylizer:
         extra = self.release.metadata.get("extra", {})
         self.eyes = self._opacity(extra, "eyes", eyes)
         self.outline = self._opacity(extra, "outline", outline)
+        self.skin = self._opacity(extra, "skin", skin)
         self.zoom = float(extra.get("zoom", 1.0))
         self.size = self.release.resolution
         self.trained_strength = float(extra.get("strength", 1.0))
@@ -341,18 +346,21 @@ class Stylizer:
 
     @property
     def draws(self) -> bool:
-        """Whether :meth:`draw_features` draws anything (anime eyes or the outline)."""
-        return self.eyes > 0 or self.outline > 0
+        """Whether :meth:`draw_features` draws anything (anime eyes, the skin or the outline)."""
+        return self.eyes > 0 or self.skin > 0 or self.outline > 0
 
     def draw_features(self, crop: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """``crop`` (a stylized face) with anime eyes (opacity :attr:`eyes`) and the face's outline
-        (opacity :attr:`outline`) at ``points (K, 2)`` (crop pixels, where the warp put the
-        landmarks); ``crop`` itself when both are 0. The eyes read the crop as the generator drew
-        it; the outline reads it with the eyes drawn in (its snap and guard look for the face's
-        edge, which the irises do not reach)."""
+        """``crop`` (a stylized face) with anime eyes (opacity :attr:`eyes`), anime skin (:attr:`skin`)
+        and the face's outline (:attr:`outline`) at ``points (K, 2)`` (crop pixels, where the warp
+        put the landmarks); ``crop`` itself when all are 0. The eyes read the crop as the generator
+        drew it (their guard compares the iris with the ring around it, as it was measured); the skin
+        leaves the eyes' holes, and dark lines, as they are; the outline reads the crop with both
+        drawn in (its snap and guard look for the face's edge, which neither reaches)."""
         out = crop
         if self.eyes > 0:
             out = draw_anime_eyes(out, points, self.eyes)
+        if self.skin > 0:
+            out = draw_anime_skin(out, points, self.skin)
         if self.outline > 0:
             out = draw_face_outline(out, points, self.outline)
         return out
