@@ -1,4 +1,4 @@
-"""Anime skin: the face's skin becomes a flat lit tone with a cel shadow, while hair, lines, the
+"""Anime skin: the face's skin becomes a flat lit tone with a cel shadow, while hair, dark and thin lines, the
 eyes, nose and mouth and everything outside the face stay; a face it cannot place is left alone;
 every stylizing path draws it between the anime eyes and the outline."""
 
@@ -20,6 +20,7 @@ SKIN, BACKGROUND, INK = (230, 190, 170), (70, 70, 70), (30, 30, 30)
 # Blond hair and a pale blue phone: about as light as the skin, so only their colour tells them apart.
 HAIR, PHONE = (230, 200, 60), (150, 180, 230)
 LIPS = (215, 150, 150)  # light enough that only the mouth's hole keeps them
+RIM = (250, 228, 214)  # a pale thin line (a glasses' rim): lighter than the skin, kept for being thin
 BLOTCH = (218, 178, 159)  # a little darker than the skin: lit, so it takes the skin's tone
 SHADE = (188, 150, 134)  # far darker: the shadow
 POINTS = {
@@ -58,6 +59,7 @@ def face_image() -> np.ndarray:
     cv2.rectangle(image, (50, 30), (206, 66), HAIR, -1)  # over the top of the face
     cv2.rectangle(image, (150, 196), (200, 250), PHONE, -1)
     cv2.line(image, (84, 186), (104, 196), INK, 2)
+    cv2.line(image, (72, 166), (96, 172), RIM, 1)
     for side in ("right", "left"):
         cv2.ellipse(image, POINTS[f"{side}_eye_center"], (12, 4), 0, 0, 360, (40, 30, 30), -1)
     cv2.ellipse(image, POINTS["mouth_center"], (15, 4), 0, 0, 360, LIPS, -1)
@@ -82,6 +84,7 @@ def test_the_skin_becomes_a_lit_tone_and_a_shadow():
     # Hair over the forehead, the phone, the ink line, the eyes and mouth and the background stay.
     assert not changed[30:60, 50:207].any() and not changed[204:250, 158:201].any()
     assert np.abs(out[191, 94].astype(int) - image[191, 94].astype(int)).max() <= 3
+    assert np.abs(out[169, 84].astype(int) - np.array(RIM)).max() <= 3
     for y, x in (POINTS["right_eye_center"][::-1], POINTS["left_eye_center"][::-1], POINTS["mouth_center"][::-1]):
         assert (out[y, x] == image[y, x]).all()
     outside = np.ones((SIZE, SIZE), bool)

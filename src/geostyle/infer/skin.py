@@ -16,7 +16,9 @@ face's *target* landmarks (where the warp moved them): no weights, the same for 
   :data:`SHADOW` of its lightness, where the crop's smoothed lightness is more than
   :data:`SHADOW_STEP` below the median (a short ramp, so the shadow's edge is crisp but not jagged).
 * **Lines stay.** Pixels far darker than the tone (:data:`LINE_DARKER`: the ink, drawn lines) are
-  kept, so the nose's and the cheeks' lines survive.
+  kept, and so are thin lines of either polarity (:data:`THIN`: a pixel far from the median of its
+  small neighbourhood, which removes lines a few pixels wide but keeps the steps between
+  blotches), so the nose's and the cheeks' lines and the rims of glasses survive.
 
 A face is left alone when a point the hull or the holes need is missing, when its outline is under
 :data:`MIN_EXTENT` px wide, or when the hull's core holds too few pixels to name a skin colour.
@@ -29,6 +31,9 @@ import cv2
 import numpy as np
 
 from geostyle.faces.landmarks import INDEX
+from geostyle.nets.blocks import LUMA_WEIGHTS
+
+_LUMA = np.array(LUMA_WEIGHTS, np.float32)
 
 OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
 BROWS = ("right_brow_outer", "right_brow_center", "right_brow_inner", "left_brow_inner", "left_brow_center", "left_brow_outer")
@@ -53,9 +58,16 @@ SHADOW_STEP = 14.0  # smoothed lightness this far below the median (8-bit levels
 SHADOW_RAMP = 4.0  # levels over which the shadow's edge goes from lit to shadow
 SHADOW = 0.84  # the shadow tone's lightness, a share of the lit tone's
 LINE_DARKER, LINE_RAMP = 35.0, 20.0  # a pixel this many levels darker than its tone starts to stay
+# A thin line of either polarity (glasses' rims, a pale ink stroke) stays: a pixel this many levels
+# from the median of its THIN_WINDOW neighbourhood (which removes thin lines and keeps the steps
+# between blotches) is half kept, over +- THIN_RAMP / 2.
+THIN, THIN_RAMP = 10.0, 8.0
+THIN_WINDOW = 5 / 256  # the median's window, a fraction of the crop's side (odd, at least 3 px)
 CORE = 0.8  # the hull's core (its soft mask above this) names the skin's colour
 MIN_CORE = 50  # pixels
 MIN_EXTENT = 16.0  # px: an outline narrower than this (a tiny face) is left alone
+WORK_SIDE = 128  # px: the region, colour and shadow are worked out on a copy no larger than this
+THIN_SIDE = 256  # px: and the thin lines' median on one no larger than this
 
 
 def _points(points: np.ndarray, names) -> np.ndarray | None:
@@ -80,9 +92,10 @@ def _blur(mask: np.ndarray, sigma: float) -> np.ndarray:
     return np.asarray(cv2.GaussianBlur(mask, (0, 0), sigma), np.float32)
 
 
-def skin_region(points: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
+def skin_region(points: np.ndarray, size: tuple[int, int], min_extent: float = MIN_EXTENT) -> np.ndarray | None:
     """The soft ``(H, W)`` float32 mask (0-1) of the face's skin by its landmarks ``points (K, 2)``
-    (pixels), before the colour test; None when a point it needs is missing or the face is tiny."""
+    (pixels), before the colour test; None when a point it needs is missing or the outline is
+    narrower than ``min_extent`` px."""
     points = np.asarray(points, np.float64)
     outline, brows = _points(points, OUTLINE), _points(points, BROWS)
     right_eye = _points(points, [f"right_eye_{n}" for n in EYE])
@@ -90,7 +103,7 @@ def skin_region(points: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
     mouth, nose = _points(points, MOUTH), _points(points, NOSE)
     if outline is None or brows is None or mouth is None or nose is None or right_eye is None or left_eye is None:
         return None
-    if np.ptp(outline[:, 0]) < MIN_EXTENT:
+    if np.ptp(outline[:, 0]) < min_extent:
         return None
     h, w = size
     side = min(h, w)
@@ -122,21 +135,27 @@ def draw_anime_skin(image: np.ndarray, points: np.ndarray, amount: float = 1.0) 
     if amount == 0:
         return out
     h, w = image.shape[:2]
-    region = skin_region(points, (h, w))
+    # The region, the skin's colour and its shadow are smooth: worked out on a copy of at most
+    # WORK_SIDE px, then brought back; only the lines that stay are found at full size.
+    f = min(1.0, WORK_SIDE / min(h, w))
+    sw, sh = max(1, round(w * f)), max(1, round(h * f))
+    fx, fy = sw / w, sh / h
+    small = image if (sw, sh) == (w, h) else cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
+    pts = np.asarray(points, np.float64)
+    region = skin_region((pts + 0.5) * [fx, fy] - 0.5, (sh, sw), MIN_EXTENT * fx)
     if region is None:
         return out
-    # Only the patch the region covers is worked on.
     ys, xs = np.nonzero(region > 1e-3)
     if len(ys) == 0:
         return out
-    side = min(h, w)
+    side = min(sh, sw)
     pad = int(np.ceil(3 * TONE_BLUR * side)) + 1
-    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, h)
-    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, w)
+    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + pad + 1, sh)
+    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + pad + 1, sw)
     mask = region[y0:y1, x0:x1]
-    lab = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = cv2.cvtColor(np.ascontiguousarray(small[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB).astype(np.float32)
     core = mask > CORE
-    if core.sum() < MIN_CORE:
+    if core.sum() < MIN_CORE * f * f:
         return out
     tone = np.median(lab[core], axis=0)
     # Colour test: about the skin's own colour, or it stays (hair, a hand, a phone).
@@ -150,12 +169,41 @@ def draw_anime_skin(image: np.ndarray, points: np.ndarray, amount: float = 1.0) 
     flat = np.empty_like(lab)
     flat[..., 0] = tone[0] * (SHADOW + (1.0 - SHADOW) * lit)
     flat[..., 1], flat[..., 2] = tone[1], tone[2]
-    keep = np.clip((flat[..., 0] - lab[..., 0] - LINE_DARKER) / LINE_RAMP, 0.0, 1.0)  # lines stay
     rgb = cv2.cvtColor(np.clip(flat + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32)
+    # Back to the image's own pixels: the patch's box there, the mask and the tones resampled to it.
+    X0, Y0 = int(np.floor(x0 / fx)), int(np.floor(y0 / fy))
+    X1, Y1 = min(int(np.ceil(x1 / fx)), w), min(int(np.ceil(y1 / fy)), h)
+    if (sw, sh) != (w, h):
+        mask = np.asarray(cv2.resize(mask, (X1 - X0, Y1 - Y0), interpolation=cv2.INTER_LINEAR), np.float32)
+        rgb = np.asarray(cv2.resize(rgb, (X1 - X0, Y1 - Y0), interpolation=cv2.INTER_LINEAR), np.float32)
+    patch = np.ascontiguousarray(image[Y0:Y1, X0:X1])
+    # The lines, at full size and in luma (8-bit levels, within a few per cent of Lab's here).
+    lum = patch.astype(np.float32) @ _LUMA
+    keep = np.clip((rgb @ _LUMA - lum - LINE_DARKER) / LINE_RAMP, 0.0, 1.0)  # dark lines stay
+    keep = np.maximum(keep, np.clip((_thinness(lum, min(h, w)) - THIN) / THIN_RAMP + 0.5, 0.0, 1.0))  # and thin ones
     a = (amount * mask * (1.0 - keep))[..., None]
-    patch = image[y0:y1, x0:x1].astype(np.float32)
-    out[y0:y1, x0:x1] = np.clip(patch * (1.0 - a) + rgb * a + 0.5, 0, 255).astype(np.uint8)
+    blend = patch * (1.0 - a)
+    blend += rgb * a
+    blend += 0.5
+    out[Y0:Y1, X0:X1] = np.clip(blend, 0, 255, out=blend).astype(np.uint8)
     return out
+
+
+def _thinness(lum: np.ndarray, side: int) -> np.ndarray:
+    """How far each pixel of ``lum`` (float32 luma of a patch of an image ``side`` px across) lies
+    from the median of its THIN_WINDOW neighbourhood. Above THIN_SIDE the median runs on a copy
+    of that size (a wide median is slow) and its result is brought back."""
+    g = min(1.0, THIN_SIDE / side)
+    small = lum
+    if g < 1.0:
+        size = (max(1, round(lum.shape[1] * g)), max(1, round(lum.shape[0] * g)))
+        small = np.asarray(cv2.resize(lum, size, interpolation=cv2.INTER_AREA), np.float32)
+    window = max(3, int(round(THIN_WINDOW * side * g)) | 1)
+    median = cv2.medianBlur(np.clip(small + 0.5, 0, 255).astype(np.uint8), window).astype(np.float32)
+    deviation = np.abs(small - median)
+    if g == 1.0:
+        return deviation
+    return np.asarray(cv2.resize(deviation, (lum.shape[1], lum.shape[0]), interpolation=cv2.INTER_LINEAR), np.float32)
 
 
 __all__ = ["draw_anime_skin", "skin_region"]
