@@ -349,7 +349,7 @@ def huge_photo(model: str = "anime") -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ report
 STAGE_ORDER = [
     "decode", "detect+landmarks", "track+smooth", "TPS field", "warp", "resize", "G frame", "G face",
-    "eyes and outline", "move surroundings", "blend", "temporal filter", "encode",
+    "drawings", "eyes and outline", "move surroundings", "blend", "temporal filter", "encode",
 ]
 
 def markdown(result: dict[str, Any]) -> str:

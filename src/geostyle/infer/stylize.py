@@ -460,7 +460,7 @@ class Stylizer:
                         y = self.runtime.face(to_blob(crop), warp.quarter, to_blob(warped))
                 face = from_blob(y)
                 if self.draws:
-                    with timer("eyes and outline"):
+                    with timer("drawings"):  # the anime eyes, skin and outline
                         moved = warp.spline if warp is not None and warped is not None else None
                         face = self.draw_features(face, crop_pts if moved is None else self.target_pixels(moved))
                 styled.append((face, alignment))
