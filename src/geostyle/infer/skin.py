@@ -67,7 +67,7 @@ CORE = 0.8  # the hull's core (its soft mask above this) names the skin's colour
 MIN_CORE = 50  # pixels
 MIN_EXTENT = 16.0  # px: an outline narrower than this (a tiny face) is left alone
 WORK_SIDE = 128  # px: the region, colour and shadow are worked out on a copy no larger than this
-THIN_SIDE = 256  # px: and the thin lines' median on one no larger than this
+MAX_THIN_WINDOW = 5  # px: the thin lines' median window, whatever the crop's size
 
 
 def _points(points: np.ndarray, names) -> np.ndarray | None:
@@ -106,6 +106,8 @@ def skin_region(points: np.ndarray, size: tuple[int, int], min_extent: float = M
     if np.ptp(outline[:, 0]) < min_extent:
         return None
     h, w = size
+    if np.abs(np.concatenate([outline, brows, mouth, nose, right_eye, left_eye])).max() > 4 * max(h, w):
+        return None  # points far outside the picture: nothing of this face is in it to redraw
     side = min(h, w)
     up = points[INDEX["nose_base"]] - brows[[1, 4]].mean(0)
     hull = np.concatenate([outline, brows, brows - FOREHEAD * up])
@@ -131,12 +133,14 @@ def draw_anime_skin(image: np.ndarray, points: np.ndarray, amount: float = 1.0) 
     (0-1) fades it in. Returns a new array; ``image`` itself is unchanged."""
     if not 0.0 <= amount <= 1.0:
         raise ValueError(f"skin must be between 0 and 1, got {amount}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.dtype} {image.shape}")
     out = image.copy()
     if amount == 0:
         return out
     h, w = image.shape[:2]
     # The region, the skin's colour and its shadow are smooth: worked out on a copy of at most
-    # WORK_SIDE px, then brought back; only the lines that stay are found at full size.
+    # WORK_SIDE px, then brought back; the lines that stay are found at full size.
     f = min(1.0, WORK_SIDE / min(h, w))
     sw, sh = max(1, round(w * f)), max(1, round(h * f))
     fx, fy = sw / w, sh / h
@@ -191,19 +195,11 @@ def draw_anime_skin(image: np.ndarray, points: np.ndarray, amount: float = 1.0) 
 
 def _thinness(lum: np.ndarray, side: int) -> np.ndarray:
     """How far each pixel of ``lum`` (float32 luma of a patch of an image ``side`` px across) lies
-    from the median of its THIN_WINDOW neighbourhood. Above THIN_SIDE the median runs on a copy
-    of that size (a wide median is slow) and its result is brought back."""
-    g = min(1.0, THIN_SIDE / side)
-    small = lum
-    if g < 1.0:
-        size = (max(1, round(lum.shape[1] * g)), max(1, round(lum.shape[0] * g)))
-        small = np.asarray(cv2.resize(lum, size, interpolation=cv2.INTER_AREA), np.float32)
-    window = max(3, int(round(THIN_WINDOW * side * g)) | 1)
-    median = cv2.medianBlur(np.clip(small + 0.5, 0, 255).astype(np.uint8), window).astype(np.float32)
-    deviation = np.abs(small - median)
-    if g == 1.0:
-        return deviation
-    return np.asarray(cv2.resize(deviation, (lum.shape[1], lum.shape[0]), interpolation=cv2.INTER_LINEAR), np.float32)
+    from the median of its THIN_WINDOW neighbourhood, a window of at most MAX_THIN_WINDOW px (a
+    wider median is slow; on crops above 256 px the thin lines are then those up to about 2 px)."""
+    window = min(MAX_THIN_WINDOW, max(3, int(round(THIN_WINDOW * side)) | 1))
+    median = cv2.medianBlur(np.clip(lum + 0.5, 0, 255).astype(np.uint8), window).astype(np.float32)
+    return np.abs(lum - median)
 
 
 __all__ = ["draw_anime_skin", "skin_region"]
