@@ -13,16 +13,20 @@ face's *target* landmarks (where the warp moved them): no weights, the same for 
   (:data:`SKIN_NEAR` / :data:`SKIN_FAR`, Lab distance to the median colour of the hull's core): hair
   over the forehead, a hand or a phone in front of the chin of another colour stay as they were.
 * **Tones.** The lit tone is that median colour; the shadow tone the same colour at
-  :data:`SHADOW` of its lightness, where the crop's smoothed lightness is more than
-  :data:`SHADOW_STEP` below the median (a short ramp, so the shadow's edge is crisp but not jagged).
+  :data:`SHADOW` of its lightness, where the skin's own lightness, smoothed within the region, is
+  about :data:`SHADOW_STEP` below the median (a ramp of :data:`SHADOW_RAMP` levels, so the shadow's
+  edge is crisp but not jagged).
 * **Lines stay.** Pixels far darker than the tone (:data:`LINE_DARKER`: the ink, drawn lines) are
   kept, and so are thin lines of either polarity (:data:`THIN`: a pixel far from the median of its
   small neighbourhood, which removes lines a few pixels wide but keeps the steps between
   blotches), so the nose's and the cheeks' lines and the rims of glasses survive.
 
-A face is left alone when a point the hull or the holes need is missing, when its outline is under
-:data:`MIN_EXTENT` px wide, or when the hull's core holds too few pixels to name a skin colour.
-Measured in ``docs/training.md`` ("Anime skin").
+The region, the colour and the shadow are smooth, so they are worked out on a copy of at most
+:data:`WORK_SIDE` px and brought back; the lines that stay are found at full size, in luma.
+
+A face is left alone when a point the hull or the holes need is missing or lies far outside the
+picture, when its outline is under :data:`MIN_EXTENT` px wide, or when the hull's core holds too
+few pixels to name a skin colour. Measured in ``docs/training.md`` ("Anime skin").
 """
 
 from __future__ import annotations
@@ -57,14 +61,14 @@ SKIN_NEAR, SKIN_FAR = 20.0, 40.0
 SHADOW_STEP = 14.0  # smoothed lightness this far below the median (8-bit levels) is in shadow
 SHADOW_RAMP = 4.0  # levels over which the shadow's edge goes from lit to shadow
 SHADOW = 0.84  # the shadow tone's lightness, a share of the lit tone's
-LINE_DARKER, LINE_RAMP = 35.0, 20.0  # a pixel this many levels darker than its tone starts to stay
+LINE_DARKER, LINE_RAMP = 35.0, 20.0  # a pixel this many luma levels darker than its tone starts to stay
 # A thin line of either polarity (glasses' rims, a pale ink stroke) stays: a pixel this many levels
 # from the median of its THIN_WINDOW neighbourhood (which removes thin lines and keeps the steps
 # between blotches) is half kept, over +- THIN_RAMP / 2.
 THIN, THIN_RAMP = 10.0, 8.0
 THIN_WINDOW = 5 / 256  # the median's window, a fraction of the crop's side (odd, at least 3 px)
 CORE = 0.8  # the hull's core (its soft mask above this) names the skin's colour
-MIN_CORE = 50  # pixels
+MIN_CORE = 50  # pixels of the full-size crop
 MIN_EXTENT = 16.0  # px: an outline narrower than this (a tiny face) is left alone
 WORK_SIDE = 128  # px: the region, colour and shadow are worked out on a copy no larger than this
 MAX_THIN_WINDOW = 5  # px: the thin lines' median window, whatever the crop's size
