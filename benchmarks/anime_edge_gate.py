@@ -44,6 +44,11 @@ def edge_image(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.maximum(lap, 0.0) * 4.0, 0.0, 255.0)
 
 
+def box_sum(integral: np.ndarray, x: int, y: int, size: int) -> float:
+    """The sum of the image over the ``size`` px square at ``(x, y)``, from its ``cv2.integral``."""
+    return float(integral[y + size, x + size] - integral[y + size, x] - integral[y, x + size] + integral[y, x])
+
+
 def band(window: int, scale: float, edge_sum: float) -> tuple[float, float, float]:
     """``(density, low, high)``: a window of ``window`` px at scale ``scale`` is looked at when
     ``low < density < high``."""
@@ -93,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 size = int(round(f.box[2] - f.box[0]))
                 if size <= 0 or x0 < 0 or y0 < 0 or x0 + size >= rgb.shape[1] or y0 + size >= rgb.shape[0]:
                     continue
-                s = integral[y0 + size, x0 + size] - integral[y0 + size, x0] - integral[y0, x0 + size] + integral[y0, x0]
-                density, low, high = band(size, size / 32.0, float(s))
+                density, low, high = band(size, size / 32.0, box_sum(integral, x0, y0, size))
                 detections += 1
                 in_band += int(low < density < high)
         images.append(rgb)
@@ -117,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         where = []
         for x, y, size, scale in windows(h, w):
             if iou((x, y, size), face) > 0.5:
-                s = integral[y + size, x + size] - integral[y + size, x] - integral[y, x + size] + integral[y, x]
-                density, low, high = band(size, scale, float(s))
+                density, low, high = band(size, scale, box_sum(integral, x, y, size))
                 where.append("below" if density <= low else "above" if density >= high else "inside")
         if where and all(v == "below" for v in where):
             counts["below"] += 1

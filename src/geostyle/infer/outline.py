@@ -29,10 +29,12 @@ import numpy as np
 
 from geostyle.faces.landmarks import INDEX
 from geostyle.nets.blocks import LUMA_WEIGHTS
+from geostyle.warp.geometry import GAIN_ONLY_GROUPS
 
 _LUMA = np.array(LUMA_WEIGHTS, np.float32) / 255.0
 
-OUTLINE_POINTS = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
+# The face shape's outline group, listed from the right jaw round the chin to the left: the curve's order.
+OUTLINE_POINTS = GAIN_ONLY_GROUPS["outline"]
 # Fractions of the crop's side (px of a 256 px crop). The guard compares lightness ACROSS to either
 # side of the line (a broad step: a soft jaw still counts); the snap finds the edge by the step
 # over SNAP_ACROSS to either side (a broad one is as large anywhere within ACROSS of the edge).

@@ -35,11 +35,11 @@ import cv2
 import numpy as np
 
 from geostyle.faces.landmarks import INDEX
+from geostyle.infer.outline import OUTLINE_POINTS
 from geostyle.nets.blocks import LUMA_WEIGHTS
 
 _LUMA = np.array(LUMA_WEIGHTS, np.float32)
 
-OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
 BROWS = ("right_brow_outer", "right_brow_center", "right_brow_inner", "left_brow_inner", "left_brow_center", "left_brow_outer")
 EYE = ("outer", "inner", "top", "bottom")
 MOUTH = ("mouth_right", "mouth_left", "mouth_top", "mouth_bottom")
@@ -101,7 +101,7 @@ def skin_region(points: np.ndarray, size: tuple[int, int], min_extent: float = M
     (pixels), before the colour test; None when a point it needs is missing or the outline is
     narrower than ``min_extent`` px."""
     points = np.asarray(points, np.float64)
-    outline, brows = _points(points, OUTLINE), _points(points, BROWS)
+    outline, brows = _points(points, OUTLINE_POINTS), _points(points, BROWS)
     right_eye = _points(points, [f"right_eye_{n}" for n in EYE])
     left_eye = _points(points, [f"left_eye_{n}" for n in EYE])
     mouth, nose = _points(points, MOUTH), _points(points, NOSE)
