@@ -114,7 +114,7 @@ from geostyle.infer.eyes import (
     drawable_eyes,
     iris_lightness,
 )
-from geostyle.infer.outline import catmull_rom
+from geostyle.infer.outline import OUTLINE_POINTS, catmull_rom
 from geostyle.infer.stylize import Stylizer
 from geostyle.nets.blocks import INK_MARGIN, gaussian_blur, ink_lines, luma
 from geostyle.nets.release import read_release_metadata
@@ -123,7 +123,7 @@ from geostyle.warp.grid import warp_image
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-OUTLINE = ("jaw_right", "cheek_right", "jaw_right_lower", "chin", "jaw_left_lower", "cheek_left", "jaw_left")
+OUTLINE = OUTLINE_POINTS
 STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
 SECTIONS = (
