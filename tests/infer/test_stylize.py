@@ -281,6 +281,89 @@ def test_a_model_carries_its_ink(tiny_model, tmp_path):
     assert not (tmp_path / "bad.safetensors").exists()
 
 
+@pytest.fixture(scope="module")
+def green_model(tiny_model, tmp_path_factory):
+    """The tiny model with a green cast added by its output head: what the anime generators do to
+    black hair, everywhere."""
+    from geostyle.nets.release import load_release, save_release
+
+    release = load_release(tiny_model)
+    g = release.generator
+    with torch.no_grad():
+        g.head.bias.copy_(torch.tensor([-0.4, 0.4, -0.1]))
+    path = tmp_path_factory.mktemp("green") / "green.safetensors"
+    extra = release.metadata.get("extra", {})
+    save_release(path, g, release.arch, release.arch_kwargs, release.geometry, release.resolution, {}, extra)
+    return path
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_dark_colour_gives_the_photos_darks_their_hue_and_leaves_lit_pixels(green_model, astronaut_path, runtime):
+    """``dark_colour``: on a model with a green cast, the whole-frame pass leaves pixels the photo
+    has lit as they were (to the grey level, away from dark edges) and turns the dark ones' green toward the photo's own
+    hue at about their lightness; the face pass changes too; an explicit value replaces the model's
+    own (0), and values outside [0, 1] are refused."""
+    weights = np.array([0.299, 0.587, 0.114])
+
+    def tint(x: np.ndarray) -> np.ndarray:
+        return x - (x @ weights)[..., None]
+
+    def cosine(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return (u * v).sum(-1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1) + 1e-9)
+
+    image = load_image(astronaut_path)
+    plain = Stylizer(green_model, runtime=runtime)
+    kept = Stylizer(green_model, runtime=runtime, dark_colour=1.0)
+    assert plain.dark_colour == 0.0 and kept.dark_colour == 1.0
+    a, b = plain.stylize_background(image).astype(float), kept.stylize_background(image).astype(float)
+    photo = image.astype(float)
+    lightness = photo @ weights
+    lit, dark = lightness > 130, lightness < 40
+    assert lit.mean() > 0.1 and dark.mean() > 0.05
+    # The hue is worked out at half size (and the frame pass runs at its working size): lit pixels
+    # 4 px or more from a dark one stay.
+    import cv2
+
+    far = cv2.erode(lit.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert far.mean() > 0.1
+    assert np.abs(a - b)[far].max() <= 1
+    coloured = dark & (np.linalg.norm(tint(photo), axis=-1) > 4)
+    assert coloured.mean() > 0.02
+    before, after = cosine(tint(a), tint(photo))[coloured].mean(), cosine(tint(b), tint(photo))[coloured].mean()
+    assert before < 0.7 and after > 0.95, (before, after)
+    assert np.abs(a @ weights - b @ weights)[dark].mean() < 1.5  # the lightness stays
+    crop_a, crop_b = plain.stylize(image).crop.astype(int), kept.stylize(image).crop.astype(int)
+    assert (np.abs(crop_a - crop_b).max(-1) > 4).mean() > 0.01
+    with pytest.raises(GeostyleError, match="dark_colour"):
+        Stylizer(green_model, dark_colour=1.2)
+
+
+def test_stylize_cli_takes_dark_colour(green_model, astronaut_path, tmp_path):
+    """``geostyle stylize --dark-colour X`` reaches the generator: 1 and 0 write different frames,
+    only in the photo's darks; a value outside [0, 1] fails with the reason."""
+    from geostyle.cli.main import main
+
+    outs = {}
+    for value in ("0", "1"):
+        out = tmp_path / value
+        assert main(["stylize", str(astronaut_path), "--model", str(green_model), "--out", str(out), "--dark-colour", value]) == 0
+        outs[value] = load_image(out / "astronaut.png").astype(int)
+    changed = np.abs(outs["0"] - outs["1"]).max(-1) > 4
+    lightness = load_image(astronaut_path).astype(float) @ np.array([0.299, 0.587, 0.114])
+    assert changed.mean() > 0.02 and lightness[changed].mean() < 60
+    assert main(["stylize", str(astronaut_path), "--model", str(green_model), "--out", str(tmp_path / "x"), "--dark-colour", "2"]) != 0
+
+
+def test_a_model_carries_its_dark_colour(tiny_model, tmp_path):
+    """A release given ``dark_colour`` after training keeps it; an explicit value replaces it."""
+    from geostyle.nets.release import update_release_arch_kwargs
+
+    marked = tmp_path / "dark.safetensors"
+    update_release_arch_kwargs(tiny_model, marked, dark_colour=0.5)
+    assert Stylizer(marked).dark_colour == 0.5
+    assert Stylizer(marked, dark_colour=0.0).dark_colour == 0.0
+
+
 @pytest.mark.parametrize("name, bad", [("eyes", ("lots", 1.5)), ("outline", ("dark", 2.0)), ("skin", ("flat", -0.5))])
 def test_a_release_carries_its_drawings(tiny_model, tmp_path, name, bad):
     """``extra.eyes`` / ``extra.outline`` / ``extra.skin`` is the default an explicit argument replaces; a malformed

@@ -726,3 +726,91 @@ def test_ink_travels_in_the_release_exports_and_is_checked(tmp_path):
         create_model("geo_mobile_s", ink=1.5)
     with pytest.raises(ValueError, match="ink"):
         create_model("geo_mobile_s", channels=1, ink=0.5)
+
+
+def _rgb01(*colour: float, size: int = 8) -> torch.Tensor:
+    """A flat ``(1, 3, size, size)`` image of one RGB colour given in 0-255, in ``[-1, 1]``."""
+    return (torch.tensor(colour).view(1, 3, 1, 1) / 255.0 * 2 - 1).expand(1, 3, size, size).clone()
+
+
+def _tint(image: torch.Tensor) -> torch.Tensor:
+    """The colour offset from luma (0-1 scale) of the first pixel of an image in ``[-1, 1]``."""
+    from geostyle.nets.blocks import luma
+
+    px = (image[:, :, :1, :1] + 1) / 2
+    return (px - luma(px))[0, :, 0, 0]
+
+
+def test_dark_colour_gives_black_back_its_grey_and_brown_its_hue_at_the_outputs_lightness():
+    """``keep_dark_colour``: where the photo is dark the output keeps its lifted luma and its
+    saturation but takes the photo's hue; a grey photo leaves a nearly grey output; nothing comes
+    out more saturated than the output was; a lit photo leaves the output exactly as it was."""
+    from geostyle.nets.blocks import DARK_CHROMA_LIMIT, keep_dark_colour, luma
+
+    green = _rgb01(70, 100, 90)  # the anime residual's lifted, green-tinted black
+    for photo_rgb, grey in (((20, 20, 22), True), ((60, 40, 28), False)):  # black hair, dark brown
+        photo = _rgb01(*photo_rgb)
+        out = keep_dark_colour(green, photo, 1.0)
+        torch.testing.assert_close(luma((out + 1) / 2), luma((green + 1) / 2), atol=1e-6, rtol=0)
+        before, after, wanted = _tint(green), _tint(out), _tint(photo)
+        assert float(after.norm()) <= float(before.norm()) + 1e-6
+        cosine = float(after @ wanted / (after.norm() * wanted.norm()))
+        assert cosine > 0.999  # the photo's hue
+        if grey:
+            assert float(after.norm()) <= DARK_CHROMA_LIMIT * float(wanted.norm()) + 1e-6
+            assert float(after.norm()) < 0.2 * float(before.norm())  # 3.6 levels of blue, not 22 of green
+        else:
+            torch.testing.assert_close(after.norm(), before.norm(), atol=0, rtol=0.02)  # the output's saturation
+        half = keep_dark_colour(green, photo, 0.5)
+        torch.testing.assert_close(half, (out + green) / 2, atol=1e-6, rtol=0)
+    lit = _rgb01(200, 150, 120)  # skin in light (luma above the ramp)
+    torch.testing.assert_close(keep_dark_colour(green, lit, 1.0), green, atol=0, rtol=0)
+    torch.testing.assert_close(keep_dark_colour(green, _rgb01(20, 20, 22), 0.0), green, atol=0, rtol=0)
+    # Halfway up the ramp: half the correction.
+    mid = _rgb01(80, 80, 80)  # luma 80 of 255, the middle of 50-110
+    torch.testing.assert_close(keep_dark_colour(green, mid, 1.0), keep_dark_colour(green, _rgb01(20, 20, 20), 0.5), atol=1e-5, rtol=0)
+
+
+def test_dark_colour_changes_only_the_darks_travels_in_the_release_and_exports(tmp_path):
+    """A generator with ``dark_colour``: the same weights give the same output where the photo is
+    lit and the photo's hue where it is dark, in both decode paths; the config, a release and an
+    ONNX export carry it; a one-channel or monochrome generator and shares outside [0, 1] are
+    refused."""
+    import onnxruntime as ort
+
+    from geostyle.nets.blocks import keep_dark_colour
+    from geostyle.nets.release import load_release, save_release
+
+    for size in (128, 512):
+        x = _step_photo(size)  # lit grey (luma 204 of 255) around a dark square (luma 51)
+        plain = _randomize(create_model("geo_mobile_s", cartoon_base=True, ink=0.5)).eval()
+        kept = create_model("geo_mobile_s", cartoon_base=True, ink=0.5, dark_colour=1.0).eval()
+        kept.load_state_dict(plain.state_dict())
+        plain_ink_off = create_model("geo_mobile_s", cartoon_base=True).eval()
+        plain_ink_off.load_state_dict(plain.state_dict())
+        with torch.no_grad():
+            y0, y1, raw = plain(x), kept(x), plain_ink_off(x)
+        q = size // 4
+        lit = torch.zeros(size, size, dtype=torch.bool)
+        lit[: q - 4], lit[3 * q + 4 :] = True, True
+        torch.testing.assert_close(y1[..., lit], y0[..., lit], atol=1e-6, rtol=0)
+        dark = slice(q + 8, 3 * q - 8)
+        expected = kept.draw_ink(keep_dark_colour(raw, x, 1.0), x)
+        torch.testing.assert_close(y1[..., dark, dark], expected[..., dark, dark], atol=1e-5, rtol=0)
+        assert float((y1[..., dark, dark] - y0[..., dark, dark]).abs().max()) > 0.01
+    assert kept.config["dark_colour"] == 1.0 and "dark_colour" not in plain.config
+    x = _step_photo(128)
+    g = _randomize(create_model("geo_mobile_s", cartoon_base=True, dark_colour=0.7)).eval()
+    path = tmp_path / "dark.safetensors"
+    save_release(path, g, arch="geo_mobile_s", arch_kwargs=g.config, geometry=None, resolution=128)
+    back = load_release(path).generator.eval()
+    assert back.dark_colour == 0.7
+    with torch.no_grad():
+        y = g(x)
+        torch.testing.assert_close(back(x), y, atol=0, rtol=0)
+    onnx = export_generator_onnx(g, tmp_path / "dark.onnx", 128, 128, with_grid=False)
+    out = ort.InferenceSession(str(onnx)).run(None, {"image": x.numpy()})[0]
+    np.testing.assert_allclose(out, y.numpy(), atol=1e-3)
+    for bad in ({"dark_colour": 1.5}, {"channels": 1, "dark_colour": 0.5}, {"monochrome": True, "dark_colour": 0.5}):
+        with pytest.raises(ValueError, match="dark_colour"):
+            create_model("geo_mobile_s", **bad)

@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         strength=args.strength,
         part_gains=part_gains(args),
         ink=args.ink,
+        dark_colour=args.dark_colour,
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,

@@ -43,6 +43,13 @@ def add_ink_argument(p: argparse.ArgumentParser) -> None:
         help="draw the photo's own line art into the output, darkening it by up to this share "
         "(0-1; default: the model's own, 0 for models released without it)",
     )
+    p.add_argument(
+        "--dark-colour",
+        type=float,
+        default=None,
+        help="give dark areas (black hair, dark clothes) the photo's own hue at the output's lightness, "
+        "by up to this share (0-1; default: the model's own, 0 for models released without it)",
+    )
 
 
 def add_drawing_arguments(p: argparse.ArgumentParser) -> None:
@@ -133,6 +140,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         work_size=args.work_size or None,
         reach=DEFAULT_REACH if args.reach is None else args.reach,
         ink=args.ink,
+        dark_colour=args.dark_colour,
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,

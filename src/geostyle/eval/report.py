@@ -227,11 +227,12 @@ def write_report(
 
 
 def _drawn_text(settings: dict) -> str:
-    """The model's ink, anime eyes, anime skin and face outline where it draws them (reports from before have
+    """The model's ink, dark colour, anime eyes, anime skin and face outline where it draws them (reports from before have
     no such settings)."""
-    ink, eyes, outline, skin = (settings.get(k) for k in ("ink", "eyes", "outline", "skin"))
+    ink, dark, eyes, outline, skin = (settings.get(k) for k in ("ink", "dark_colour", "eyes", "outline", "skin"))
     return (
         (f", ink {ink:g}" if ink else "")
+        + (f", dark colour {dark:g}" if dark else "")
         + (f", anime eyes {eyes:g}" if eyes else "")
         + (f", anime skin {skin:g}" if skin else "")
         + (f", outline {outline:g}" if outline else "")

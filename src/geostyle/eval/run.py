@@ -82,6 +82,7 @@ class EvalOptions:
     strength: float | None = None
     part_gains: dict[str, float] | None = None  # None: the model's own (extra.part_gains)
     ink: float | None = None  # None: the model's own (its generator's ink)
+    dark_colour: float | None = None  # None: the model's own
     eyes: float | None = None  # None: the model's own (extra.eyes)
     outline: float | None = None  # None: the model's own (extra.outline)
     skin: float | None = None  # None: the model's own (extra.skin)
@@ -241,6 +242,7 @@ class Evaluation:
             strength=options.strength,
             part_gains=options.part_gains,
             ink=options.ink,
+            dark_colour=options.dark_colour,
             eyes=options.eyes,
             outline=options.outline,
             skin=options.skin,
@@ -626,6 +628,7 @@ class Evaluation:
                 "strength": self.stylizer.strength,
                 "part_gains": self.stylizer.part_gains,
                 "ink": self.stylizer.ink,
+                "dark_colour": self.stylizer.dark_colour,
                 "eyes": self.stylizer.eyes,
                 "outline": self.stylizer.outline,
                 "skin": self.stylizer.skin,

@@ -114,6 +114,9 @@ class Stylizer:
             :meth:`stylize`; :meth:`stylize_crop`, which has nothing beyond the crop, pins its border).
         ink: how much the photo's own line art darkens the output (0-1; the generator's ``ink``;
             None: the model's own, 0 for models released without it).
+        dark_colour: how much of the photo's own hue the output takes where the photo is dark
+            (0-1; the generator's ``dark_colour``, :func:`geostyle.nets.blocks.keep_dark_colour`;
+            None: the model's own, 0 for models released without it).
         eyes: anime eyes (a dark iris and a white catchlight, :mod:`geostyle.infer.eyes`) drawn into
             every stylized face at this opacity (0-1; None: the model's own ``extra.eyes``, else 0).
         outline: the face's outline (a dark line along the jaw and chin, :mod:`geostyle.infer.outline`)
@@ -138,6 +141,7 @@ class Stylizer:
         overlap: bool = True,
         reach: float = DEFAULT_REACH,
         ink: float | None = None,
+        dark_colour: float | None = None,
         eyes: float | None = None,
         outline: float | None = None,
         skin: float | None = None,
@@ -159,6 +163,16 @@ class Stylizer:
             except ValueError as exc:
                 raise GeostyleError(str(exc)) from exc
         self.ink = float(getattr(self.release.generator, "ink", 0.0))
+        if dark_colour is not None:
+            # Also a fixed filter after the residual (the photo's hue in its darks).
+            set_dark_colour = getattr(self.release.generator, "set_dark_colour", None)
+            if set_dark_colour is None:
+                raise GeostyleError(f"{self.path}: this generator cannot keep the photo's dark colours")
+            try:
+                set_dark_colour(dark_colour)
+            except ValueError as exc:
+                raise GeostyleError(str(exc)) from exc
+        self.dark_colour = float(getattr(self.release.generator, "dark_colour", 0.0))
         if self.release.geometry is None:
             raise CheckpointError(f"{self.path}: model has no geometry model")
         try:

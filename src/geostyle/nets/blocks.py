@@ -39,6 +39,7 @@ __all__ = [
     "warp_gather",
     "compose_grids",
     "luma",
+    "keep_dark_colour",
     "box_mean",
     "pooled_box_filters",
     "guided_smooth",
@@ -298,6 +299,51 @@ def luma(image: torch.Tensor) -> torch.Tensor:
     lightness, as :func:`geostyle.eval.baselines.luma`)."""
     r, g, b = LUMA_WEIGHTS
     return r * image[:, 0:1] + g * image[:, 1:2] + b * image[:, 2:3]
+
+
+DARK_RAMP = (50.0 / 255.0, 110.0 / 255.0)  # the photo's lightness: its hue fully kept below, none above
+DARK_CHROMA_LIMIT = 2.0  # the most the photo's colour is strengthened to reach the output's saturation
+DARK_COLOUR_REDUCTION = 2  # the hue is worked out at half size, as 4:2:0 video carries colour
+
+
+def keep_dark_colour(output: torch.Tensor, photo: torch.Tensor, share: float) -> torch.Tensor:
+    """``output`` (RGB ``(B, 3, H, W)`` in ``[-1, 1]``, ``H, W`` even) with, where ``photo`` (the same
+    picture before stylizing, in the output's geometry) is dark, the photo's hue, by up to
+    ``share`` (0-1). The anime generators lift black hair, clothes and backgrounds to a mid-dark
+    grey and tint them green or blue (their residual: the exemplars have few large dark areas; the
+    cartoon base keeps black black); this keeps the lift and gives back the hue.
+
+    A pixel's colour is its offset from its own luma. The output keeps its luma and its saturation
+    (the offset's length) but takes the photo's direction; the photo's offset is strengthened by at
+    most :data:`DARK_CHROMA_LIMIT` to reach that length, so black and grey (a short offset) stay
+    nearly grey, a dark brown or navy becomes the output's saturation of brown or navy, and nothing
+    comes out more saturated than the network drew it (dark skin keeps its saturation and takes the
+    photo's own hue). The weight ramps from 1 at the photo's lightness :data:`DARK_RAMP` [0] to 0
+    at [1]: skin in light, most backgrounds and everything lit stay as the network drew them.
+
+    The change is worked out on both pictures averaged over 2x2 pixels and upsampled (the
+    lightness stays full size: the change has none): a quarter of the full-size work, which in a
+    512 px face graph in ONNX Runtime was 1.23x the graph's time at full size (one thread), at the
+    price of colour that may reach about a pixel past a dark edge. No weights; export-safe."""
+    low, high = DARK_RAMP
+    height, width = int(output.shape[2]), int(output.shape[3])
+    sub = DARK_COLOUR_REDUCTION
+    small_out, small_photo = F.avg_pool2d(output, sub), F.avg_pool2d(photo, sub)
+    # One 1x1 convolution gives luma and the offset from it (the identity less the luma weights),
+    # in the [-1, 1] scale: offsets and their ratio do not depend on the scale's offset.
+    w = torch.tensor(LUMA_WEIGHTS, dtype=output.dtype, device=output.device)
+    split = torch.cat([w.view(1, 3), torch.eye(3, dtype=output.dtype, device=output.device) - w.view(1, 3)])
+    split = split.view(4, 3, 1, 1)
+    out_parts, photo_parts = F.conv2d(small_out, split), F.conv2d(small_photo, split)
+    tint_out, tint_photo = out_parts[:, 1:], photo_parts[:, 1:]
+    lightness = (photo_parts[:, :1] + 1.0) * 0.5
+    weight = share * ((high - lightness) / (high - low)).clamp(0.0, 1.0)
+    reach = (tint_out.norm(dim=1, keepdim=True) / (tint_photo.norm(dim=1, keepdim=True) + 2e-3)).clamp(
+        max=DARK_CHROMA_LIMIT
+    )
+    change = weight * (reach * tint_photo - tint_out)
+    change = F.interpolate(change, size=(height, width), mode="bilinear", align_corners=False)
+    return (output + change).clamp(-1.0, 1.0)
 
 
 def box_mean(image: torch.Tensor, radius: int) -> torch.Tensor:

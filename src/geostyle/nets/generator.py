@@ -66,6 +66,7 @@ from geostyle.nets.blocks import (
     cartoon_base,
     identity_grid,
     ink_lines,
+    keep_dark_colour,
     luma,
     pencil_dodge,
     reduced_cartoon_base,
@@ -123,6 +124,11 @@ class GeoGenerator(nn.Module):
             bundled anime models got it that way. Training with it (a teacher's or cartoon target
             then carries the same ink) measured no better than ink set after training
             (docs/training.md, "Ink").
+        dark_colour: where the warped photo is dark, the output's colour replaced by the photo's by
+            up to this share (0-1), its lightness kept (:func:`geostyle.nets.blocks.keep_dark_colour`):
+            black hair and clothes come out a lifted grey of their own hue instead of the green or
+            blue the anime residual tints them. Like ``ink``, a fixed filter without weights, set on
+            trained releases (docs/training.md, "Dark colours").
 
     ``forward(x, grid=None, warped=None, drawn=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with
     ``H, W`` multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the
@@ -152,6 +158,7 @@ class GeoGenerator(nn.Module):
         base_lines: float = CARTOON_LINES,
         base_passes: int = CARTOON_PASSES,
         ink: float = 0.0,
+        dark_colour: float = 0.0,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -199,6 +206,7 @@ class GeoGenerator(nn.Module):
         self.base_passes = int(base_passes)
         self.cartoon_base = bool(cartoon_base)
         self.monochrome = monochrome
+        self.set_dark_colour(dark_colour)
         self.pencil_sigma = float(pencil_sigma)
         self.feature_warp = feature_warp
         self.warp_level = warp_level
@@ -241,7 +249,7 @@ class GeoGenerator(nn.Module):
             if sub > 1:
                 # Draws its own reduced base: a full-size ``drawn`` (the upsampled drawing) is not
                 # used here, so the output is the same with or without one (test).
-                return self.draw_ink(self._decode_on_reduced_base(base, h, sub), base, sub)
+                return self.draw_ink(self._dark_colour(self._decode_on_reduced_base(base, h, sub), base), base, sub)
         photo = base
         t = torch.tanh(self.head(h))
         # The bases are fixed filters: drawn in float32 also where training autocasts the network
@@ -263,7 +271,7 @@ class GeoGenerator(nn.Module):
                 base, t = lightness.expand_as(base), t.mean(dim=1, keepdim=True).expand_as(t)
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
-        return self.draw_ink((b + t) / (1 + b * t), photo)
+        return self.draw_ink(self._dark_colour((b + t) / (1 + b * t), photo), photo)
 
     def set_ink(self, ink: float) -> None:
         """Set ``ink`` (0-1, an RGB generator only), here and in ``config``; it carries no weights, so
@@ -276,6 +284,24 @@ class GeoGenerator(nn.Module):
             self.config["ink"] = ink
         else:
             self.config.pop("ink", None)
+
+    def set_dark_colour(self, share: float) -> None:
+        """Set ``dark_colour`` (0-1, an RGB generator only), here and in ``config`` (weight-free, as
+        :meth:`set_ink`)."""
+        share = float(share)
+        if not 0.0 <= share <= 1.0 or (share and (self.channels != 3 or self.monochrome)):
+            raise ValueError(f"dark_colour gives a colour output the photo's hue in its darks: in [0, 1], got {share}")
+        self.dark_colour = share
+        if share:  # only when used: older releases' configs stay as they were
+            self.config["dark_colour"] = share
+        else:
+            self.config.pop("dark_colour", None)
+
+    def _dark_colour(self, y: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+        if not self.dark_colour:
+            return y
+        with _full_precision(photo):  # a filter like the ink's, but the output keeps its gradient
+            return keep_dark_colour(_float32(y), _float32(photo), self.dark_colour).to(y.dtype)
 
     def draw_ink(self, y: torch.Tensor, photo: torch.Tensor, sub: int | None = None) -> torch.Tensor:
         """``y`` with the photo's line art drawn in (``ink``): darkened toward black by up to ``ink``
