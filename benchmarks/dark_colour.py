@@ -17,9 +17,13 @@ photo's geometry, so pixel by pixel, in CIE Lab (OpenCV's 8-bit scale, chroma in
 * **lit pixels** (L* > 50: skin in light, most backgrounds): the mean a*/b* distance between the
   two models' outputs, a check that a change meant for the darks leaves the rest alone.
 
-Photos with under 2 % dark pixels are left out of the dark measures; each photo weighs the same.
-Writes ``benchmarks/results/dark_colour_A_B.json`` and ``.md``; ``--sheet`` a picture of the
-photos whose grey darks changed most (photo, A, B), reduced to 256 px rows.
+A photo is left out of a dark measure where under 2 % of its pixels are in that measure's set
+(grey darks, coloured darks); each photo weighs the same. "Dark" here (L* <= 40, about luma 95 of
+255) reaches into the dark-colour filter's ramp (full below luma 50, none from 110), where the
+filter is only partly on. Outputs must have their photo's size (``geostyle evaluate`` writes them
+so); a folder that does not match is refused. Writes ``benchmarks/results/dark_colour_A_B.json``
+and ``.md``; ``--sheet`` a picture of the photos whose grey darks' chroma changed most between A and
+B, either way (photo, A, B), reduced to 256 px rows.
 """
 
 from __future__ import annotations
@@ -40,12 +44,13 @@ MIN_DARK_SHARE = 0.02
 
 
 def lab(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """``(H, W, 3)`` float Lab: L* in 0-100, a*/b* centred on 0 (OpenCV's 8-bit scale)."""
+    """``(H, W, 3)`` float Lab: L* in 0-100, a*/b* centred on 0 (OpenCV's 8-bit scale); ``size``:
+    the ``(H, W)`` it must have."""
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise SystemExit(f"cannot read {path}")
     if size is not None and bgr.shape[:2] != size:
-        bgr = cv2.resize(bgr, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        raise SystemExit(f"{path} is {bgr.shape[1]}x{bgr.shape[0]}, its photo {size[1]}x{size[0]}: not that photo's output?")
     out = cv2.cvtColor(bgr, cv2.COLOR_BGR2LAB).astype(np.float32)
     out[..., 0] *= 100.0 / 255.0
     out[..., 1:] -= 128.0
@@ -163,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         changed = [
             r for r in per_photo if r[a_label]["grey_tint"] is not None and r[b_label]["grey_tint"] is not None
         ]
-        changed.sort(key=lambda r: r[b_label]["grey_tint"] - r[a_label]["grey_tint"])
+        changed.sort(key=lambda r: -abs(r[b_label]["grey_tint"] - r[a_label]["grey_tint"]))
+        if not changed:
+            ap.error("no photo has enough grey darks for a sheet")
         rows = []
         for r in changed[: args.sheet_rows]:
             source = photo_for(args.photos, r["photo"])

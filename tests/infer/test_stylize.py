@@ -355,7 +355,10 @@ def test_stylize_cli_takes_dark_colour(green_model, astronaut_path, tmp_path):
 
 
 def test_a_model_carries_its_dark_colour(tiny_model, tmp_path):
-    """A release given ``dark_colour`` after training keeps it; an explicit value replaces it."""
+    """A release given ``dark_colour`` after training keeps it; an explicit value replaces it; the
+    pencil model, one lightness, has no hue to give back and ignores it (``live`` passes the same
+    options to every model it switches to)."""
+    assert Stylizer("sketch", dark_colour=1.0).dark_colour == 0.0
     from geostyle.nets.release import update_release_arch_kwargs
 
     marked = tmp_path / "dark.safetensors"

@@ -771,6 +771,24 @@ def test_dark_colour_gives_black_back_its_grey_and_brown_its_hue_at_the_outputs_
     torch.testing.assert_close(keep_dark_colour(green, mid, 1.0), keep_dark_colour(green, _rgb01(20, 20, 20), 0.5), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("edge", [16, 17])  # between two 2x2 blocks, and through one
+def test_dark_colour_is_worked_out_at_half_size_and_reaches_at_most_two_pixels_past_an_edge(edge):
+    """The photo dark up to column ``edge``, lit from there on; the output green everywhere. Deep in
+    the dark the green turns grey; 3 px and more into the lit side nothing changes; the first lit
+    pixel changes a little (the hue is worked out on 2x2 averages and upsampled: at full size it
+    would not change at all)."""
+    from geostyle.nets.blocks import keep_dark_colour
+
+    photo = _rgb01(20, 20, 20, size=32)
+    photo[..., edge:] = _rgb01(150, 150, 150, size=32)[..., edge:]  # lit: above the ramp's 110
+    green = _rgb01(70, 100, 90, size=32)
+    change = (keep_dark_colour(green, photo, 1.0) - green).abs().amax(dim=1)[0]  # (32, 32)
+    deep = float(change[:, : edge - 3].amin())
+    assert deep > 0.05 and float(change[:, : edge - 3].amax()) - deep < 1e-6
+    assert float(change[:, edge + 2 :].amax()) == 0.0
+    assert 0.0 < float(change[:, edge].amin()) < 0.5 * deep
+
+
 def test_dark_colour_changes_only_the_darks_travels_in_the_release_and_exports(tmp_path):
     """A generator with ``dark_colour``: the same weights give the same output where the photo is
     lit and the photo's hue where it is dark, in both decode paths; the config, a release and an
@@ -808,6 +826,8 @@ def test_dark_colour_changes_only_the_darks_travels_in_the_release_and_exports(t
     with torch.no_grad():
         y = g(x)
         torch.testing.assert_close(back(x), y, atol=0, rtol=0)
+    # At 512 (the decode on the reduced cartoon base) the bundled anime models, which carry the dark
+    # colour, are exported and checked in tests/export (face graph in ONNX, frame graph in ncnn).
     onnx = export_generator_onnx(g, tmp_path / "dark.onnx", 128, 128, with_grid=False)
     out = ort.InferenceSession(str(onnx)).run(None, {"image": x.numpy()})[0]
     np.testing.assert_allclose(out, y.numpy(), atol=1e-3)

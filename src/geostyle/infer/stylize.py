@@ -116,7 +116,8 @@ class Stylizer:
             None: the model's own, 0 for models released without it).
         dark_colour: how much of the photo's own hue the output takes where the photo is dark
             (0-1; the generator's ``dark_colour``, :func:`geostyle.nets.blocks.keep_dark_colour`;
-            None: the model's own, 0 for models released without it).
+            None: the model's own, 0 for models released without it; a model that draws one
+            lightness, such as ``sketch``, has no hue to give back and ignores it).
         eyes: anime eyes (a dark iris and a white catchlight, :mod:`geostyle.infer.eyes`) drawn into
             every stylized face at this opacity (0-1; None: the model's own ``extra.eyes``, else 0).
         outline: the face's outline (a dark line along the jaw and chin, :mod:`geostyle.infer.outline`)
@@ -163,9 +164,13 @@ class Stylizer:
             except ValueError as exc:
                 raise GeostyleError(str(exc)) from exc
         self.ink = float(getattr(self.release.generator, "ink", 0.0))
-        if dark_colour is not None:
-            # Also a fixed filter after the residual (the photo's hue in its darks).
-            set_dark_colour = getattr(self.release.generator, "set_dark_colour", None)
+        generator = self.release.generator
+        colourless = bool(getattr(generator, "monochrome", False)) or int(getattr(generator, "channels", 3)) != 3
+        if dark_colour is not None and not colourless:
+            # Also a fixed filter after the residual (the photo's hue in its darks). A pencil model
+            # draws one lightness: no hue to give back, so the setting has nothing to do there (and
+            # `live`, which switches between models with the same options, keeps running).
+            set_dark_colour = getattr(generator, "set_dark_colour", None)
             if set_dark_colour is None:
                 raise GeostyleError(f"{self.path}: this generator cannot keep the photo's dark colours")
             try:

@@ -313,18 +313,19 @@ def keep_dark_colour(output: torch.Tensor, photo: torch.Tensor, share: float) ->
     grey and tint them green or blue (their residual: the exemplars have few large dark areas; the
     cartoon base keeps black black); this keeps the lift and gives back the hue.
 
-    A pixel's colour is its offset from its own luma. The output keeps its luma and its saturation
-    (the offset's length) but takes the photo's direction; the photo's offset is strengthened by at
-    most :data:`DARK_CHROMA_LIMIT` to reach that length, so black and grey (a short offset) stay
-    nearly grey, a dark brown or navy becomes the output's saturation of brown or navy, and nothing
-    comes out more saturated than the network drew it (dark skin keeps its saturation and takes the
-    photo's own hue). The weight ramps from 1 at the photo's lightness :data:`DARK_RAMP` [0] to 0
+    A pixel's colour is its offset from its own luma. On 2x2 averages (below) the output keeps its
+    luma and its saturation (the offset's length) but takes the photo's direction; the photo's
+    offset is strengthened by at most :data:`DARK_CHROMA_LIMIT` to reach that length, so black and
+    grey (a short offset) stay nearly grey, a dark brown or navy becomes the output's saturation of
+    brown or navy, and no 2x2 average comes out more saturated than the network drew it (dark skin
+    keeps its saturation and takes the photo's own hue); a single pixel keeps its own variation
+    about its block's colour. The luma is kept up to the final clamp to [-1, 1]. The weight ramps from 1 at the photo's lightness :data:`DARK_RAMP` [0] to 0
     at [1]: skin in light, most backgrounds and everything lit stay as the network drew them.
 
     The change is worked out on both pictures averaged over 2x2 pixels and upsampled (the
     lightness stays full size: the change has none): a quarter of the full-size work, which in a
     512 px face graph in ONNX Runtime was 1.23x the graph's time at full size (one thread), at the
-    price of colour that may reach about a pixel past a dark edge. No weights; export-safe."""
+    price of colour that may reach up to two pixels past a dark edge. No weights; export-safe."""
     low, high = DARK_RAMP
     height, width = int(output.shape[2]), int(output.shape[3])
     sub = DARK_COLOUR_REDUCTION

@@ -249,7 +249,8 @@ class GeoGenerator(nn.Module):
             if sub > 1:
                 # Draws its own reduced base: a full-size ``drawn`` (the upsampled drawing) is not
                 # used here, so the output is the same with or without one (test).
-                return self.draw_ink(self._dark_colour(self._decode_on_reduced_base(base, h, sub), base), base, sub)
+                reduced = self._decode_on_reduced_base(base, h, sub)
+                return self.draw_ink(self.apply_dark_colour(reduced, base), base, sub)
         photo = base
         t = torch.tanh(self.head(h))
         # The bases are fixed filters: drawn in float32 also where training autocasts the network
@@ -271,7 +272,7 @@ class GeoGenerator(nn.Module):
                 base, t = lightness.expand_as(base), t.mean(dim=1, keepdim=True).expand_as(t)
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
-        return self.draw_ink(self._dark_colour((b + t) / (1 + b * t), photo), photo)
+        return self.draw_ink(self.apply_dark_colour((b + t) / (1 + b * t), photo), photo)
 
     def set_ink(self, ink: float) -> None:
         """Set ``ink`` (0-1, an RGB generator only), here and in ``config``; it carries no weights, so
@@ -297,7 +298,9 @@ class GeoGenerator(nn.Module):
         else:
             self.config.pop("dark_colour", None)
 
-    def _dark_colour(self, y: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+    def apply_dark_colour(self, y: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+        """``y`` with the photo's hue in its darks (``dark_colour``; ``photo`` the warped photo in the
+        output's geometry), as :meth:`decode` applies it before the ink; ``y`` itself when 0."""
         if not self.dark_colour:
             return y
         with _full_precision(photo):  # a filter like the ink's, but the output keeps its gradient

@@ -178,6 +178,7 @@ class Trainer:
                 int(getattr(nets.generator, "channels", 3)),
                 styles.stems,
                 ink=float(getattr(nets.generator, "ink", 0.0)),
+                dark_colour=float(getattr(nets.generator, "dark_colour", 0.0)),
             )
         elif dc.teacher:
             raise ConfigError("data.teacher is only used with data.target=teacher")
@@ -311,7 +312,13 @@ class Trainer:
                     features = part_masks(geo.photo_target, seen, size, ("right_eye", "left_eye", "mouth"))
                     skin = skin_masks(geo.photo_target, seen, size) * (1.0 - features)
                     target = paste_parts(target, ex, self.cfg.data.target_skin * skin)
-            draw_ink = getattr(unwrap(self.nets.generator), "draw_ink", None)
+            generator = unwrap(self.nets.generator)
+            apply_dark_colour = getattr(generator, "apply_dark_colour", None)
+            if apply_dark_colour is not None:
+                # Likewise the photo's hue in its darks (dark_colour; none by default): the target
+                # carries what the output's fixed filters do, so the residual is not pulled to undo it.
+                target = apply_dark_colour(target, warped_x)
+            draw_ink = getattr(generator, "draw_ink", None)
             if draw_ink is not None:
                 # A generator with ink draws the warped photo's lines over its residual; the cartoon
                 # target gets the same lines, so the residual is not pulled to undo them (a teacher
@@ -823,7 +830,12 @@ def _batch_to(batch, device: torch.device):
 
 
 def load_teacher(
-    name_or_path: str, device: torch.device, channels: int, styles: list[str], ink: float = 0.0
+    name_or_path: str,
+    device: torch.device,
+    channels: int,
+    styles: list[str],
+    ink: float = 0.0,
+    dark_colour: float = 0.0,
 ) -> tuple[torch.nn.Module, dict[str, str]]:
     """The frozen generator of release model ``name_or_path`` (bundled name or path) on ``device``,
     for ``data.target=teacher``, and its identity (name, file, SHA-256: names can come to mean other
@@ -831,7 +843,7 @@ def load_teacher(
     where it was trained on other style images than ``styles`` (the student would learn the
     teacher's style, not these). The teacher draws with the student's ``ink``, not its own: the
     target and the student's output then carry the same lines, and a student without ink learns
-    the teacher's drawing alone."""
+    the teacher's drawing alone. Its ``dark_colour`` likewise (the bundled anime models carry 1)."""
     import hashlib
 
     from geostyle.nets.release import load_release, resolve_model
@@ -869,6 +881,9 @@ def load_teacher(
         # Ink is a fixed filter after the residual, nothing to learn: the target carries the lines
         # the student's own output carries (none by default), whatever the teacher's release says.
         set_ink(ink)
+    set_dark_colour = getattr(teacher, "set_dark_colour", None)
+    if set_dark_colour is not None:
+        set_dark_colour(dark_colour)  # the same: a fixed filter the student's own output applies or not
     # The file's name, not its local path: releases travel.
     identity = {"model": str(name_or_path), "file": path.name, "sha256": digest}
     return teacher.to(device).eval(), identity
