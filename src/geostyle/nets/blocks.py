@@ -319,8 +319,9 @@ def keep_dark_colour(output: torch.Tensor, photo: torch.Tensor, share: float) ->
     grey (a short offset) stay nearly grey, a dark brown or navy becomes the output's saturation of
     brown or navy, and no 2x2 average comes out more saturated than the network drew it (dark skin
     keeps its saturation and takes the photo's own hue); a single pixel keeps its own variation
-    about its block's colour. The luma is kept up to the final clamp to [-1, 1]. The weight ramps from 1 at the photo's lightness :data:`DARK_RAMP` [0] to 0
-    at [1]: skin in light, most backgrounds and everything lit stay as the network drew them.
+    about its block's colour. The luma is kept up to the final clamp to [-1, 1]. The weight ramps
+    from 1 at the photo's lightness :data:`DARK_RAMP` [0] to 0 at [1]: skin in light, most
+    backgrounds and everything lit stay as the network drew them.
 
     The change is worked out on both pictures averaged over 2x2 pixels and upsampled (the
     lightness stays full size: the change has none): a quarter of the full-size work, which in a

@@ -124,8 +124,8 @@ class GeoGenerator(nn.Module):
             bundled anime models got it that way. Training with it (a teacher's or cartoon target
             then carries the same ink) measured no better than ink set after training
             (docs/training.md, "Ink").
-        dark_colour: where the warped photo is dark, the output's colour replaced by the photo's by
-            up to this share (0-1), its lightness kept (:func:`geostyle.nets.blocks.keep_dark_colour`):
+        dark_colour: where the warped photo is dark, the output given the photo's hue by up to
+            this share (0-1), its lightness and saturation kept (:func:`geostyle.nets.blocks.keep_dark_colour`):
             black hair and clothes come out a lifted grey of their own hue instead of the green or
             blue the anime residual tints them. Like ``ink``, a fixed filter without weights, set on
             trained releases (docs/training.md, "Dark colours").
