@@ -154,29 +154,14 @@ class Stylizer:
         single_thread_numpy_blas()  # its idle workers spin on the cores the generator needs
         self.path = resolve_model(model)
         self.release: ReleaseModel = load_release(self.path)
+        # Fixed filters after the residual, no weights: any RGB model can take them.
         if ink is not None:
-            # A fixed filter after the residual, no weights: any RGB model can take it.
-            set_ink = getattr(self.release.generator, "set_ink", None)
-            if set_ink is None:
-                raise GeostyleError(f"{self.path}: this generator draws no ink")
-            try:
-                set_ink(ink)
-            except ValueError as exc:
-                raise GeostyleError(str(exc)) from exc
+            self._set_filter("set_ink", ink, "this generator draws no ink")
         self.ink = float(getattr(self.release.generator, "ink", 0.0))
-        generator = self.release.generator
-        colourless = bool(getattr(generator, "monochrome", False)) or int(getattr(generator, "channels", 3)) != 3
-        if dark_colour is not None and not colourless:
-            # Also a fixed filter after the residual (the photo's hue in its darks). A pencil model
-            # draws one lightness: no hue to give back, so the setting has nothing to do there (and
-            # `live`, which switches between models with the same options, keeps running).
-            set_dark_colour = getattr(generator, "set_dark_colour", None)
-            if set_dark_colour is None:
-                raise GeostyleError(f"{self.path}: this generator cannot keep the photo's dark colours")
-            try:
-                set_dark_colour(dark_colour)
-            except ValueError as exc:
-                raise GeostyleError(str(exc)) from exc
+        # A pencil model draws one lightness: no hue to give back, so the dark colour has nothing
+        # to do there (and `live`, which switches between models with the same options, keeps running).
+        if dark_colour is not None and getattr(self.release.generator, "draws_colour", True):
+            self._set_filter("set_dark_colour", dark_colour, "this generator cannot keep the photo's dark colours")
         self.dark_colour = float(getattr(self.release.generator, "dark_colour", 0.0))
         if self.release.geometry is None:
             raise CheckpointError(f"{self.path}: model has no geometry model")
@@ -228,6 +213,17 @@ class Stylizer:
         self._pool: ThreadPoolExecutor | None = None
         # Per-stage wall time of render(); off unless a caller (the pipeline benchmark) enables it.
         self.timer = StageTimer(enabled=False)
+
+    def _set_filter(self, setter: str, value: float, missing: str) -> None:
+        """Call the generator's ``setter`` with an explicit ``value``; its refusals are the caller's
+        errors, as is a generator without that setter (``missing`` says why)."""
+        set_value = getattr(self.release.generator, setter, None)
+        if set_value is None:
+            raise GeostyleError(f"{self.path}: {missing}")
+        try:
+            set_value(value)
+        except ValueError as exc:
+            raise GeostyleError(str(exc)) from exc
 
     def _opacity(self, extra: dict, name: str, given: float | None) -> float:
         """A drawing's opacity (0-1): ``given``, else the model's ``extra[name]``, else 0. A bad

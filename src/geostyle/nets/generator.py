@@ -139,6 +139,10 @@ class GeoGenerator(nn.Module):
     ``(B, C, H, W)`` in ``(-1, 1)``.
     """
 
+    # Weight-free filters' settings (set_ink, set_dark_colour).
+    ink: float
+    dark_colour: float
+
     def __init__(
         self,
         channels: int = 3,
@@ -280,23 +284,28 @@ class GeoGenerator(nn.Module):
         ink = float(ink)
         if not 0.0 <= ink <= 1.0 or (ink and self.channels != 3):
             raise ValueError(f"ink darkens an RGB output by up to that share along the photo's lines: in [0, 1], got {ink}")
-        self.ink = ink
-        if ink:  # only when used: older releases' configs stay as they were
-            self.config["ink"] = ink
-        else:
-            self.config.pop("ink", None)
+        self._set_filter("ink", ink)
 
     def set_dark_colour(self, share: float) -> None:
         """Set ``dark_colour`` (0-1, an RGB generator only), here and in ``config`` (weight-free, as
         :meth:`set_ink`)."""
         share = float(share)
-        if not 0.0 <= share <= 1.0 or (share and (self.channels != 3 or self.monochrome)):
+        if not 0.0 <= share <= 1.0 or (share and not self.draws_colour):
             raise ValueError(f"dark_colour gives a colour output the photo's hue in its darks: in [0, 1], got {share}")
-        self.dark_colour = share
-        if share:  # only when used: older releases' configs stay as they were
-            self.config["dark_colour"] = share
+        self._set_filter("dark_colour", share)
+
+    @property
+    def draws_colour(self) -> bool:
+        """Whether the output has colour of its own (three channels, not one lightness for all)."""
+        return self.channels == 3 and not self.monochrome
+
+    def _set_filter(self, name: str, value: float) -> None:
+        """A weight-free filter's setting, here and in ``config``."""
+        setattr(self, name, value)
+        if value:  # only when used: older releases' configs stay as they were
+            self.config[name] = value
         else:
-            self.config.pop("dark_colour", None)
+            self.config.pop(name, None)
 
     def apply_dark_colour(self, y: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
         """``y`` with the photo's hue in its darks (``dark_colour``; ``photo`` the warped photo in the
