@@ -14,16 +14,19 @@ photo's geometry, so pixel by pixel, in CIE Lab (OpenCV's 8-bit scale, chroma in
 * **coloured darks**: dark pixels with chroma > 8: the share the output re-tints (brown hair turned
   green): drawn with chroma > 6 (below that a hue is noise) at a hue more than 45 degrees from the
   photo's;
+* **darks' lightness**: the output's mean L* over all the photo's dark pixels, beside the photo's
+  own (how far the model lifts black; ``dark_depth`` gives part of the darkness back);
 * **lit pixels** (L* > 50: skin in light, most backgrounds): the mean a*/b* distance between the
-  two models' outputs, a check that a change meant for the darks leaves the rest alone.
+  two models' outputs and their mean L* difference, a check that a change meant for the darks
+  leaves the rest alone.
 
 A photo is left out of a dark measure where under 2 % of its pixels are in that measure's set
 (grey darks, coloured darks); each photo weighs the same. "Dark" here (L* <= 40, about luma 95 of
 255) reaches into the dark-colour filter's ramp (full below luma 50, none from 110), where the
 filter is only partly on. Outputs must have their photo's size (``geostyle evaluate`` writes them
 so); a folder that does not match is refused. Writes ``benchmarks/results/dark_colour_A_B.json``
-and ``.md``; ``--sheet`` a picture of the photos whose grey darks' chroma changed most between A and
-B, either way (photo, A, B), reduced to 256 px rows.
+and ``.md``; ``--sheet`` a picture of the photos whose grey darks' chroma (``--sheet-by lightness``:
+darks' lightness) changed most between A and B, either way (photo, A, B), reduced to 256 px rows.
 """
 
 from __future__ import annotations
@@ -73,7 +76,10 @@ def measure(photo: np.ndarray, output: np.ndarray) -> dict[str, float | None]:
     coloured = dark & (chroma(photo) > GREY_CHROMA)
     seen = chroma(output[coloured]) > SEEN_CHROMA
     n = photo.shape[0] * photo.shape[1]
+    enough_dark = dark.sum() >= MIN_DARK_SHARE * n
     return {
+        "dark_lightness": float(output[..., 0][dark].mean()) if enough_dark else None,
+        "dark_lightness_photo": float(photo[..., 0][dark].mean()) if enough_dark else None,
         "grey_share": float(grey.sum() / n),
         "grey_tint": float(chroma(output)[grey].mean()) if grey.sum() >= MIN_DARK_SHARE * n else None,
         "grey_tint_photo": float(chroma(photo)[grey].mean()) if grey.sum() >= MIN_DARK_SHARE * n else None,
@@ -102,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("runs", nargs=2, help="LABEL=OUTPUTS_FULL_DIR, two of them")
     ap.add_argument("--sheet", type=Path, help="write a picture of the photos that changed most here")
     ap.add_argument("--sheet-rows", type=int, default=6)
+    ap.add_argument(
+        "--sheet-by", choices=("tint", "lightness"), default="tint", help="what changed most: grey darks' chroma or darks' L*"
+    )
     args = ap.parse_args(argv)
     labelled = []
     for spec in args.runs:
@@ -126,20 +135,22 @@ def main(argv: list[str] | None = None) -> int:
         ma, mb = measure(photo, a), measure(photo, b)
         lit = photo[..., 0] > LIT_L
         lit_change = float(np.hypot(*(a[lit][:, 1:] - b[lit][:, 1:]).T).mean()) if lit.any() else 0.0
+        lit_l_change = float(np.abs(a[lit][:, 0] - b[lit][:, 0]).mean()) if lit.any() else 0.0
         a_rows.append(ma)
         b_rows.append(mb)
-        per_photo.append({"photo": stem, a_label: ma, b_label: mb, "lit_ab_change": lit_change})
+        per_photo.append({"photo": stem, a_label: ma, b_label: mb, "lit_ab_change": lit_change, "lit_l_change": lit_l_change})
     if not per_photo:
         ap.error(f"no photo in {args.photos} matches the outputs")
     summary = {}
-    for key in ("grey_tint", "grey_tint_photo", "retinted"):
+    for key in ("grey_tint", "grey_tint_photo", "retinted", "dark_lightness", "dark_lightness_photo"):
         (va, na), (vb, _) = mean_of(a_rows, key), mean_of(b_rows, key)  # the same photos: the sets are the photo's
         summary[key] = {a_label: va, b_label: vb, "photos": na}
-    summary["lit_ab_change"] = float(np.mean([r["lit_ab_change"] for r in per_photo]))
+    for key in ("lit_ab_change", "lit_l_change"):
+        summary[key] = float(np.mean([r[key] for r in per_photo]))
     RESULTS.mkdir(exist_ok=True)
     name = f"dark_colour_{a_label}_{b_label}"
     (RESULTS / f"{name}.json").write_text(json.dumps({"summary": summary, "per_photo": per_photo}, indent=1))
-    gt, rt = summary["grey_tint"], summary["retinted"]
+    gt, rt, dl = summary["grey_tint"], summary["retinted"], summary["dark_lightness"]
 
     def fmt(v: float | None, pattern: str) -> str:
         return "–" if v is None else pattern.format(v)
@@ -157,20 +168,21 @@ def main(argv: list[str] | None = None) -> int:
         f"{fmt(summary['grey_tint_photo'][a_label], '{:.1f}')} | {fmt(gt[a_label], '{:.1f}')} | {fmt(gt[b_label], '{:.1f}')} |",
         f"| coloured darks: share re-tinted (hue > {RETINT_DEGREES:g} degrees off) | {rt['photos']} | 0 | "
         f"{fmt(rt[a_label], '{:.2f}')} | {fmt(rt[b_label], '{:.2f}')} |",
+        f"| darks: mean output L* | {dl['photos']} | {fmt(summary['dark_lightness_photo'][a_label], '{:.1f}')} | "
+        f"{fmt(dl[a_label], '{:.1f}')} | {fmt(dl[b_label], '{:.1f}')} |",
         "",
         f"Lit pixels (L* > {LIT_L:g}): mean a*/b* distance between {a_label} and {b_label}: "
-        f"{summary['lit_ab_change']:.2f}.",
+        f"{summary['lit_ab_change']:.2f}; mean L* difference: {summary['lit_l_change']:.2f}.",
         "",
     ]
     (RESULTS / f"{name}.md").write_text("\n".join(lines))
     print("\n".join(lines))
     if args.sheet is not None:
-        changed = [
-            r for r in per_photo if r[a_label]["grey_tint"] is not None and r[b_label]["grey_tint"] is not None
-        ]
-        changed.sort(key=lambda r: -abs(r[b_label]["grey_tint"] - r[a_label]["grey_tint"]))
+        key = "grey_tint" if args.sheet_by == "tint" else "dark_lightness"
+        changed = [r for r in per_photo if r[a_label][key] is not None and r[b_label][key] is not None]
+        changed.sort(key=lambda r: -abs(r[b_label][key] - r[a_label][key]))
         if not changed:
-            ap.error("no photo has enough grey darks for a sheet")
+            ap.error("no photo has enough darks for a sheet")
         rows = []
         for r in changed[: args.sheet_rows]:
             source = photo_for(args.photos, r["photo"])

@@ -338,6 +338,47 @@ def test_dark_colour_gives_the_photos_darks_their_hue_and_leaves_lit_pixels(gree
         Stylizer(green_model, dark_colour=1.2)
 
 
+@pytest.fixture(scope="module")
+def lifting_model(tiny_model, tmp_path_factory):
+    """The tiny model with its output head lifting every colour: black comes out a dark grey, as the
+    anime generators draw black hair."""
+    from geostyle.nets.release import load_release, save_release
+
+    release = load_release(tiny_model)
+    g = release.generator
+    with torch.no_grad():
+        g.head.bias.copy_(torch.tensor([0.8, 1.1, 0.9]))
+    path = tmp_path_factory.mktemp("lifting") / "lifting.safetensors"
+    extra = release.metadata.get("extra", {})
+    save_release(path, g, release.arch, release.arch_kwargs, release.geometry, release.resolution, {}, extra)
+    return path
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_dark_depth_gives_the_photos_darks_their_darkness_and_leaves_lit_pixels(lifting_model, astronaut_path, runtime):
+    """``dark_depth``: the whole-frame pass of a model that lifts black takes the photo's darks back
+    to about the photo's lightness with the whole share (never lighter), leaves lit pixels as they
+    were; values outside [0, 1] are refused."""
+    import cv2
+
+    weights = np.array([0.299, 0.587, 0.114])
+    image = load_image(astronaut_path)
+    coloured = Stylizer(lifting_model, runtime=runtime, dark_colour=1.0)
+    deep = Stylizer(lifting_model, runtime=runtime, dark_colour=1.0, dark_depth=1.0)
+    assert coloured.dark_depth == 0.0 and deep.dark_depth == 1.0
+    a, b = coloured.stylize_background(image).astype(float), deep.stylize_background(image).astype(float)
+    lightness = image.astype(float) @ weights
+    lit = cv2.erode((lightness > 130).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    dark = cv2.erode((lightness < 50).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert lit.mean() > 0.1 and dark.mean() > 0.1
+    assert np.abs(a - b)[lit].max() <= 1
+    assert (b @ weights <= a @ weights + 1).all()
+    lift, left = ((a @ weights)[dark] - lightness[dark]).mean(), ((b @ weights)[dark] - lightness[dark]).mean()
+    assert lift > 10 and abs(left) < 0.15 * lift, (lift, left)
+    with pytest.raises(GeostyleError, match="dark_depth"):
+        Stylizer(lifting_model, dark_depth=1.2)
+
+
 def test_stylize_cli_takes_dark_colour(green_model, astronaut_path, tmp_path):
     """``geostyle stylize --dark-colour X`` reaches the generator: 1 and 0 write different frames,
     only in the photo's darks; a value outside [0, 1] fails with the reason."""
@@ -354,17 +395,40 @@ def test_stylize_cli_takes_dark_colour(green_model, astronaut_path, tmp_path):
     assert main(["stylize", str(astronaut_path), "--model", str(green_model), "--out", str(tmp_path / "x"), "--dark-colour", "2"]) != 0
 
 
+def test_stylize_cli_takes_dark_depth(lifting_model, astronaut_path, tmp_path):
+    """``geostyle stylize --dark-depth X`` reaches the generator: 1 writes darker darks than 0 and
+    nothing lighter; a value outside [0, 1] fails with the reason."""
+    from geostyle.cli.main import main
+
+    weights = np.array([0.299, 0.587, 0.114])
+    lightness = {}
+    for value in ("0", "1"):
+        out = tmp_path / value
+        argv = ["stylize", str(astronaut_path), "--model", str(lifting_model), "--out", str(out), "--dark-depth", value]
+        assert main(argv) == 0
+        lightness[value] = load_image(out / "astronaut.png").astype(float) @ weights
+    darkened = lightness["0"] - lightness["1"] > 8
+    photo = load_image(astronaut_path).astype(float) @ weights
+    # Where the photo is dark (the ramp ends at 110 of 255; the frame pass blurs edges, the face warp moves pixels).
+    assert darkened.mean() > 0.05 and photo[darkened].mean() < 70 and (photo[darkened] > 150).mean() < 0.05
+    assert (lightness["1"] - lightness["0"]).max() <= 4  # rounding and the face's blend, nothing lighter
+    argv = ["stylize", str(astronaut_path), "--model", str(lifting_model), "--out", str(tmp_path / "x"), "--dark-depth", "-1"]
+    assert main(argv) != 0
+
+
 def test_a_model_carries_its_dark_colour(tiny_model, tmp_path):
-    """A release given ``dark_colour`` after training keeps it; an explicit value replaces it; the
-    pencil model, one lightness, has no hue to give back and ignores it (``live`` passes the same
+    """A release given ``dark_colour`` and ``dark_depth`` after training keeps them; an explicit
+    value replaces each; the pencil model, one lightness, ignores both (``live`` passes the same
     options to every model it switches to)."""
-    assert Stylizer("sketch", dark_colour=1.0).dark_colour == 0.0
+    pencil = Stylizer("sketch", dark_colour=1.0, dark_depth=1.0)
+    assert (pencil.dark_colour, pencil.dark_depth) == (0.0, 0.0)
     from geostyle.nets.release import update_release_arch_kwargs
 
     marked = tmp_path / "dark.safetensors"
-    update_release_arch_kwargs(tiny_model, marked, dark_colour=0.5)
-    assert Stylizer(marked).dark_colour == 0.5
+    update_release_arch_kwargs(tiny_model, marked, dark_colour=0.5, dark_depth=0.25)
+    assert (Stylizer(marked).dark_colour, Stylizer(marked).dark_depth) == (0.5, 0.25)
     assert Stylizer(marked, dark_colour=0.0).dark_colour == 0.0
+    assert Stylizer(marked, dark_depth=0.0).dark_depth == 0.0 and Stylizer(marked, dark_depth=0.0).dark_colour == 0.5
 
 
 @pytest.mark.parametrize("name, bad", [("eyes", ("lots", 1.5)), ("outline", ("dark", 2.0)), ("skin", ("flat", -0.5))])

@@ -771,6 +771,32 @@ def test_dark_colour_gives_black_back_its_grey_and_brown_its_hue_at_the_outputs_
     torch.testing.assert_close(keep_dark_colour(green, mid, 1.0), keep_dark_colour(green, _rgb01(20, 20, 20), 0.5), atol=1e-5, rtol=0)
 
 
+def test_dark_depth_gives_back_the_photos_darkness_only_darker_and_leaves_the_hue():
+    """``keep_dark_colour(..., depth)``: where the photo is dark the output's luma moves ``depth`` of
+    the way to the photo's, the colour offsets (the hue) as the dark colour left them; an output
+    already darker than the photo and a lit photo are left as they were."""
+    from geostyle.nets.blocks import keep_dark_colour, luma
+
+    green = _rgb01(70, 100, 90)  # lifted black: luma 89 of 255
+    photo = _rgb01(20, 20, 22)
+    y_out, y_photo = (float(luma((img + 1) / 2)[0, 0, 0, 0]) for img in (green, photo))
+    for share in (0.0, 1.0):
+        coloured = keep_dark_colour(green, photo, share)
+        for depth in (0.6, 1.0):
+            out = keep_dark_colour(green, photo, share, depth)
+            got = float(luma((out + 1) / 2)[0, 0, 0, 0])
+            assert got == pytest.approx(y_out + depth * (y_photo - y_out), abs=1e-5)
+            torch.testing.assert_close(_tint(out), _tint(coloured), atol=1e-6, rtol=0)
+    # Halfway up the ramp (luma 80 of 255), half the pull.
+    mid = _rgb01(80, 80, 80)
+    half = float(luma((keep_dark_colour(green, mid, 0.0, 1.0) + 1) / 2)[0, 0, 0, 0])
+    assert half == pytest.approx(y_out + 0.5 * (80 / 255 - y_out), abs=1e-5)
+    darker = _rgb01(15, 12, 10)  # the output darker than a dark photo: nothing to give back
+    torch.testing.assert_close(keep_dark_colour(darker, photo, 0.0, 1.0), darker, atol=0, rtol=0)
+    lit = _rgb01(200, 150, 120)
+    torch.testing.assert_close(keep_dark_colour(green, lit, 1.0, 1.0), green, atol=0, rtol=0)
+
+
 @pytest.mark.parametrize("edge", [16, 17])  # between two 2x2 blocks, and through one
 def test_dark_colour_is_worked_out_at_half_size_and_reaches_at_most_two_pixels_past_an_edge(edge):
     """The photo dark up to column ``edge``, lit from there on; the output green everywhere. Deep in
@@ -789,11 +815,12 @@ def test_dark_colour_is_worked_out_at_half_size_and_reaches_at_most_two_pixels_p
     assert 0.0 < float(change[:, edge].amin()) < 0.5 * deep
 
 
-def test_dark_colour_changes_only_the_darks_travels_in_the_release_and_exports(tmp_path):
-    """A generator with ``dark_colour``: the same weights give the same output where the photo is
-    lit and the photo's hue where it is dark, in both decode paths; the config, a release and an
-    ONNX export carry it; a one-channel or monochrome generator and shares outside [0, 1] are
-    refused."""
+@pytest.mark.parametrize("colour, depth", [(1.0, 0.0), (1.0, 0.6), (0.0, 0.6)])
+def test_dark_colour_changes_only_the_darks_travels_in_the_release_and_exports(tmp_path, colour, depth):
+    """A generator with ``dark_colour`` and / or ``dark_depth``: the same weights give the same
+    output where the photo is lit and the photo's hue and darkness where it is dark, in both decode
+    paths; the config, a release and an ONNX export carry them; a one-channel or monochrome
+    generator and shares outside [0, 1] are refused."""
     import onnxruntime as ort
 
     from geostyle.nets.blocks import keep_dark_colour
@@ -802,7 +829,7 @@ def test_dark_colour_changes_only_the_darks_travels_in_the_release_and_exports(t
     for size in (128, 512):
         x = _step_photo(size)  # lit grey (luma 204 of 255) around a dark square (luma 51)
         plain = _randomize(create_model("geo_mobile_s", cartoon_base=True, ink=0.5)).eval()
-        kept = create_model("geo_mobile_s", cartoon_base=True, ink=0.5, dark_colour=1.0).eval()
+        kept = create_model("geo_mobile_s", cartoon_base=True, ink=0.5, dark_colour=colour, dark_depth=depth).eval()
         kept.load_state_dict(plain.state_dict())
         plain_ink_off = create_model("geo_mobile_s", cartoon_base=True).eval()
         plain_ink_off.load_state_dict(plain.state_dict())
@@ -813,16 +840,17 @@ def test_dark_colour_changes_only_the_darks_travels_in_the_release_and_exports(t
         lit[: q - 4], lit[3 * q + 4 :] = True, True
         torch.testing.assert_close(y1[..., lit], y0[..., lit], atol=1e-6, rtol=0)
         dark = slice(q + 8, 3 * q - 8)
-        expected = kept.draw_ink(keep_dark_colour(raw, x, 1.0), x)
+        expected = kept.draw_ink(keep_dark_colour(raw, x, colour, depth), x)
         torch.testing.assert_close(y1[..., dark, dark], expected[..., dark, dark], atol=1e-5, rtol=0)
         assert float((y1[..., dark, dark] - y0[..., dark, dark]).abs().max()) > 0.01
-    assert kept.config["dark_colour"] == 1.0 and "dark_colour" not in plain.config
+    assert kept.config.get("dark_colour", 0.0) == colour and kept.config.get("dark_depth", 0.0) == depth
+    assert "dark_colour" not in plain.config and "dark_depth" not in plain.config
     x = _step_photo(128)
-    g = _randomize(create_model("geo_mobile_s", cartoon_base=True, dark_colour=0.7)).eval()
+    g = _randomize(create_model("geo_mobile_s", cartoon_base=True, dark_colour=0.7 * colour, dark_depth=depth)).eval()
     path = tmp_path / "dark.safetensors"
     save_release(path, g, arch="geo_mobile_s", arch_kwargs=g.config, geometry=None, resolution=128)
     back = load_release(path).generator.eval()
-    assert back.dark_colour == 0.7
+    assert (back.dark_colour, back.dark_depth) == (0.7 * colour, depth)
     with torch.no_grad():
         y = g(x)
         torch.testing.assert_close(back(x), y, atol=0, rtol=0)
@@ -831,6 +859,7 @@ def test_dark_colour_changes_only_the_darks_travels_in_the_release_and_exports(t
     onnx = export_generator_onnx(g, tmp_path / "dark.onnx", 128, 128, with_grid=False)
     out = ort.InferenceSession(str(onnx)).run(None, {"image": x.numpy()})[0]
     np.testing.assert_allclose(out, y.numpy(), atol=1e-3)
-    for bad in ({"dark_colour": 1.5}, {"channels": 1, "dark_colour": 0.5}, {"monochrome": True, "dark_colour": 0.5}):
-        with pytest.raises(ValueError, match="dark_colour"):
-            create_model("geo_mobile_s", **bad)
+    for name in ("dark_colour", "dark_depth"):
+        for bad in ({name: 1.5}, {name: -0.1}, {"channels": 1, name: 0.5}, {"monochrome": True, name: 0.5}):
+            with pytest.raises(ValueError, match=name):
+                create_model("geo_mobile_s", **bad)

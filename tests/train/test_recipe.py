@@ -246,11 +246,12 @@ def test_a_generator_with_dark_colour_gets_a_cartoon_target_with_it(tiny_dataset
     kwargs = "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, cartoon_base: true%s}"
     common = ("data.target=cartoon", "data.target_filter=guided", "loss.target=1.0")
     plain = build_trainer(tiny_config(tiny_datasets, *common, kwargs % ""), tmp_path / "plain", progress=False)
-    kept = build_trainer(tiny_config(tiny_datasets, *common, kwargs % ", dark_colour: 1.0"), tmp_path / "dark", progress=False)
+    dark = ", dark_colour: 1.0, dark_depth: 0.6"
+    kept = build_trainer(tiny_config(tiny_datasets, *common, kwargs % dark), tmp_path / "dark", progress=False)
     a, b = plain.prepare_step(2), kept.prepare_step(2)
     assert a.target is not None and b.target is not None
     torch.testing.assert_close(a.warped_x, b.warped_x, atol=0, rtol=0)
-    torch.testing.assert_close(b.target, keep_dark_colour(a.target, a.warped_x, 1.0), atol=1e-6, rtol=0)
+    torch.testing.assert_close(b.target, keep_dark_colour(a.target, a.warped_x, 1.0, 0.6), atol=1e-6, rtol=0)
     assert float((a.target - b.target).abs().amax()) > 0.01
     assert kept.train_step(2)["g/target"] > 0
 
@@ -320,17 +321,19 @@ def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_da
     # The bundled teacher draws with ink; the target carries the student's ink (none here), a fixed
     # filter, not something to learn.
     assert teacher.ink == 1.0 and tr.teacher is not None and tr.teacher.ink == 0.0
-    # Its dark colour too (the bundled models carry 1, the student none).
+    # Its dark colour and depth too (the bundled models carry them, the student none).
     assert teacher.dark_colour == 1.0 and tr.teacher.dark_colour == 0.0
+    assert teacher.dark_depth > 0 and tr.teacher.dark_depth == 0.0
     from geostyle.train.trainer import load_teacher
 
     stems = FaceSet(tiny_datasets["style"], 32).stems
-    inked_teacher, _ = load_teacher(str(teacher_file), torch.device("cpu"), 3, stems, ink=0.5, dark_colour=0.25)
-    assert inked_teacher.ink == 0.5 and inked_teacher.dark_colour == 0.25
+    inked_teacher, _ = load_teacher(str(teacher_file), torch.device("cpu"), 3, stems, ink=0.5, dark_colour=0.25, dark_depth=0.1)
+    assert (inked_teacher.ink, inked_teacher.dark_colour, inked_teacher.dark_depth) == (0.5, 0.25, 0.1)
     with torch.no_grad():
         inked = teacher(s.x.images, s.geo.target_from_photo)
         teacher.ink = 0.0
         teacher.set_dark_colour(0.0)
+        teacher.set_dark_depth(0.0)
         expected = teacher(s.x.images, s.geo.target_from_photo)
     assert s.target is not None and s.target.shape == s.x.images.shape
     assert torch.allclose(s.target, expected, atol=1e-6)

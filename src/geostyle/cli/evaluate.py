@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         part_gains=part_gains(args),
         ink=args.ink,
         dark_colour=args.dark_colour,
+        dark_depth=args.dark_depth,
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,

@@ -50,6 +50,13 @@ def add_ink_argument(p: argparse.ArgumentParser) -> None:
         help="give dark areas (black hair, dark clothes) the photo's own hue at the output's lightness, "
         "by up to this share (0-1; default: the model's own, 0 for models released without it)",
     )
+    p.add_argument(
+        "--dark-depth",
+        type=float,
+        default=None,
+        help="give dark areas the photo's own darkness back (the output only ever made darker), by up to this "
+        "share (0-1; default: the model's own, 0 for models released without it)",
+    )
 
 
 def add_drawing_arguments(p: argparse.ArgumentParser) -> None:
@@ -141,6 +148,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         reach=DEFAULT_REACH if args.reach is None else args.reach,
         ink=args.ink,
         dark_colour=args.dark_colour,
+        dark_depth=args.dark_depth,
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,

@@ -83,6 +83,7 @@ class EvalOptions:
     part_gains: dict[str, float] | None = None  # None: the model's own (extra.part_gains)
     ink: float | None = None  # None: the model's own (its generator's ink)
     dark_colour: float | None = None  # None: the model's own
+    dark_depth: float | None = None  # None: the model's own
     eyes: float | None = None  # None: the model's own (extra.eyes)
     outline: float | None = None  # None: the model's own (extra.outline)
     skin: float | None = None  # None: the model's own (extra.skin)
@@ -243,6 +244,7 @@ class Evaluation:
             part_gains=options.part_gains,
             ink=options.ink,
             dark_colour=options.dark_colour,
+            dark_depth=options.dark_depth,
             eyes=options.eyes,
             outline=options.outline,
             skin=options.skin,
@@ -629,6 +631,7 @@ class Evaluation:
                 "part_gains": self.stylizer.part_gains,
                 "ink": self.stylizer.ink,
                 "dark_colour": self.stylizer.dark_colour,
+                "dark_depth": self.stylizer.dark_depth,
                 "eyes": self.stylizer.eyes,
                 "outline": self.stylizer.outline,
                 "skin": self.stylizer.skin,

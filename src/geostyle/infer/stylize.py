@@ -118,6 +118,10 @@ class Stylizer:
             (0-1; the generator's ``dark_colour``, :func:`geostyle.nets.blocks.keep_dark_colour`;
             None: the model's own, 0 for models released without it; a model that draws one
             lightness, such as ``sketch``, has no hue to give back and ignores it).
+        dark_depth: how much of the photo's own darkness the output takes back where the photo is
+            dark, only ever darker (0-1; the generator's ``dark_depth``; None: the model's own, 0
+            for models released without it; ignored by a model that draws one lightness, as
+            ``dark_colour``).
         eyes: anime eyes (a dark iris and a white catchlight, :mod:`geostyle.infer.eyes`) drawn into
             every stylized face at this opacity (0-1; None: the model's own ``extra.eyes``, else 0).
         outline: the face's outline (a dark line along the jaw and chin, :mod:`geostyle.infer.outline`)
@@ -143,6 +147,7 @@ class Stylizer:
         reach: float = DEFAULT_REACH,
         ink: float | None = None,
         dark_colour: float | None = None,
+        dark_depth: float | None = None,
         eyes: float | None = None,
         outline: float | None = None,
         skin: float | None = None,
@@ -160,9 +165,13 @@ class Stylizer:
         self.ink = float(getattr(self.release.generator, "ink", 0.0))
         # A pencil model draws one lightness: no hue to give back, so the dark colour has nothing
         # to do there (and `live`, which switches between models with the same options, keeps running).
-        if dark_colour is not None and getattr(self.release.generator, "draws_colour", True):
+        draws_colour = getattr(self.release.generator, "draws_colour", True)
+        if dark_colour is not None and draws_colour:
             self._set_filter("set_dark_colour", dark_colour, "this generator cannot keep the photo's dark colours")
+        if dark_depth is not None and draws_colour:
+            self._set_filter("set_dark_depth", dark_depth, "this generator cannot give the photo's darkness back")
         self.dark_colour = float(getattr(self.release.generator, "dark_colour", 0.0))
+        self.dark_depth = float(getattr(self.release.generator, "dark_depth", 0.0))
         if self.release.geometry is None:
             raise CheckpointError(f"{self.path}: model has no geometry model")
         try:

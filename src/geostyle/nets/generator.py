@@ -129,6 +129,9 @@ class GeoGenerator(nn.Module):
             black hair and clothes come out a lifted grey of their own hue instead of the green or
             blue the anime residual tints them. Like ``ink``, a fixed filter without weights, set on
             trained releases (docs/training.md, "Dark colours").
+        dark_depth: where the warped photo is dark, the output's lightness moved this share (0-1)
+            of the way to the photo's, only ever darker (``depth`` of ``keep_dark_colour``): black
+            hair comes out dark, dark skin keeps its depth. Fixed and weight-free, as ``dark_colour``.
 
     ``forward(x, grid=None, warped=None, drawn=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with
     ``H, W`` multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the
@@ -139,9 +142,10 @@ class GeoGenerator(nn.Module):
     ``(B, C, H, W)`` in ``(-1, 1)``.
     """
 
-    # Weight-free filters' settings (set_ink, set_dark_colour).
+    # Weight-free filters' settings (set_ink, set_dark_colour, set_dark_depth).
     ink: float
     dark_colour: float
+    dark_depth: float
 
     def __init__(
         self,
@@ -163,6 +167,7 @@ class GeoGenerator(nn.Module):
         base_passes: int = CARTOON_PASSES,
         ink: float = 0.0,
         dark_colour: float = 0.0,
+        dark_depth: float = 0.0,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -211,6 +216,7 @@ class GeoGenerator(nn.Module):
         self.cartoon_base = bool(cartoon_base)
         self.monochrome = monochrome
         self.set_dark_colour(dark_colour)
+        self.set_dark_depth(dark_depth)
         self.pencil_sigma = float(pencil_sigma)
         self.feature_warp = feature_warp
         self.warp_level = warp_level
@@ -294,6 +300,14 @@ class GeoGenerator(nn.Module):
             raise ValueError(f"dark_colour gives a colour output the photo's hue in its darks: in [0, 1], got {share}")
         self._set_filter("dark_colour", share)
 
+    def set_dark_depth(self, share: float) -> None:
+        """Set ``dark_depth`` (0-1, an RGB generator only), here and in ``config`` (weight-free, as
+        :meth:`set_ink`)."""
+        share = float(share)
+        if not 0.0 <= share <= 1.0 or (share and not self.draws_colour):
+            raise ValueError(f"dark_depth gives a colour output the photo's darkness back: in [0, 1], got {share}")
+        self._set_filter("dark_depth", share)
+
     @property
     def draws_colour(self) -> bool:
         """Whether the output has colour of its own (three channels, not one lightness for all)."""
@@ -308,12 +322,14 @@ class GeoGenerator(nn.Module):
             self.config.pop(name, None)
 
     def apply_dark_colour(self, y: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-        """``y`` with the photo's hue in its darks (``dark_colour``; ``photo`` the warped photo in the
-        output's geometry), as :meth:`decode` applies it before the ink; ``y`` itself when 0."""
-        if not self.dark_colour:
+        """``y`` with the photo's hue (``dark_colour``) and darkness (``dark_depth``) in its darks
+        (``photo`` the warped photo in the output's geometry), as :meth:`decode` applies them before
+        the ink; ``y`` itself when both are 0."""
+        if not (self.dark_colour or self.dark_depth):
             return y
         with _full_precision(photo):  # a filter like the ink's, but the output keeps its gradient
-            return keep_dark_colour(_float32(y), _float32(photo), self.dark_colour).to(y.dtype)
+            kept = keep_dark_colour(_float32(y), _float32(photo), self.dark_colour, self.dark_depth)
+            return kept.to(y.dtype)
 
     def draw_ink(self, y: torch.Tensor, photo: torch.Tensor, sub: int | None = None) -> torch.Tensor:
         """``y`` with the photo's line art drawn in (``ink``): darkened toward black by up to ``ink``
