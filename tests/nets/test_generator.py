@@ -797,6 +797,18 @@ def test_dark_depth_gives_back_the_photos_darkness_only_darker_and_leaves_the_hu
     torch.testing.assert_close(keep_dark_colour(green, lit, 1.0, 1.0), green, atol=0, rtol=0)
 
 
+def test_dark_colour_has_a_finite_gradient_where_the_output_has_no_colour():
+    """A generator trained with the dark colour gets its gradient through it: a pure grey block and
+    a block clipped to white (no colour offset, a length of zero) must not give NaN."""
+    from geostyle.nets.blocks import keep_dark_colour
+
+    photo = _rgb01(20, 30, 60)
+    for value in (0.1, 1.0):
+        out = torch.full((1, 3, 8, 8), value, requires_grad=True)
+        keep_dark_colour(out, photo, 1.0, 0.6).sum().backward()
+        assert out.grad is not None and bool(torch.isfinite(out.grad).all())
+
+
 @pytest.mark.parametrize("edge", [16, 17])  # between two 2x2 blocks, and through one
 def test_dark_colour_is_worked_out_at_half_size_and_reaches_at_most_two_pixels_past_an_edge(edge):
     """The photo dark up to column ``edge``, lit from there on; the output green everywhere. Deep in

@@ -302,6 +302,21 @@ def _teacher_of(datasets, tmp_path):
     return path
 
 
+def test_a_teacher_draws_with_the_students_dark_colour_and_depth(tiny_datasets, tmp_path):
+    """The trainer hands the student's own ``dark_colour`` and ``dark_depth`` to its teacher, whatever
+    the teacher's release carries (the bundled anime model: 1 and 0.6)."""
+    teacher_file = _teacher_of(tiny_datasets, tmp_path)
+    cfg = tiny_config(
+        tiny_datasets,
+        "data.target=teacher",
+        f"data.teacher={teacher_file}",
+        "loss.target=10.0",
+        "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, dark_colour: 0.5, dark_depth: 0.3}",
+    )
+    tr = build_trainer(cfg, tmp_path / "run", progress=False)
+    assert tr.teacher is not None and (tr.teacher.dark_colour, tr.teacher.dark_depth) == (0.5, 0.3)
+
+
 def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_datasets, tmp_path):
     import hashlib
 
@@ -323,7 +338,7 @@ def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_da
     assert teacher.ink == 1.0 and tr.teacher is not None and tr.teacher.ink == 0.0
     # Its dark colour and depth too (the bundled models carry them, the student none).
     assert teacher.dark_colour == 1.0 and tr.teacher.dark_colour == 0.0
-    assert teacher.dark_depth > 0 and tr.teacher.dark_depth == 0.0
+    assert teacher.dark_depth == 0.6 and tr.teacher.dark_depth == 0.0
     from geostyle.train.trainer import load_teacher
 
     stems = FaceSet(tiny_datasets["style"], 32).stems

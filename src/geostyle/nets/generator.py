@@ -297,7 +297,10 @@ class GeoGenerator(nn.Module):
         :meth:`set_ink`)."""
         share = float(share)
         if not 0.0 <= share <= 1.0 or (share and not self.draws_colour):
-            raise ValueError(f"dark_colour gives a colour output the photo's hue in its darks: in [0, 1], got {share}")
+            raise ValueError(
+                f"dark_colour gives a colour output the photo's hue in its darks: in [0, 1], and 0 for a generator "
+                f"that draws one lightness or one channel; got {share}"
+            )
         self._set_filter("dark_colour", share)
 
     def set_dark_depth(self, share: float) -> None:
@@ -305,7 +308,10 @@ class GeoGenerator(nn.Module):
         :meth:`set_ink`)."""
         share = float(share)
         if not 0.0 <= share <= 1.0 or (share and not self.draws_colour):
-            raise ValueError(f"dark_depth gives a colour output the photo's darkness back: in [0, 1], got {share}")
+            raise ValueError(
+                f"dark_depth gives a colour output the photo's darkness back: in [0, 1], and 0 for a generator "
+                f"that draws one lightness or one channel; got {share}"
+            )
         self._set_filter("dark_depth", share)
 
     @property
