@@ -1,10 +1,12 @@
-"""Does a drawing after the generator (anime eyes, face outline, anime skin) flicker in video?
+"""Does a drawing after the generator (anime eyes, face outline, anime skin) or the generator's dark
+depth flicker in video?
 
     python benchmarks/drawing_flicker.py --drawing outline --model anime --frames 120
 
 Each video runs through two live sessions of the same model in lockstep (landmark smoothing on, as
 ``geostyle stylize`` runs videos), one with the drawing at 0 and one at 1, everything else as the
-model has it. Per session: the flicker meter of ``pipeline_speed.py`` (how much more the output
+model has it (``--drawing dark_depth``: the dark depth at 0 and at ``--share``, the shipped 0.6 by
+default for it). Per session: the flicker meter of ``pipeline_speed.py`` (how much more the output
 changes from frame to frame than the input, whole frame and the face's box;
 :mod:`geostyle.video.stability`). And the drawing's own change: ``|drawn - plain|`` is the
 drawing in each frame; its mean change from one frame to the next over its mean size says how
@@ -37,7 +39,8 @@ VIDEOS = ROOT.parent / "shared" / "data" / "video"
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="anime")
-    ap.add_argument("--drawing", choices=("eyes", "outline", "skin"), default="outline")
+    ap.add_argument("--drawing", choices=("eyes", "outline", "skin", "dark_depth"), default="outline")
+    ap.add_argument("--share", type=float, default=None, help="the drawing's value when on (default 1; dark_depth 0.6)")
     ap.add_argument("--videos", nargs="+", type=Path, default=[VIDEOS / "d0.mp4", VIDEOS / "d12.mp4"])
     ap.add_argument("--frames", type=int, default=120, help="frames per video (from the start)")
     ap.add_argument("--strip", type=int, default=8, help="consecutive frames in the picture (per video)")
@@ -49,8 +52,13 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         # The eyes and outline were measured with the whole face at one strength, before the face
         # shape; the skin, which came after it, with the model's own shape.
-        gains = None if args.drawing == "skin" else {}
-        sessions = {v: LiveSession(Stylizer(args.model, threads=1, part_gains=gains, **{args.drawing: v}), smoothing=True) for v in (0.0, 1.0)}
+        # The dark depth, later still, likewise.
+        gains = None if args.drawing in ("skin", "dark_depth") else {}
+        share = args.share if args.share is not None else (0.6 if args.drawing == "dark_depth" else 1.0)
+        sessions = {
+            v: LiveSession(Stylizer(args.model, threads=1, part_gains=gains, **{args.drawing: v * share}), smoothing=True)
+            for v in (0.0, 1.0)
+        }
         meters: dict[float, FlickerMeter] = {}
         drawn_prev, change, size, pairs, faces = None, 0.0, 0.0, 0, []
         box = None
