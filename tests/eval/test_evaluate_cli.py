@@ -114,10 +114,11 @@ def test_report_names_the_drawings(report):
     assert m["settings"]["skin"] == 0.0 and "anime skin" not in markdown(m)  # the tiny model draws none
     assert m["settings"]["dark_colour"] == 0.0 and "dark colour" not in markdown(m)
     assert m["settings"]["dark_depth"] == 0.0 and "dark depth" not in markdown(m)
+    assert m["settings"]["lift_cap"] == 0.0 and "lift cap" not in markdown(m)
     drawn = markdown({**m, "settings": {**m["settings"], "eyes": 1.0, "skin": 0.5, "outline": 1.0}})
     assert ", anime eyes 1, anime skin 0.5, outline 1" in drawn
-    kept = markdown({**m, "settings": {**m["settings"], "ink": 1.0, "dark_colour": 1.0, "dark_depth": 0.6}})
-    assert ", ink 1, dark colour 1, dark depth 0.6" in kept
+    kept = markdown({**m, "settings": {**m["settings"], "ink": 1.0, "dark_colour": 1.0, "dark_depth": 0.6, "lift_cap": 32}})
+    assert ", ink 1, dark colour 1, dark depth 0.6, lift cap 32" in kept
 
 
 def test_known_answers_of_the_baselines(report):

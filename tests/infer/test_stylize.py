@@ -379,6 +379,27 @@ def test_dark_depth_gives_the_photos_darks_their_darkness_and_leaves_lit_pixels(
         Stylizer(lifting_model, dark_depth=1.2)
 
 
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_lift_cap_keeps_the_output_nearer_the_photos_lightness_and_only_darkens(lifting_model, astronaut_path, runtime):
+    """``lift_cap``: on a model that lifts every colour, the whole-frame pass comes out nearer the
+    photo's lightness where it was lifted far, never lighter; pixels lifted less than the cap
+    stay; values outside 0-255 are refused."""
+    weights = np.array([0.299, 0.587, 0.114])
+    image = load_image(astronaut_path)
+    free = Stylizer(lifting_model, runtime=runtime)
+    capped = Stylizer(lifting_model, runtime=runtime, lift_cap=16)
+    assert free.lift_cap == 0.0 and capped.lift_cap == 16.0
+    a, b = free.stylize_background(image).astype(float) @ weights, capped.stylize_background(image).astype(float) @ weights
+    photo = image.astype(float) @ weights
+    assert (b <= a + 1).all()
+    far, near = a - photo > 60, a - photo < 8
+    assert far.mean() > 0.05 and near.mean() > 0.05
+    assert (a - b)[far].mean() > 20  # 0.6 of the excess over 16 taken back
+    assert np.abs(a - b)[near].mean() < 1.5
+    with pytest.raises(GeostyleError, match="lift_cap"):
+        Stylizer(lifting_model, lift_cap=300)
+
+
 def test_stylize_cli_takes_dark_colour(green_model, astronaut_path, tmp_path):
     """``geostyle stylize --dark-colour X`` reaches the generator: 1 and 0 write different frames,
     only in the photo's darks; a value outside [0, 1] fails with the reason."""
@@ -414,19 +435,27 @@ def test_stylize_cli_takes_dark_depth(lifting_model, astronaut_path, tmp_path):
     assert (lightness["1"] - lightness["0"]).max() <= 4  # rounding and the face's blend, nothing lighter
     argv = ["stylize", str(astronaut_path), "--model", str(lifting_model), "--out", str(tmp_path / "x"), "--dark-depth", "-1"]
     assert main(argv) != 0
+    # --lift-cap likewise: darker where the model lifted far, nothing lighter.
+    out = tmp_path / "capped"
+    assert main(["stylize", str(astronaut_path), "--model", str(lifting_model), "--out", str(out), "--lift-cap", "16"]) == 0
+    capped = load_image(out / "astronaut.png").astype(float) @ weights
+    assert (lightness["0"] - capped > 8).mean() > 0.05 and (capped - lightness["0"]).max() <= 4
+    argv = ["stylize", str(astronaut_path), "--model", str(lifting_model), "--out", str(tmp_path / "y"), "--lift-cap", "-5"]
+    assert main(argv) != 0
 
 
 def test_a_model_carries_its_dark_colour(tiny_model, tmp_path):
     """A release given ``dark_colour`` and ``dark_depth`` after training keeps them; an explicit
     value replaces each; the pencil model, one lightness, ignores both (``live`` passes the same
     options to every model it switches to)."""
-    pencil = Stylizer("sketch", dark_colour=1.0, dark_depth=1.0)
-    assert (pencil.dark_colour, pencil.dark_depth) == (0.0, 0.0)
+    pencil = Stylizer("sketch", dark_colour=1.0, dark_depth=1.0, lift_cap=16)
+    assert (pencil.dark_colour, pencil.dark_depth, pencil.lift_cap) == (0.0, 0.0, 0.0)
     from geostyle.nets.release import update_release_arch_kwargs
 
     marked = tmp_path / "dark.safetensors"
-    update_release_arch_kwargs(tiny_model, marked, dark_colour=0.5, dark_depth=0.25)
-    assert (Stylizer(marked).dark_colour, Stylizer(marked).dark_depth) == (0.5, 0.25)
+    update_release_arch_kwargs(tiny_model, marked, dark_colour=0.5, dark_depth=0.25, lift_cap=20)
+    assert (Stylizer(marked).dark_colour, Stylizer(marked).dark_depth, Stylizer(marked).lift_cap) == (0.5, 0.25, 20)
+    assert Stylizer(marked, lift_cap=0).lift_cap == 0.0
     assert Stylizer(marked, dark_colour=0.0).dark_colour == 0.0
     assert Stylizer(marked, dark_depth=0.0).dark_depth == 0.0 and Stylizer(marked, dark_depth=0.0).dark_colour == 0.5
 

@@ -797,6 +797,69 @@ def test_dark_depth_gives_back_the_photos_darkness_only_darker_and_leaves_the_hu
     torch.testing.assert_close(keep_dark_colour(green, lit, 1.0, 1.0), green, atol=0, rtol=0)
 
 
+def test_lift_cap_takes_back_part_of_a_lift_beyond_the_cap_and_keeps_the_hue():
+    """``cap_lift``: an output 60 levels lighter than the photo comes out 60 - 0.6 (60 - 32) above
+    it with a cap of 32, its colour offsets as they were; one 20 levels lighter, one darker than the
+    photo and a cap of 0 (off) leave the output as it was."""
+    from geostyle.nets.blocks import LIFT_CAP_SHARE, cap_lift, luma
+
+    def levels(image: torch.Tensor) -> float:
+        return float(luma((image + 1) / 2)[0, 0, 0, 0]) * 255
+
+    photo = _rgb01(100, 90, 80)
+    for lift in (60.0, 20.0, -30.0):
+        out = (photo + 2 * lift / 255 + torch.tensor([0.05, -0.02, 0.0]).view(1, 3, 1, 1)).clamp(-1, 1)
+        before = levels(out) - levels(photo)
+        capped = cap_lift(out, photo, 32)
+        expected = before - LIFT_CAP_SHARE * max(before - 32.0, 0.0)
+        assert levels(capped) - levels(photo) == pytest.approx(expected, abs=1e-3)
+        torch.testing.assert_close(_tint(capped), _tint(out), atol=1e-6, rtol=0)
+        if before <= 32:
+            torch.testing.assert_close(capped, out, atol=0, rtol=0)
+        else:
+            assert levels(capped) < levels(out) - 10
+    torch.testing.assert_close(cap_lift(photo + 0.5, photo, 0), photo + 0.5, atol=0, rtol=0)
+
+
+def test_a_generator_caps_its_lift_in_both_decode_paths_and_carries_it(tmp_path):
+    """A generator with ``lift_cap`` (alone or after the dark colour and depth): its output is the
+    same weights' output with :func:`cap_lift` applied before the ink, in both decode paths; the
+    config, a release and an ONNX export carry it; values outside 0-255 and a one-lightness
+    generator are refused."""
+    import onnxruntime as ort
+
+    from geostyle.nets.blocks import cap_lift, keep_dark_colour
+    from geostyle.nets.release import load_release, save_release
+
+    for size in (128, 512):
+        x = _step_photo(size)
+        raw = _randomize(create_model("geo_mobile_s", cartoon_base=True)).eval()
+        for colour, depth in ((0.0, 0.0), (1.0, 0.6)):
+            g = create_model("geo_mobile_s", cartoon_base=True, ink=0.5, dark_colour=colour, dark_depth=depth, lift_cap=16)
+            g.load_state_dict(raw.state_dict())
+            with torch.no_grad():
+                y, plain = g.eval()(x), raw(x)
+            expected = g.draw_ink(cap_lift(keep_dark_colour(plain, x, colour, depth), x, 16), x)
+            torch.testing.assert_close(y, expected, atol=1e-5, rtol=0)
+            assert float((y - g.draw_ink(keep_dark_colour(plain, x, colour, depth), x)).abs().max()) > 0.01
+    assert g.config["lift_cap"] == 16 and "lift_cap" not in raw.config
+    path = tmp_path / "cap.safetensors"
+    small = _randomize(create_model("geo_mobile_s", cartoon_base=True, lift_cap=24)).eval()
+    save_release(path, small, arch="geo_mobile_s", arch_kwargs=small.config, geometry=None, resolution=128)
+    back = load_release(path).generator.eval()
+    x = _step_photo(128)
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), small(x), atol=0, rtol=0)
+    assert back.lift_cap == 24
+    onnx = export_generator_onnx(small, tmp_path / "cap.onnx", 128, 128, with_grid=False)
+    out = ort.InferenceSession(str(onnx)).run(None, {"image": x.numpy()})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(out, small(x).numpy(), atol=1e-3)
+    for bad in ({"lift_cap": 300}, {"lift_cap": -1}, {"channels": 1, "lift_cap": 16}, {"monochrome": True, "lift_cap": 16}):
+        with pytest.raises(ValueError, match="lift_cap"):
+            create_model("geo_mobile_s", **bad)
+
+
 def test_dark_colour_has_a_finite_gradient_where_the_output_has_no_colour():
     """A generator trained with the dark colour gets its gradient through it: a pure grey block and
     a block clipped to white (no colour offset, a length of zero) must not give NaN."""

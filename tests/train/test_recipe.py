@@ -241,17 +241,18 @@ def test_a_generator_with_ink_gets_a_cartoon_target_with_the_same_lines(tiny_dat
 def test_a_generator_with_dark_colour_gets_a_cartoon_target_with_it(tiny_datasets, tmp_path):
     """A generator set with ``dark_colour`` trains toward a cartoon target given the same filter
     (before the ink, as the generator applies them); without it the target is as before."""
-    from geostyle.nets.blocks import keep_dark_colour
+    from geostyle.nets.blocks import cap_lift, keep_dark_colour
 
     kwargs = "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, cartoon_base: true%s}"
     common = ("data.target=cartoon", "data.target_filter=guided", "loss.target=1.0")
     plain = build_trainer(tiny_config(tiny_datasets, *common, kwargs % ""), tmp_path / "plain", progress=False)
-    dark = ", dark_colour: 1.0, dark_depth: 0.6"
+    dark = ", dark_colour: 1.0, dark_depth: 0.6, lift_cap: 16"
     kept = build_trainer(tiny_config(tiny_datasets, *common, kwargs % dark), tmp_path / "dark", progress=False)
     a, b = plain.prepare_step(2), kept.prepare_step(2)
     assert a.target is not None and b.target is not None
     torch.testing.assert_close(a.warped_x, b.warped_x, atol=0, rtol=0)
-    torch.testing.assert_close(b.target, keep_dark_colour(a.target, a.warped_x, 1.0, 0.6), atol=1e-6, rtol=0)
+    expected = cap_lift(keep_dark_colour(a.target, a.warped_x, 1.0, 0.6), a.warped_x, 16)
+    torch.testing.assert_close(b.target, expected, atol=1e-6, rtol=0)
     assert float((a.target - b.target).abs().amax()) > 0.01
     assert kept.train_step(2)["g/target"] > 0
 
@@ -303,7 +304,7 @@ def _teacher_of(datasets, tmp_path):
 
 
 def test_a_teacher_draws_with_the_students_dark_colour_and_depth(tiny_datasets, tmp_path):
-    """The trainer hands the student's own ``dark_colour`` and ``dark_depth`` to its teacher, whatever
+    """The trainer hands the student's own ``dark_colour``, ``dark_depth`` and ``lift_cap`` to its teacher, whatever
     the teacher's release carries (the bundled anime model: 1 and 0.6)."""
     teacher_file = _teacher_of(tiny_datasets, tmp_path)
     cfg = tiny_config(
@@ -311,10 +312,10 @@ def test_a_teacher_draws_with_the_students_dark_colour_and_depth(tiny_datasets, 
         "data.target=teacher",
         f"data.teacher={teacher_file}",
         "loss.target=10.0",
-        "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, dark_colour: 0.5, dark_depth: 0.3}",
+        "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, dark_colour: 0.5, dark_depth: 0.3, lift_cap: 20}",
     )
     tr = build_trainer(cfg, tmp_path / "run", progress=False)
-    assert tr.teacher is not None and (tr.teacher.dark_colour, tr.teacher.dark_depth) == (0.5, 0.3)
+    assert tr.teacher is not None and (tr.teacher.dark_colour, tr.teacher.dark_depth, tr.teacher.lift_cap) == (0.5, 0.3, 20)
 
 
 def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_datasets, tmp_path):

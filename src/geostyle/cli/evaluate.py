@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         ink=args.ink,
         dark_colour=args.dark_colour,
         dark_depth=args.dark_depth,
+        lift_cap=args.lift_cap,
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,

@@ -57,6 +57,13 @@ def add_ink_argument(p: argparse.ArgumentParser) -> None:
         help="give dark areas the photo's own darkness back (the output only ever made darker), by up to this "
         "share (0-1; default: the model's own, 0 for models released without it)",
     )
+    p.add_argument(
+        "--lift-cap",
+        type=float,
+        default=None,
+        help="keep the output at most about this many levels (of 255) lighter than the photo, so faces keep "
+        "nearer their own skin tone (0 = off; default: the model's own, 0 for models released without it)",
+    )
 
 
 def add_drawing_arguments(p: argparse.ArgumentParser) -> None:
@@ -149,6 +156,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         ink=args.ink,
         dark_colour=args.dark_colour,
         dark_depth=args.dark_depth,
+        lift_cap=args.lift_cap,
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,

@@ -84,6 +84,7 @@ class EvalOptions:
     ink: float | None = None  # None: the model's own (its generator's ink)
     dark_colour: float | None = None  # None: the model's own
     dark_depth: float | None = None  # None: the model's own
+    lift_cap: float | None = None  # None: the model's own
     eyes: float | None = None  # None: the model's own (extra.eyes)
     outline: float | None = None  # None: the model's own (extra.outline)
     skin: float | None = None  # None: the model's own (extra.skin)
@@ -245,6 +246,7 @@ class Evaluation:
             ink=options.ink,
             dark_colour=options.dark_colour,
             dark_depth=options.dark_depth,
+            lift_cap=options.lift_cap,
             eyes=options.eyes,
             outline=options.outline,
             skin=options.skin,
@@ -632,6 +634,7 @@ class Evaluation:
                 "ink": self.stylizer.ink,
                 "dark_colour": self.stylizer.dark_colour,
                 "dark_depth": self.stylizer.dark_depth,
+                "lift_cap": self.stylizer.lift_cap,
                 "eyes": self.stylizer.eyes,
                 "outline": self.stylizer.outline,
                 "skin": self.stylizer.skin,

@@ -122,6 +122,9 @@ class Stylizer:
             dark, only ever darker (0-1; the generator's ``dark_depth``; None: the model's own, 0
             for models released without it; ignored by a model that draws one lightness, as
             ``dark_colour``).
+        lift_cap: how many levels (of 255) lighter than the photo the output may come out, about
+            (the generator's ``lift_cap``, :func:`geostyle.nets.blocks.cap_lift`; 0 off; None: the
+            model's own; ignored by a model that draws one lightness, as ``dark_colour``).
         eyes: anime eyes (a dark iris and a white catchlight, :mod:`geostyle.infer.eyes`) drawn into
             every stylized face at this opacity (0-1; None: the model's own ``extra.eyes``, else 0).
         outline: the face's outline (a dark line along the jaw and chin, :mod:`geostyle.infer.outline`)
@@ -148,6 +151,7 @@ class Stylizer:
         ink: float | None = None,
         dark_colour: float | None = None,
         dark_depth: float | None = None,
+        lift_cap: float | None = None,
         eyes: float | None = None,
         outline: float | None = None,
         skin: float | None = None,
@@ -170,8 +174,11 @@ class Stylizer:
             self._set_filter("set_dark_colour", dark_colour, "this generator cannot keep the photo's dark colours")
         if dark_depth is not None and draws_colour:
             self._set_filter("set_dark_depth", dark_depth, "this generator cannot give the photo's darkness back")
+        if lift_cap is not None and draws_colour:
+            self._set_filter("set_lift_cap", lift_cap, "this generator cannot cap its lift over the photo")
         self.dark_colour = float(getattr(self.release.generator, "dark_colour", 0.0))
         self.dark_depth = float(getattr(self.release.generator, "dark_depth", 0.0))
+        self.lift_cap = float(getattr(self.release.generator, "lift_cap", 0.0))
         if self.release.geometry is None:
             raise CheckpointError(f"{self.path}: model has no geometry model")
         try:

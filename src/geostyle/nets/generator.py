@@ -63,6 +63,7 @@ from geostyle.nets.blocks import (
     InvertedResidual,
     UpBlock,
     base_reduction,
+    cap_lift,
     cartoon_base,
     identity_grid,
     ink_lines,
@@ -132,6 +133,10 @@ class GeoGenerator(nn.Module):
         dark_depth: where the warped photo is dark, the output's lightness moved this share (0-1)
             of the way to the photo's, only ever darker (``depth`` of ``keep_dark_colour``): black
             hair comes out dark, dark skin keeps its depth. Fixed and weight-free, as ``dark_colour``.
+        lift_cap: the output lifted at most about this many levels (of 255) above the warped
+            photo (:func:`geostyle.nets.blocks.cap_lift`, after the dark colour): faces keep nearer
+            their own skin tone instead of all being painted toward the exemplars' pale one. 0:
+            off. Fixed and weight-free, as ``dark_colour``.
 
     ``forward(x, grid=None, warped=None, drawn=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with
     ``H, W`` multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the
@@ -142,10 +147,11 @@ class GeoGenerator(nn.Module):
     ``(B, C, H, W)`` in ``(-1, 1)``.
     """
 
-    # Weight-free filters' settings (set_ink, set_dark_colour, set_dark_depth).
+    # Weight-free filters' settings (set_ink, set_dark_colour, set_dark_depth, set_lift_cap).
     ink: float
     dark_colour: float
     dark_depth: float
+    lift_cap: float
 
     def __init__(
         self,
@@ -168,6 +174,7 @@ class GeoGenerator(nn.Module):
         ink: float = 0.0,
         dark_colour: float = 0.0,
         dark_depth: float = 0.0,
+        lift_cap: float = 0.0,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -217,6 +224,7 @@ class GeoGenerator(nn.Module):
         self.monochrome = monochrome
         self.set_dark_colour(dark_colour)
         self.set_dark_depth(dark_depth)
+        self.set_lift_cap(lift_cap)
         self.pencil_sigma = float(pencil_sigma)
         self.feature_warp = feature_warp
         self.warp_level = warp_level
@@ -314,6 +322,17 @@ class GeoGenerator(nn.Module):
             )
         self._set_filter("dark_depth", share)
 
+    def set_lift_cap(self, levels: float) -> None:
+        """Set ``lift_cap`` (levels of 255, 0 = off; an RGB generator only), here and in ``config``
+        (weight-free, as :meth:`set_ink`)."""
+        levels = float(levels)
+        if not 0.0 <= levels <= 255.0 or (levels and not self.draws_colour):
+            raise ValueError(
+                f"lift_cap limits how much lighter than the photo a colour output comes out: 0 (off) to 255 levels, "
+                f"and 0 for a generator that draws one lightness or one channel; got {levels}"
+            )
+        self._set_filter("lift_cap", levels)
+
     @property
     def draws_colour(self) -> bool:
         """Whether the output has colour of its own (three channels, not one lightness for all)."""
@@ -328,14 +347,16 @@ class GeoGenerator(nn.Module):
             self.config.pop(name, None)
 
     def apply_dark_colour(self, y: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-        """``y`` with the photo's hue (``dark_colour``) and darkness (``dark_depth``) in its darks
-        (``photo`` the warped photo in the output's geometry), as :meth:`decode` applies them before
-        the ink; ``y`` itself when both are 0."""
-        if not (self.dark_colour or self.dark_depth):
+        """``y`` with the photo's hue (``dark_colour``) and darkness (``dark_depth``) in its darks and
+        its lift over the photo capped (``lift_cap``; ``photo`` the warped photo in the output's
+        geometry), as :meth:`decode` applies them before the ink; ``y`` itself when all are 0."""
+        if not (self.dark_colour or self.dark_depth or self.lift_cap):
             return y
         with _full_precision(photo):  # a filter like the ink's, but the output keeps its gradient
-            kept = keep_dark_colour(_float32(y), _float32(photo), self.dark_colour, self.dark_depth)
-            return kept.to(y.dtype)
+            kept, warped = _float32(y), _float32(photo)
+            if self.dark_colour or self.dark_depth:
+                kept = keep_dark_colour(kept, warped, self.dark_colour, self.dark_depth)
+            return cap_lift(kept, warped, self.lift_cap).to(y.dtype)
 
     def draw_ink(self, y: torch.Tensor, photo: torch.Tensor, sub: int | None = None) -> torch.Tensor:
         """``y`` with the photo's line art drawn in (``ink``): darkened toward black by up to ``ink``

@@ -180,6 +180,7 @@ class Trainer:
                 ink=float(getattr(nets.generator, "ink", 0.0)),
                 dark_colour=float(getattr(nets.generator, "dark_colour", 0.0)),
                 dark_depth=float(getattr(nets.generator, "dark_depth", 0.0)),
+                lift_cap=float(getattr(nets.generator, "lift_cap", 0.0)),
             )
         elif dc.teacher:
             raise ConfigError("data.teacher is only used with data.target=teacher")
@@ -316,9 +317,9 @@ class Trainer:
             generator = unwrap(self.nets.generator)
             apply_dark_colour = getattr(generator, "apply_dark_colour", None)
             if apply_dark_colour is not None:
-                # Likewise the photo's hue and darkness in its darks (dark_colour, dark_depth; none
-                # by default): the target carries what the output's fixed filters do, so the
-                # residual is not pulled to undo it.
+                # Likewise the photo's hue and darkness in its darks and the lift cap (dark_colour,
+                # dark_depth, lift_cap; none by default): the target carries what the output's
+                # fixed filters do, so the residual is not pulled to undo it.
                 target = apply_dark_colour(target, warped_x)
             draw_ink = getattr(generator, "draw_ink", None)
             if draw_ink is not None:
@@ -839,6 +840,7 @@ def load_teacher(
     ink: float = 0.0,
     dark_colour: float = 0.0,
     dark_depth: float = 0.0,
+    lift_cap: float = 0.0,
 ) -> tuple[torch.nn.Module, dict[str, str]]:
     """The frozen generator of release model ``name_or_path`` (bundled name or path) on ``device``,
     for ``data.target=teacher``, and its identity (name, file, SHA-256: names can come to mean other
@@ -846,8 +848,8 @@ def load_teacher(
     where it was trained on other style images than ``styles`` (the student would learn the
     teacher's style, not these). The teacher draws with the student's ``ink``, not its own: the
     target and the student's output then carry the same lines, and a student without ink learns
-    the teacher's drawing alone. Its ``dark_colour`` and ``dark_depth`` likewise (the bundled anime
-    models carry them)."""
+    the teacher's drawing alone. Its ``dark_colour``, ``dark_depth`` and ``lift_cap`` likewise (the
+    bundled anime models carry them)."""
     import hashlib
 
     from geostyle.nets.release import load_release, resolve_model
@@ -891,6 +893,9 @@ def load_teacher(
     set_dark_depth = getattr(teacher, "set_dark_depth", None)
     if set_dark_depth is not None:
         set_dark_depth(dark_depth)
+    set_lift_cap = getattr(teacher, "set_lift_cap", None)
+    if set_lift_cap is not None:
+        set_lift_cap(lift_cap)
     # The file's name, not its local path: releases travel.
     identity = {"model": str(name_or_path), "file": path.name, "sha256": digest}
     return teacher.to(device).eval(), identity

@@ -1,0 +1,145 @@
+"""Does a model keep a person's skin tone? The lightness of the cheeks in the photo against the
+evaluated models' whole frames, grouped by how light the photo's skin is.
+
+    python benchmarks/skin_tone.py --photos ../shared/data/landmarks/helen \
+        dark=runs/eval/helen_anime_dark_n150/outputs/full depth=runs/eval/helen_anime_depth_n150/outputs/full
+
+Each ``LABEL=DIR`` is the ``outputs/full`` folder of a ``geostyle evaluate`` run (one PNG per photo
+stem, the photo's size). The cheeks are two triangles per face, found by the product's detector on
+the photo: the lower eyelid's middle, the side of the nose and the corner of the mouth, on each
+side. The face's warp moves these points by about a third of the way to the style's geometry, so
+the triangles cover much the same skin in the output. Per photo the median BT.601 luma (0-255) of
+the cheeks' pixels in the photo and in each output; photos are grouped by the photo's value. A
+model that paints every face in its exemplars' pale tone lifts dark skin far more than light skin;
+one that keeps the person's tone lifts all groups alike (or not at all). The classical cartoon
+filter of the evaluation's baselines (``geostyle.eval.baselines.cartoon``) is measured on the same
+photos as a baseline column. Writes
+``benchmarks/results/skin_tone_<labels>.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+GROUPS = ((0, 80), (80, 120), (120, 160), (160, 256))  # the photo's cheek luma
+LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def cheek_mask(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
+    """Both cheeks' triangles (eyelid's middle, nose side, mouth corner) as a boolean mask."""
+    from geostyle.faces.landmarks import INDEX
+
+    mask = np.zeros(shape, np.uint8)
+    for side, nose in (("right", "nose_right"), ("left", "nose_left")):
+        points = landmarks[[INDEX[f"{side}_eye_bottom"], INDEX[nose], INDEX[f"mouth_{side}"]]]
+        centre = points.mean(0)
+        points = centre + 0.8 * (points - centre)  # clear of the lids, nostrils and lips
+        cv2.fillConvexPoly(mask, np.round(points).astype(np.int32), 1)
+    return mask.astype(bool)
+
+
+def photo_for(photos: Path, stem: str) -> Path | None:
+    for suffix in PHOTO_SUFFIXES:
+        for candidate in (photos / f"{stem}{suffix}", photos / f"{stem}{suffix.upper()}"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--photos", type=Path, required=True, help="the photo folder the runs evaluated")
+    ap.add_argument("runs", nargs="+", help="LABEL=OUTPUTS_FULL_DIR, one or more")
+    args = ap.parse_args(argv)
+    labelled = []
+    for spec in args.runs:
+        label, sep, folder = spec.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9-]+", label) or not Path(folder).is_dir():
+            ap.error(f"expected LABEL=DIR (letters, digits and -; an existing folder), got {spec!r}")
+        labelled.append((label, Path(folder)))
+    if len({label for label, _ in labelled}) != len(labelled):
+        ap.error("the labels must differ")
+    from geostyle.data.images import load_image
+    from geostyle.errors import NoFaceError
+    from geostyle.eval.baselines import cartoon
+    from geostyle.faces.backends.chain import build_backend
+
+    stems = sorted(set.intersection(*({p.stem for p in folder.glob("*.png")} for _, folder in labelled)))
+    if not stems:
+        ap.error("the folders share no outputs")
+    detector = build_backend("mediapipe")
+    rows = []
+    for stem in stems:
+        source = photo_for(args.photos, stem)
+        if source is None:
+            continue
+        photo = load_image(source)
+        try:
+            faces = detector.detect(photo, source)
+        except NoFaceError:
+            faces = []
+        if not faces:
+            continue
+        mask = cheek_mask(photo.shape[:2], faces[0].landmarks)
+        if mask.sum() < 50:
+            continue
+        row = {
+            "photo": stem,
+            "photo_luma": float(np.median(photo[mask] @ LUMA)),
+            "cartoon filter": float(np.median(cartoon(photo)[mask] @ LUMA)),
+        }
+        for label, folder in labelled:
+            out = load_image(folder / f"{stem}.png")
+            if out.shape != photo.shape:
+                ap.error(f"{folder / stem}.png has another size than its photo")
+            row[label] = float(np.median(out[mask] @ LUMA))
+        rows.append(row)
+    if not rows:
+        ap.error("no face found in the photos that match the outputs")
+    labels = ["cartoon filter"] + [label for label, _ in labelled]
+    table = []
+    for low, high in GROUPS:
+        group = [r for r in rows if low <= r["photo_luma"] < high]
+        if group:
+            table.append(
+                {
+                    "group": f"{low}-{min(high, 255)}",
+                    "photos": len(group),
+                    "photo": float(np.mean([r["photo_luma"] for r in group])),
+                    **{label: float(np.mean([r[label] for r in group])) for label in labels},
+                }
+            )
+    RESULTS.mkdir(exist_ok=True)
+    name = "skin_tone_" + "_".join(labels[1:])
+    command = "python benchmarks/skin_tone.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    (RESULTS / f"{name}.json").write_text(json.dumps({"command": command, "groups": table, "per_photo": rows}, indent=1))
+    lines = [
+        "# Skin tone: the cheeks' lightness, photo against output",
+        "",
+        f"`{command}`",
+        "",
+        f"{len(rows)} photos with a face. Median BT.601 luma (0-255) of the cheeks per photo, averaged per group of the "
+        "photo's own value; in brackets the output's lift over the photo.",
+        "",
+        "| the photo's cheeks | photos | the photo | " + " | ".join(labels) + " |",
+        "|---|---|---|" + "---|" * len(labels),
+    ]
+    for t in table:
+        cells = [f"{t[label]:.1f} ({t[label] - t['photo']:+.1f})" for label in labels]
+        lines.append(f"| {t['group']} | {t['photos']} | {t['photo']:.1f} | " + " | ".join(cells) + " |")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
