@@ -14,7 +14,8 @@ model that paints every face in its exemplars' pale tone lifts dark skin far mor
 one that keeps the person's tone lifts all groups alike (or not at all). The classical cartoon
 filter of the evaluation's baselines (``geostyle.eval.baselines.cartoon``) is measured on the same
 photos as a baseline column. Writes
-``benchmarks/results/skin_tone_<labels>.json`` and ``.md``.
+``benchmarks/results/skin_tone_<labels>.json`` and ``.md``; ``--sheet`` a picture of the photos
+with the darkest cheeks (photo, then each run), reduced to 256 px rows.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=Path, required=True, help="the photo folder the runs evaluated")
     ap.add_argument("runs", nargs="+", help="LABEL=OUTPUTS_FULL_DIR, one or more")
+    ap.add_argument("--sheet", type=Path, help="write a picture of the darkest-skinned photos here")
+    ap.add_argument("--sheet-rows", type=int, default=6)
     args = ap.parse_args(argv)
     labelled = []
     for spec in args.runs:
@@ -138,6 +141,20 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {t['group']} | {t['photos']} | {t['photo']:.1f} | " + " | ".join(cells) + " |")
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    if args.sheet is not None:
+        sheet_rows = []
+        for r in sorted(rows, key=lambda r: r["photo_luma"])[: args.sheet_rows]:
+            source = photo_for(args.photos, r["photo"])
+            assert source is not None
+            tiles = [load_image(source)] + [load_image(folder / f"{r['photo']}.png") for _, folder in labelled]
+            h, w = tiles[0].shape[:2]
+            size = (max(1, round(w * 256 / h)), 256)
+            sheet_rows.append(np.hstack([cv2.resize(t, size, interpolation=cv2.INTER_AREA) for t in tiles]))
+        width = max(r.shape[1] for r in sheet_rows)
+        sheet = np.vstack([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in sheet_rows])
+        args.sheet.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(args.sheet), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+        print(f"wrote {args.sheet} (rows: photo, " + ", ".join(label for label, _ in labelled) + ")")
     return 0
 
 
