@@ -11,11 +11,14 @@ side. The face's warp moves these points by about a third of the way to the styl
 the triangles cover much the same skin in the output. Per photo the median BT.601 luma (0-255) of
 the cheeks' pixels in the photo and in each output; photos are grouped by the photo's value. A
 model that paints every face in its exemplars' pale tone lifts dark skin far more than light skin;
-one that keeps the person's tone lifts all groups alike (or not at all). The classical cartoon
+one that keeps the person's tone lifts all groups alike (or not at all). The groups are by the
+cheeks' lightness, not by skin tone as such: lighting moves it too, and a greyscale photo has no
+skin colour (HELEN holds a few). The classical cartoon
 filter of the evaluation's baselines (``geostyle.eval.baselines.cartoon``) is measured on the same
 photos as a baseline column. Writes
-``benchmarks/results/skin_tone_<labels>.json`` and ``.md``; ``--sheet`` a picture of the photos
-with the darkest cheeks (photo, then each run), reduced to 256 px rows.
+``benchmarks/results/skin_tone_<labels>.json`` and ``.md`` (name the labels after the photo set:
+two sets with the same labels write the same file); ``--sheet`` a picture of the photos with the
+darkest cheeks (photo, then each run), reduced to 256 px rows.
 """
 
 from __future__ import annotations
@@ -60,9 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=Path, required=True, help="the photo folder the runs evaluated")
     ap.add_argument("runs", nargs="+", help="LABEL=OUTPUTS_FULL_DIR, one or more")
-    ap.add_argument("--sheet", type=Path, help="write a picture of the darkest-skinned photos here")
+    ap.add_argument("--sheet", type=Path, help="write a picture of the photos with the darkest cheeks here")
     ap.add_argument("--sheet-rows", type=int, default=6)
     args = ap.parse_args(argv)
+    if args.sheet is not None and args.sheet_rows < 1:
+        ap.error("--sheet-rows must be at least 1")
     labelled = []
     for spec in args.runs:
         label, sep, folder = spec.partition("=")
@@ -92,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             faces = []
         if not faces:
             continue
+        if not np.isfinite(faces[0].landmarks).all():
+            continue  # a backend that leaves points out: no cheeks to measure
         mask = cheek_mask(photo.shape[:2], faces[0].landmarks)
         if mask.sum() < 50:
             continue

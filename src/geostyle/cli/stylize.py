@@ -61,8 +61,8 @@ def add_ink_argument(p: argparse.ArgumentParser) -> None:
         "--lift-cap",
         type=float,
         default=None,
-        help="keep the output at most about this many levels (of 255) lighter than the photo, so faces keep "
-        "nearer their own skin tone (0 = off; default: the model's own, 0 for models released without it)",
+        help="take back 0.6 of the output's lift beyond this many levels (of 255) over the photo, so darker faces "
+        "keep nearer their own skin tone (0 = off; default: the model's own, 0 for models released without it)",
     )
 
 

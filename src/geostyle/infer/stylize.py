@@ -122,9 +122,10 @@ class Stylizer:
             dark, only ever darker (0-1; the generator's ``dark_depth``; None: the model's own, 0
             for models released without it; ignored by a model that draws one lightness, as
             ``dark_colour``).
-        lift_cap: how many levels (of 255) lighter than the photo the output may come out, about
-            (the generator's ``lift_cap``, :func:`geostyle.nets.blocks.cap_lift`; 0 off; None: the
-            model's own; ignored by a model that draws one lightness, as ``dark_colour``).
+        lift_cap: beyond how many levels (of 255) lighter than the photo 0.6 of the output's lift
+            is taken back (a soft cap; the generator's ``lift_cap``,
+            :func:`geostyle.nets.blocks.cap_lift`; 0 off; None: the model's own; ignored by a model
+            that draws one lightness, as ``dark_colour``).
         eyes: anime eyes (a dark iris and a white catchlight, :mod:`geostyle.infer.eyes`) drawn into
             every stylized face at this opacity (0-1; None: the model's own ``extra.eyes``, else 0).
         outline: the face's outline (a dark line along the jaw and chin, :mod:`geostyle.infer.outline`)

@@ -40,6 +40,8 @@ __all__ = [
     "compose_grids",
     "luma",
     "keep_dark_colour",
+    "cap_lift",
+    "LIFT_CAP_SHARE",
     "box_mean",
     "pooled_box_filters",
     "guided_smooth",
@@ -356,16 +358,18 @@ LIFT_CAP_SHARE = 0.6  # how much of a lift beyond the cap is taken back
 
 
 def cap_lift(output: torch.Tensor, photo: torch.Tensor, levels: float) -> torch.Tensor:
-    """``output`` (RGB ``(B, 3, H, W)`` in ``[-1, 1]``, ``H, W`` even) lifted at most about ``levels``
-    (of 255) above ``photo`` (the same picture before stylizing, in the output's geometry): on 2x2
-    averages, where the output's luma is more than ``levels`` above the photo's,
-    :data:`LIFT_CAP_SHARE` of the excess is taken back, a grey shift (the hue stays), worked out at
-    half size and upsampled as :func:`keep_dark_colour`, which it follows. The anime generators
-    paint every face toward their exemplars' pale tone: on 150 HELEN faces they lift the cheeks of
-    the darkest skin by about +50 levels and of light skin by +24 (``benchmarks/skin_tone.py``).
-    With a cap of 32 a light face, lifted less, does not change, while a darker face, a dark
-    background or a white highlight painted over mid-tone skin keeps nearer its own lightness.
-    ``levels`` 0 or less: ``output`` itself. No weights; export-safe."""
+    """``output`` (RGB ``(B, 3, H, W)`` in ``[-1, 1]``, ``H, W`` even) with part of its lift over
+    ``photo`` (the same picture before stylizing, in the output's geometry) beyond ``levels`` (of
+    255) taken back: on 2x2 averages, where the output's luma is more than ``levels`` above the
+    photo's, :data:`LIFT_CAP_SHARE` of the excess goes, so a lift L comes out at levels + 0.4 (L -
+    levels) (a soft cap). A grey shift (the hue stays, up to the final clamp), worked out at half
+    size and upsampled as :func:`keep_dark_colour`, which it follows. The anime generators paint
+    faces toward their exemplars' pale tone, darker ones the most: on 150 HELEN faces the shipped
+    ``anime`` (dark colour and depth) lifts cheeks at a luma of 80-120 by +44 levels and those
+    above 160 by +24 (``benchmarks/skin_tone.py``). With a cap of 32 a face lifted less does not
+    change, while a darker face, a dark background or a white highlight painted over mid-tone
+    skin keeps nearer its own lightness. ``levels`` 0 or less: ``output`` itself. No weights;
+    export-safe."""
     if levels <= 0:
         return output
     height, width = int(output.shape[2]), int(output.shape[3])
@@ -380,8 +384,9 @@ def cap_lift(output: torch.Tensor, photo: torch.Tensor, levels: float) -> torch.
 def _luma_and_tint(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """BT.601 luma ``(B, 1, H, W)`` of an RGB image in the [-1, 1] scale and each pixel's offset from
     it (its colour; offsets and their ratios do not depend on the scale's offset). Channel slices,
-    not a 1x1 convolution or a channel reduction: in ONNX Runtime (one thread, 512 px) they took
-    :func:`keep_dark_colour` from 3.98 to 3.24 ms, the same numbers to 2.4e-7."""
+    not a 1x1 convolution or a channel reduction: in ONNX Runtime (one thread, 512 px, measured by
+    hand) they took :func:`keep_dark_colour` from 3.98 to 3.24 ms, the same numbers to float32
+    rounding (at most 3e-7)."""
     r, g, b = LUMA_WEIGHTS
     luma_of = r * image[:, 0:1] + g * image[:, 1:2] + b * image[:, 2:3]
     return luma_of, image - luma_of

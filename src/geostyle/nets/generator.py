@@ -133,10 +133,10 @@ class GeoGenerator(nn.Module):
         dark_depth: where the warped photo is dark, the output's lightness moved this share (0-1)
             of the way to the photo's, only ever darker (``depth`` of ``keep_dark_colour``): black
             hair comes out dark, dark skin keeps its depth. Fixed and weight-free, as ``dark_colour``.
-        lift_cap: the output lifted at most about this many levels (of 255) above the warped
-            photo (:func:`geostyle.nets.blocks.cap_lift`, after the dark colour): faces keep nearer
-            their own skin tone instead of all being painted toward the exemplars' pale one. 0:
-            off. Fixed and weight-free, as ``dark_colour``.
+        lift_cap: where the output is more than this many levels (of 255) lighter than the warped
+            photo, 0.6 of the excess taken back (a soft cap, :func:`geostyle.nets.blocks.cap_lift`,
+            after the dark colour): darker faces keep nearer their own skin tone instead of being
+            painted toward the exemplars' pale one. 0: off. Fixed and weight-free, as ``dark_colour``.
 
     ``forward(x, grid=None, warped=None, drawn=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with
     ``H, W`` multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the
@@ -268,7 +268,7 @@ class GeoGenerator(nn.Module):
                 # Draws its own reduced base: a full-size ``drawn`` (the upsampled drawing) is not
                 # used here, so the output is the same with or without one (test).
                 reduced = self._decode_on_reduced_base(base, h, sub)
-                return self.draw_ink(self.apply_dark_colour(reduced, base), base, sub)
+                return self.draw_ink(self.apply_photo_tone(reduced, base), base, sub)
         photo = base
         t = torch.tanh(self.head(h))
         # The bases are fixed filters: drawn in float32 also where training autocasts the network
@@ -290,7 +290,7 @@ class GeoGenerator(nn.Module):
                 base, t = lightness.expand_as(base), t.mean(dim=1, keepdim=True).expand_as(t)
         # tanh(atanh(b) + r) by the addition theorem (ONNX opset 17 export has no atanh).
         b = base.clamp(-_BASE_LIMIT, _BASE_LIMIT)
-        return self.draw_ink(self.apply_dark_colour((b + t) / (1 + b * t), photo), photo)
+        return self.draw_ink(self.apply_photo_tone((b + t) / (1 + b * t), photo), photo)
 
     def set_ink(self, ink: float) -> None:
         """Set ``ink`` (0-1, an RGB generator only), here and in ``config``; it carries no weights, so
@@ -346,7 +346,7 @@ class GeoGenerator(nn.Module):
         else:
             self.config.pop(name, None)
 
-    def apply_dark_colour(self, y: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+    def apply_photo_tone(self, y: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
         """``y`` with the photo's hue (``dark_colour``) and darkness (``dark_depth``) in its darks and
         its lift over the photo capped (``lift_cap``; ``photo`` the warped photo in the output's
         geometry), as :meth:`decode` applies them before the ink; ``y`` itself when all are 0."""

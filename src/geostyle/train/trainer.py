@@ -315,12 +315,12 @@ class Trainer:
                     skin = skin_masks(geo.photo_target, seen, size) * (1.0 - features)
                     target = paste_parts(target, ex, self.cfg.data.target_skin * skin)
             generator = unwrap(self.nets.generator)
-            apply_dark_colour = getattr(generator, "apply_dark_colour", None)
-            if apply_dark_colour is not None:
+            apply_photo_tone = getattr(generator, "apply_photo_tone", None)
+            if apply_photo_tone is not None:
                 # Likewise the photo's hue and darkness in its darks and the lift cap (dark_colour,
                 # dark_depth, lift_cap; none by default): the target carries what the output's
                 # fixed filters do, so the residual is not pulled to undo it.
-                target = apply_dark_colour(target, warped_x)
+                target = apply_photo_tone(target, warped_x)
             draw_ink = getattr(generator, "draw_ink", None)
             if draw_ink is not None:
                 # A generator with ink draws the warped photo's lines over its residual; the cartoon
@@ -849,7 +849,7 @@ def load_teacher(
     teacher's style, not these). The teacher draws with the student's ``ink``, not its own: the
     target and the student's output then carry the same lines, and a student without ink learns
     the teacher's drawing alone. Its ``dark_colour``, ``dark_depth`` and ``lift_cap`` likewise (the
-    bundled anime models carry them)."""
+    bundled anime models carry the first two)."""
     import hashlib
 
     from geostyle.nets.release import load_release, resolve_model
