@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import cv2
 import numpy as np
+from run_outputs import labelled_folders, photo_for, stack_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 DARK_L, LIT_L = 40.0, 50.0  # L* (0-100)
 GREY_CHROMA, SEEN_CHROMA, RETINT_DEGREES = 8.0, 6.0, 45.0
 MIN_DARK_SHARE = 0.02
@@ -94,14 +93,6 @@ def mean_of(rows: list[dict], key: str) -> tuple[float | None, int]:
     return (float(np.mean(values)) if values else None), len(values)
 
 
-def photo_for(photos: Path, stem: str) -> Path | None:
-    for suffix in PHOTO_SUFFIXES:
-        for candidate in (photos / f"{stem}{suffix}", photos / f"{stem}{suffix.upper()}"):
-            if candidate.is_file():
-                return candidate
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=Path, required=True, help="the photo folder the runs evaluated")
@@ -112,15 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         "--sheet-by", choices=("tint", "lightness"), default="tint", help="what changed most: grey darks' chroma or darks' L*"
     )
     args = ap.parse_args(argv)
-    labelled = []
-    for spec in args.runs:
-        label, sep, folder = spec.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z0-9-]+", label) or not Path(folder).is_dir():
-            ap.error(f"expected LABEL=DIR (letters, digits and -; an existing folder), got {spec!r}")
-        labelled.append((label, Path(folder)))
-    (a_label, a_dir), (b_label, b_dir) = labelled
-    if a_label == b_label:
-        ap.error("the two labels must differ")
+    (a_label, a_dir), (b_label, b_dir) = labelled_folders(ap, args.runs)
     stems = sorted({p.stem for p in a_dir.glob("*.png")} & {p.stem for p in b_dir.glob("*.png")})
     if not stems:
         ap.error(f"{a_dir} and {b_dir} share no outputs")
@@ -187,14 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         for r in changed[: args.sheet_rows]:
             source = photo_for(args.photos, r["photo"])
             assert source is not None
-            tiles = []
-            for path in (source, a_dir / f"{r['photo']}.png", b_dir / f"{r['photo']}.png"):
-                im = cv2.imread(str(path), cv2.IMREAD_COLOR)
-                h, w = im.shape[:2]
-                tiles.append(cv2.resize(im, (max(1, round(w * 256 / h)), 256), interpolation=cv2.INTER_AREA))
-            rows.append(np.hstack(tiles))
-        width = max(r.shape[1] for r in rows)
-        sheet = np.vstack([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+            paths = (source, a_dir / f"{r['photo']}.png", b_dir / f"{r['photo']}.png")
+            rows.append([cv2.imread(str(path), cv2.IMREAD_COLOR) for path in paths])
+        sheet = stack_rows(rows)
         args.sheet.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(args.sheet), sheet, [cv2.IMWRITE_JPEG_QUALITY, 88])
         print(f"wrote {args.sheet} (rows: photo, {a_label}, {b_label})")

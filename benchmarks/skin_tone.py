@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+from run_outputs import labelled_folders, photo_for, stack_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 GROUPS = ((0, 80), (80, 120), (120, 160), (160, 256))  # the photo's cheek luma
 LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -51,14 +50,6 @@ def cheek_mask(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
     return mask.astype(bool)
 
 
-def photo_for(photos: Path, stem: str) -> Path | None:
-    for suffix in PHOTO_SUFFIXES:
-        for candidate in (photos / f"{stem}{suffix}", photos / f"{stem}{suffix.upper()}"):
-            if candidate.is_file():
-                return candidate
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=Path, required=True, help="the photo folder the runs evaluated")
@@ -68,14 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.sheet is not None and args.sheet_rows < 1:
         ap.error("--sheet-rows must be at least 1")
-    labelled = []
-    for spec in args.runs:
-        label, sep, folder = spec.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z0-9-]+", label) or not Path(folder).is_dir():
-            ap.error(f"expected LABEL=DIR (letters, digits and -; an existing folder), got {spec!r}")
-        labelled.append((label, Path(folder)))
-    if len({label for label, _ in labelled}) != len(labelled):
-        ap.error("the labels must differ")
+    labelled = labelled_folders(ap, args.runs)
     from geostyle.data.images import load_image
     from geostyle.errors import NoFaceError
     from geostyle.eval.baselines import cartoon
@@ -153,12 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in sorted(rows, key=lambda r: r["photo_luma"])[: args.sheet_rows]:
             source = photo_for(args.photos, r["photo"])
             assert source is not None
-            tiles = [load_image(source)] + [load_image(folder / f"{r['photo']}.png") for _, folder in labelled]
-            h, w = tiles[0].shape[:2]
-            size = (max(1, round(w * 256 / h)), 256)
-            sheet_rows.append(np.hstack([cv2.resize(t, size, interpolation=cv2.INTER_AREA) for t in tiles]))
-        width = max(r.shape[1] for r in sheet_rows)
-        sheet = np.vstack([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in sheet_rows])
+            sheet_rows.append([load_image(source)] + [load_image(folder / f"{r['photo']}.png") for _, folder in labelled])
+        sheet = stack_rows(sheet_rows)
         args.sheet.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(args.sheet), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
         print(f"wrote {args.sheet} (rows: photo, " + ", ".join(label for label, _ in labelled) + ")")

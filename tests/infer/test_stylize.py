@@ -281,20 +281,25 @@ def test_a_model_carries_its_ink(tiny_model, tmp_path):
     assert not (tmp_path / "bad.safetensors").exists()
 
 
-@pytest.fixture(scope="module")
-def green_model(tiny_model, tmp_path_factory):
-    """The tiny model with a green cast added by its output head: what the anime generators do to
-    black hair, everywhere."""
+def _with_head_bias(tiny_model, folder, name: str, bias: list[float]):
+    """A copy of the tiny model whose output head adds ``bias`` (per RGB channel) before its tanh."""
     from geostyle.nets.release import load_release, save_release
 
     release = load_release(tiny_model)
     g = release.generator
     with torch.no_grad():
-        g.head.bias.copy_(torch.tensor([-0.4, 0.4, -0.1]))
-    path = tmp_path_factory.mktemp("green") / "green.safetensors"
+        g.head.bias.copy_(torch.tensor(bias))
+    path = folder / f"{name}.safetensors"
     extra = release.metadata.get("extra", {})
     save_release(path, g, release.arch, release.arch_kwargs, release.geometry, release.resolution, {}, extra)
     return path
+
+
+@pytest.fixture(scope="module")
+def green_model(tiny_model, tmp_path_factory):
+    """The tiny model with a green cast added by its output head: what the anime generators do to
+    black hair, everywhere."""
+    return _with_head_bias(tiny_model, tmp_path_factory.mktemp("green"), "green", [-0.4, 0.4, -0.1])
 
 
 @pytest.mark.parametrize("runtime", ["torch", "onnx"])
@@ -342,16 +347,7 @@ def test_dark_colour_gives_the_photos_darks_their_hue_and_leaves_lit_pixels(gree
 def lifting_model(tiny_model, tmp_path_factory):
     """The tiny model with its output head lifting every colour: black comes out a dark grey, as the
     anime generators draw black hair."""
-    from geostyle.nets.release import load_release, save_release
-
-    release = load_release(tiny_model)
-    g = release.generator
-    with torch.no_grad():
-        g.head.bias.copy_(torch.tensor([0.8, 1.1, 0.9]))
-    path = tmp_path_factory.mktemp("lifting") / "lifting.safetensors"
-    extra = release.metadata.get("extra", {})
-    save_release(path, g, release.arch, release.arch_kwargs, release.geometry, release.resolution, {}, extra)
-    return path
+    return _with_head_bias(tiny_model, tmp_path_factory.mktemp("lifting"), "lifting", [0.8, 1.1, 0.9])
 
 
 @pytest.mark.parametrize("runtime", ["torch", "onnx"])

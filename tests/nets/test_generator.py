@@ -646,6 +646,27 @@ def test_the_fixed_base_is_drawn_in_float32_under_bfloat16_autocast(shared_data,
     torch.testing.assert_close(mixed, plain, atol=1e-6, rtol=0)
 
 
+def _released_and_exported(g: torch.nn.Module, tmp_path, name: str) -> torch.nn.Module:
+    """``g`` (a 128 px generator) saved as a release and loaded back, giving the same output on the
+    step photo to the bit, and exported to ONNX, giving it to 1e-3 in ONNX Runtime; the loaded
+    generator, for its settings."""
+    import onnxruntime as ort
+
+    from geostyle.nets.release import load_release, save_release
+
+    x = _step_photo(128)
+    path = tmp_path / f"{name}.safetensors"
+    save_release(path, g, arch="geo_mobile_s", arch_kwargs=g.config, geometry=None, resolution=128)
+    back = load_release(path).generator.eval()
+    with torch.no_grad():
+        y = g(x)
+        torch.testing.assert_close(back(x), y, atol=0, rtol=0)
+    onnx = export_generator_onnx(g, tmp_path / f"{name}.onnx", 128, 128, with_grid=False)
+    out = ort.InferenceSession(str(onnx)).run(None, {"image": x.numpy()})[0]
+    np.testing.assert_allclose(out, y.numpy(), atol=1e-3)
+    return back
+
+
 def _step_photo(size: int) -> torch.Tensor:
     """A grey photo with a dark square in the middle: edges on four sides, flat elsewhere."""
     x = torch.full((1, 3, size, size), 0.6)
@@ -706,22 +727,10 @@ def test_ink_darkens_the_output_along_the_photos_lines_and_nowhere_else(size):
 def test_ink_travels_in_the_release_exports_and_is_checked(tmp_path):
     """An inked generator survives a release and ONNX export with parity; ink outside [0, 1] or on
     a one-channel generator is refused."""
-    import onnxruntime as ort
 
-    from geostyle.nets.release import load_release, save_release
 
-    x = _step_photo(128)
     g = _randomize(create_model("geo_mobile_s", cartoon_base=True, ink=1.0)).eval()
-    path = tmp_path / "inked.safetensors"
-    save_release(path, g, arch="geo_mobile_s", arch_kwargs=g.config, geometry=None, resolution=128)
-    back = load_release(path).generator.eval()
-    assert back.ink == 1.0
-    with torch.no_grad():
-        y = g(x)
-        torch.testing.assert_close(back(x), y, atol=0, rtol=0)
-    onnx = export_generator_onnx(g, tmp_path / "inked.onnx", 128, 128, with_grid=False)
-    out = ort.InferenceSession(str(onnx)).run(None, {"image": x.numpy()})[0]
-    np.testing.assert_allclose(out, y.numpy(), atol=1e-3)
+    assert _released_and_exported(g, tmp_path, "inked").ink == 1.0
     with pytest.raises(ValueError, match="ink"):
         create_model("geo_mobile_s", ink=1.5)
     with pytest.raises(ValueError, match="ink"):
@@ -826,10 +835,8 @@ def test_a_generator_caps_its_lift_in_both_decode_paths_and_carries_it(tmp_path)
     same weights' output with :func:`cap_lift` applied before the ink, in both decode paths; the
     config, a release and an ONNX export carry it; values outside 0-255 and a one-lightness
     generator are refused."""
-    import onnxruntime as ort
 
     from geostyle.nets.blocks import cap_lift, keep_dark_colour
-    from geostyle.nets.release import load_release, save_release
 
     for size in (128, 512):
         x = _step_photo(size)
@@ -843,18 +850,8 @@ def test_a_generator_caps_its_lift_in_both_decode_paths_and_carries_it(tmp_path)
             torch.testing.assert_close(y, expected, atol=1e-5, rtol=0)
             assert float((y - g.draw_ink(keep_dark_colour(plain, x, colour, depth), x)).abs().max()) > 0.01
     assert g.config["lift_cap"] == 16 and "lift_cap" not in raw.config
-    path = tmp_path / "cap.safetensors"
     small = _randomize(create_model("geo_mobile_s", cartoon_base=True, lift_cap=24)).eval()
-    save_release(path, small, arch="geo_mobile_s", arch_kwargs=small.config, geometry=None, resolution=128)
-    back = load_release(path).generator.eval()
-    x = _step_photo(128)
-    with torch.no_grad():
-        torch.testing.assert_close(back(x), small(x), atol=0, rtol=0)
-    assert back.lift_cap == 24
-    onnx = export_generator_onnx(small, tmp_path / "cap.onnx", 128, 128, with_grid=False)
-    out = ort.InferenceSession(str(onnx)).run(None, {"image": x.numpy()})[0]
-    with torch.no_grad():
-        np.testing.assert_allclose(out, small(x).numpy(), atol=1e-3)
+    assert _released_and_exported(small, tmp_path, "cap").lift_cap == 24
     for bad in ({"lift_cap": 300}, {"lift_cap": -1}, {"channels": 1, "lift_cap": 16}, {"monochrome": True, "lift_cap": 16}):
         with pytest.raises(ValueError, match="lift_cap"):
             create_model("geo_mobile_s", **bad)
@@ -896,10 +893,8 @@ def test_dark_colour_changes_only_the_darks_travels_in_the_release_and_exports(t
     output where the photo is lit and the photo's hue and darkness where it is dark, in both decode
     paths; the config, a release and an ONNX export carry them; a one-channel or monochrome
     generator and shares outside [0, 1] are refused."""
-    import onnxruntime as ort
 
     from geostyle.nets.blocks import keep_dark_colour
-    from geostyle.nets.release import load_release, save_release
 
     for size in (128, 512):
         x = _step_photo(size)  # lit grey (luma 204 of 255) around a dark square (luma 51)
@@ -920,20 +915,11 @@ def test_dark_colour_changes_only_the_darks_travels_in_the_release_and_exports(t
         assert float((y1[..., dark, dark] - y0[..., dark, dark]).abs().max()) > 0.01
     assert kept.config.get("dark_colour", 0.0) == colour and kept.config.get("dark_depth", 0.0) == depth
     assert "dark_colour" not in plain.config and "dark_depth" not in plain.config
-    x = _step_photo(128)
     g = _randomize(create_model("geo_mobile_s", cartoon_base=True, dark_colour=0.7 * colour, dark_depth=depth)).eval()
-    path = tmp_path / "dark.safetensors"
-    save_release(path, g, arch="geo_mobile_s", arch_kwargs=g.config, geometry=None, resolution=128)
-    back = load_release(path).generator.eval()
-    assert (back.dark_colour, back.dark_depth) == (0.7 * colour, depth)
-    with torch.no_grad():
-        y = g(x)
-        torch.testing.assert_close(back(x), y, atol=0, rtol=0)
     # At 512 (the decode on the reduced cartoon base) the bundled anime models, which carry the dark
     # colour, are exported and checked in tests/export (face graph in ONNX, frame graph in ncnn).
-    onnx = export_generator_onnx(g, tmp_path / "dark.onnx", 128, 128, with_grid=False)
-    out = ort.InferenceSession(str(onnx)).run(None, {"image": x.numpy()})[0]
-    np.testing.assert_allclose(out, y.numpy(), atol=1e-3)
+    back = _released_and_exported(g, tmp_path, "dark")
+    assert (back.dark_colour, back.dark_depth) == (0.7 * colour, depth)
     for name in ("dark_colour", "dark_depth"):
         for bad in ({name: 1.5}, {name: -0.1}, {"channels": 1, name: 0.5}, {"monochrome": True, name: 0.5}):
             with pytest.raises(ValueError, match=name):

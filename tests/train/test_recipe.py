@@ -303,18 +303,17 @@ def _teacher_of(datasets, tmp_path):
     return path
 
 
+def _teacher_config(datasets, teacher_file, *overrides: str):
+    """The tiny config training toward ``teacher_file``'s output, with ``overrides``."""
+    return tiny_config(datasets, "data.target=teacher", f"data.teacher={teacher_file}", "loss.target=10.0", *overrides)
+
+
 def test_a_teacher_draws_with_the_students_dark_colour_and_depth(tiny_datasets, tmp_path):
     """The trainer hands the student's own ``dark_colour``, ``dark_depth`` and ``lift_cap`` to its teacher, whatever
     the teacher's release carries (the bundled anime model: 1 and 0.6)."""
     teacher_file = _teacher_of(tiny_datasets, tmp_path)
-    cfg = tiny_config(
-        tiny_datasets,
-        "data.target=teacher",
-        f"data.teacher={teacher_file}",
-        "loss.target=10.0",
-        "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, dark_colour: 0.5, dark_depth: 0.3, lift_cap: 20}",
-    )
-    tr = build_trainer(cfg, tmp_path / "run", progress=False)
+    kwargs = "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, dark_colour: 0.5, dark_depth: 0.3, lift_cap: 20}"
+    tr = build_trainer(_teacher_config(tiny_datasets, teacher_file, kwargs), tmp_path / "run", progress=False)
     assert tr.teacher is not None and (tr.teacher.dark_colour, tr.teacher.dark_depth, tr.teacher.lift_cap) == (0.5, 0.3, 20)
 
 
@@ -324,13 +323,7 @@ def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_da
     from geostyle.nets.release import load_release, read_release_metadata
 
     teacher_file = _teacher_of(tiny_datasets, tmp_path)
-    cfg = tiny_config(
-        tiny_datasets,
-        "data.target=teacher",
-        f"data.teacher={teacher_file}",
-        "loss.target=10.0",
-        "train.lr_generator=2e-3",
-    )
+    cfg = _teacher_config(tiny_datasets, teacher_file, "train.lr_generator=2e-3")
     tr = build_trainer(cfg, tmp_path / "run", progress=False)
     teacher = load_release(teacher_file).generator
     s = tr.prepare_step(3)

@@ -303,35 +303,32 @@ class GeoGenerator(nn.Module):
     def set_dark_colour(self, share: float) -> None:
         """Set ``dark_colour`` (0-1, an RGB generator only), here and in ``config`` (weight-free, as
         :meth:`set_ink`)."""
-        share = float(share)
-        if not 0.0 <= share <= 1.0 or (share and not self.draws_colour):
-            raise ValueError(
-                f"dark_colour gives a colour output the photo's hue in its darks: in [0, 1], and 0 for a generator "
-                f"that draws one lightness or one channel; got {share}"
-            )
-        self._set_filter("dark_colour", share)
+        self._set_colour_filter("dark_colour", share, 1.0, "gives a colour output the photo's hue in its darks: in [0, 1]")
 
     def set_dark_depth(self, share: float) -> None:
         """Set ``dark_depth`` (0-1, an RGB generator only), here and in ``config`` (weight-free, as
         :meth:`set_ink`)."""
-        share = float(share)
-        if not 0.0 <= share <= 1.0 or (share and not self.draws_colour):
-            raise ValueError(
-                f"dark_depth gives a colour output the photo's darkness back: in [0, 1], and 0 for a generator "
-                f"that draws one lightness or one channel; got {share}"
-            )
-        self._set_filter("dark_depth", share)
+        self._set_colour_filter("dark_depth", share, 1.0, "gives a colour output the photo's darkness back: in [0, 1]")
 
     def set_lift_cap(self, levels: float) -> None:
         """Set ``lift_cap`` (levels of 255, 0 = off; an RGB generator only), here and in ``config``
         (weight-free, as :meth:`set_ink`)."""
-        levels = float(levels)
-        if not 0.0 <= levels <= 255.0 or (levels and not self.draws_colour):
+        self._set_colour_filter(
+            "lift_cap",
+            levels,
+            255.0,
+            "limits how much lighter than the photo a colour output comes out: 0 (off) to 255 levels",
+        )
+
+    def _set_colour_filter(self, name: str, value: float, top: float, what: str) -> None:
+        """A filter of the output's colour (0 to ``top``), refused on a generator that draws one
+        lightness or one channel; ``what`` says what it does and its range, for the refusal."""
+        value = float(value)
+        if not 0.0 <= value <= top or (value and not self.draws_colour):
             raise ValueError(
-                f"lift_cap limits how much lighter than the photo a colour output comes out: 0 (off) to 255 levels, "
-                f"and 0 for a generator that draws one lightness or one channel; got {levels}"
+                f"{name} {what}, and 0 for a generator that draws one lightness or one channel; got {value}"
             )
-        self._set_filter("lift_cap", levels)
+        self._set_filter(name, value)
 
     @property
     def draws_colour(self) -> bool:
