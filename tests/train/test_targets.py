@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from geostyle.data.images import load_image
-from geostyle.train.targets import Palette, cartoon_image, cartoon_target, edge_smoothed, transfer_palette
+from geostyle.train.targets import (
+    Palette,
+    cartoon_image,
+    cartoon_target,
+    edge_smoothed,
+    source_palette,
+    transfer_palette,
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +94,77 @@ def test_neutral_palette_transfer_keeps_greys_grey(photo, anime):
     assert abs(lightness.mean() - pal.mean[0]) < 5.0  # the lightness still moves as Reinhard's
     with pytest.raises(ValueError, match="palette transfer"):
         transfer_palette(image, pal, mode="vivid")
+
+
+def test_set_palette_transfer_keeps_people_apart(photo, anime):
+    """Reinhard's transfer takes every crop to the exemplars' mean lightness, so a darker face is
+    lifted further than a light one; the set transfer moves both by the set's one formula, so the
+    darker stays darker by the same ratio of spreads."""
+    pal = Palette.of(anime)
+    lab = cv2.cvtColor(photo, cv2.COLOR_RGB2LAB).astype(np.float64)
+    darker = lab.copy()
+    darker[..., 0] *= 0.6  # the same face, darker
+    darker = cv2.cvtColor(darker.astype(np.uint8), cv2.COLOR_LAB2RGB)
+    source = Palette.of(np.stack([photo, darker]))
+
+    def lightness(image):
+        return cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0].astype(float).mean()
+
+    gap_before = lightness(photo) - lightness(darker)
+    reinhard = [lightness(transfer_palette(im, pal)) for im in (photo, darker)]
+    kept = [lightness(transfer_palette(im, pal, mode="set", source=source)) for im in (photo, darker)]
+    assert abs(reinhard[0] - reinhard[1]) < 3.0  # both faces at the exemplars' lightness
+    assert gap_before > 30.0
+
+    def set_formula(image):  # the set's one affine map of the lightness, clipped as uint8 Lab is
+        lab_l = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0].astype(float)
+        return np.clip((lab_l - source.mean[0]) / source.std[0] * pal.std[0] + pal.mean[0], 0, 255).mean()
+
+    for got, image in zip(kept, (photo, darker), strict=True):
+        assert abs(got - set_formula(image)) < 3.0, (got, set_formula(image))  # RGB gamut clipping
+    assert kept[0] - kept[1] > 0.8 * gap_before * pal.std[0] / source.std[0]
+    # The set as a whole lands on the palette's mean lightness.
+    assert abs(np.mean(kept) - pal.mean[0]) < 4.0
+    # A crop with the set's own statistics is moved exactly as Reinhard's transfer moves it.
+    own = Palette.of(photo[None])
+    np.testing.assert_array_equal(transfer_palette(photo, pal, mode="set", source=own), transfer_palette(photo, pal))
+    with pytest.raises(ValueError, match="set's statistics"):
+        transfer_palette(photo, pal, mode="set")
+    with pytest.raises(ValueError, match="set's statistics"):
+        transfer_palette(photo, pal, source=source)
+
+
+def test_source_palette_measures_what_the_target_moves(photo, anime):
+    from geostyle.nets.blocks import cartoon_base
+
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+    flipped = x.flip(-1)
+    darker = (x + 1.0) * 0.5 - 1.0
+    photos = torch.cat([x, flipped, darker])
+    plain = source_palette(photos)
+    np.testing.assert_allclose(plain.mean, Palette.of(np.concatenate([_u8(x), _u8(flipped), _u8(darker)])).mean, atol=1e-6)
+    drawn = source_palette(photos, cartoon_base)
+    assert drawn.mean[0] < plain.mean[0] - 0.5  # the filter's lines darken the drawing
+    np.testing.assert_allclose(drawn.mean, Palette.of(_u8(cartoon_base(photos))).mean, atol=1e-6)
+    # At most `limit` photos, spread over the set: the first and the last.
+    np.testing.assert_allclose(source_palette(photos, limit=2).mean, Palette.of(np.concatenate([_u8(x), _u8(darker)])).mean, atol=1e-6)
+    # The guided target moves the drawing by the set's formula.
+    out = cartoon_target(x, Palette.of(anime), "guided", "set", source=drawn)
+    base = np.clip(np.round((cartoon_base(x)[0].permute(1, 2, 0).numpy() + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    expected = transfer_palette(base, Palette.of(anime), mode="set", source=drawn).astype(np.float64)
+    got = ((out[0].permute(1, 2, 0).numpy() + 1.0) * 127.5).round()
+    assert np.abs(got - expected).max() <= 1.0
+    # A prepared set's uint8 images read as the same pictures.
+    as_u8 = torch.from_numpy(_u8(photos)).permute(0, 3, 1, 2).contiguous()
+    np.testing.assert_allclose(source_palette(as_u8).mean, plain.mean, atol=1e-6)
+    with pytest.raises(ValueError, match="no photos"):
+        source_palette(photos[:0])
+
+
+def _u8(images):
+    from geostyle.data.images import to_uint8
+
+    return to_uint8(images)
 
 
 def _lab_round_trip(image):

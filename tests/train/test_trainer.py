@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -234,6 +235,36 @@ def test_neutral_target_palette_trains_and_a_wrong_one_is_refused(tiny_datasets,
     assert (tmp_path / "n" / "resume.pt").exists()
     with pytest.raises(ConfigError, match="data.target_palette"):
         train(tiny_config(tiny_datasets, *cartoon, "data.target_palette=vivid"), tmp_path / "v", progress=False)
+
+
+def test_set_target_palette_moves_every_photo_by_the_set_s_statistics(tiny_datasets, tmp_path):
+    """``data.target_palette=set``: the trainer measures the photo set once, on G's drawings of the
+    photos (the guided target moves those), and every target is moved by that one transfer."""
+    from geostyle.train.targets import source_palette
+    from geostyle.train.trainer import build_trainer, unwrap
+
+    base = "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, cartoon_base: true}"
+    cartoon = ("data.target=cartoon", "data.target_filter=guided", "train.steps=1", base)
+    tr = build_trainer(tiny_config(tiny_datasets, *cartoon, "data.target_palette=set"), tmp_path / "s", progress=False)
+    g = unwrap(tr.nets.generator)
+    drawn, plain = source_palette(tr.photos.images, g.draw_base), source_palette(tr.photos.images)
+    assert tr.photo_palette is not None
+    np.testing.assert_allclose(tr.photo_palette.mean, drawn.mean, atol=1e-9)
+    np.testing.assert_allclose(tr.photo_palette.std, drawn.std, atol=1e-9)
+    assert abs(drawn.mean[0] - plain.mean[0]) > 0.5  # G's drawings, not the photos
+    # The photos' lightness spreads over the scale (a set read as [-1, 1] floats would sit at white).
+    assert 60.0 < plain.mean[0] < 200.0 and plain.std[0] > 20.0
+    bilateral = build_trainer(
+        tiny_config(tiny_datasets, *cartoon, "data.target_palette=set", "data.target_filter=bilateral"),
+        tmp_path / "b",
+        progress=False,
+    )
+    assert bilateral.photo_palette is not None
+    np.testing.assert_allclose(bilateral.photo_palette.mean, plain.mean, atol=1e-9)
+    reinhard = build_trainer(tiny_config(tiny_datasets, *cartoon), tmp_path / "r", progress=False)
+    assert reinhard.photo_palette is None
+    train(tiny_config(tiny_datasets, *cartoon, "data.target_palette=set"), tmp_path / "t", progress=False)
+    assert (tmp_path / "t" / "resume.pt").exists()
 
 
 def test_bf16_precision_runs_the_networks_in_bfloat16_and_releases_float32(tiny_datasets, tmp_path):

@@ -44,9 +44,11 @@ class DataConfig:
     # How target "cartoon" is drawn: "bilateral" (OpenCV) or "guided" (the in-graph filter of a
     # generator with cartoon_base, so the target differs from its base only by what exemplars add).
     target_filter: str = "bilateral"
-    # How target "cartoon" takes the exemplars' colours: "reinhard" (Lab mean and spread; turns greys
-    # and blacks of face crops teal) or "neutral" (greys stay grey: geostyle.train.targets.transfer_palette;
-    # measured on anime: reads less anime, docs/training.md).
+    # How target "cartoon" takes the exemplars' colours: "reinhard" (each crop to their Lab mean and
+    # spread; turns greys and blacks of face crops teal and lifts darker faces most), "neutral"
+    # (greys stay grey; measured on anime: reads less anime) or "set" (one transfer for the whole
+    # photo set: people keep their skin tone relative to each other): geostyle.train.targets.transfer_palette,
+    # docs/training.md.
     target_palette: str = "reinhard"
     # With target "cartoon": share (0..1) of the face's skin (inside the jaw line, up to the brows,
     # eyes and mouth excluded) taken from the aligned exemplar: flat anime skin in the target

@@ -16,6 +16,7 @@ trainer converts with :func:`geostyle.data.images.to_uint8` / ``from_uint8``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -43,17 +44,30 @@ class Palette:
         return {"mean": list(self.mean), "std": list(self.std)}
 
 
-PALETTE_TRANSFERS = ("reinhard", "neutral")
+PALETTE_TRANSFERS = ("reinhard", "neutral", "set")
 _NEUTRAL = 128.0  # a* and b* of grey in OpenCV's 8-bit Lab
 
 
-def transfer_palette(image: np.ndarray, palette: Palette, amount: float = 1.0, mode: str = "reinhard") -> np.ndarray:
+def transfer_palette(
+    image: np.ndarray,
+    palette: Palette,
+    amount: float = 1.0,
+    mode: str = "reinhard",
+    source: Palette | None = None,
+) -> np.ndarray:
     """Move the colours of one ``(H, W, 3)`` uint8 RGB image toward ``palette``; ``amount`` 0 keeps
     the image, 1 takes the palette fully.
 
     ``"reinhard"``: every Lab channel to the palette's mean and spread (Reinhard colour transfer).
     On a face crop the chroma's mean is the skin's, so greys and blacks (less red than the mean)
     come out green-blue after the spread is scaled up: the teal blacks of models trained on it.
+    Each crop is moved to the same mean lightness, so a darker face is lifted further than a light
+    one: on 198 held-out selfie crops the cheeks of the darkest (luma under 80) rise by 79 levels,
+    those over 160 by 15 (the skin-tone bias of models trained on it; docs/training.md, "Skin tone").
+    ``"set"``: the same transfer with one mean and spread for every image, ``source``'s (the photo
+    set's, as the images drawn from it look): the set as a whole takes the palette, and what tells
+    one person from another (a darker or lighter skin, a dark or light background) stays (the same
+    cheeks rise 22-28 levels in every group).
     ``"neutral"``: the lightness as Reinhard; the chroma scaled about grey (by the ratio of the
     palette's RMS chroma to the image's) and shifted toward the palette's mean chroma only as far
     as a pixel is as colourful as the image's mean colour and not dark (lightness 25-75 in OpenCV's
@@ -62,14 +76,19 @@ def transfer_palette(image: np.ndarray, palette: Palette, amount: float = 1.0, m
     exactly grey one stays grey)."""
     if mode not in PALETTE_TRANSFERS:
         raise ValueError(f"unknown palette transfer {mode!r}; expected one of {PALETTE_TRANSFERS}")
+    if (mode == "set") != (source is not None):
+        raise ValueError("the 'set' transfer needs the photo set's statistics (`source`); the others take none")
     lab8 = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
-    if mode == "reinhard":
+    if mode in ("reinhard", "set"):
         # Per channel ``lab + amount (moved - lab)`` = ``(lab - mean) scale + shifted mean``, in
         # float32 (float64 arrays made this about 1 ms of a 128 px crop, eight a training step);
         # statistics in float64 by OpenCV. Centred first: a grey photo's flat chroma (spread 0, scale
         # ~1e7) stays exactly at the palette's mean instead of cancelling two huge products.
-        mean_cv, std_cv = cv2.meanStdDev(lab8)
-        mean, std = mean_cv.ravel(), std_cv.ravel() + 1e-6
+        if source is None:
+            mean_cv, std_cv = cv2.meanStdDev(lab8)
+            mean, std = mean_cv.ravel(), std_cv.ravel() + 1e-6
+        else:
+            mean, std = np.asarray(source.mean), np.asarray(source.std) + 1e-6
         scale = 1.0 + amount * (np.asarray(palette.std) / std - 1.0)
         shifted = mean + amount * (np.asarray(palette.mean) - mean)
         out = (lab8.astype(np.float32) - mean.astype(np.float32)) * scale.astype(np.float32)
@@ -101,14 +120,16 @@ def cartoon_image(
     levels: int = 10,
     line_strength: float = 0.85,
     palette_mode: str = "reinhard",
+    source: Palette | None = None,
 ) -> np.ndarray:
     """One ``(H, W, 3)`` uint8 RGB image as a flat-colour, line-art cartoon.
 
-    Scale-aware: filter sizes follow the image side (tuned at 128-256 px face crops).
+    Scale-aware: filter sizes follow the image side (tuned at 128-256 px face crops). ``palette_mode``
+    and ``source``: see :func:`transfer_palette`.
     """
     h, w = image.shape[:2]
     side = min(h, w)
-    img = transfer_palette(image, palette, mode=palette_mode) if palette is not None else image
+    img = transfer_palette(image, palette, mode=palette_mode, source=source) if palette is not None else image
     d = 5 if side <= 160 else 7
     flat = img
     for _ in range(smoothing_passes):
@@ -139,13 +160,15 @@ def cartoon_target(
     kind: str = "bilateral",
     palette_mode: str = "reinhard",
     drawn: torch.Tensor | None = None,
+    source: Palette | None = None,
 ) -> torch.Tensor:
     """The cartoon of a ``(B, 3, H, W)`` batch in [-1, 1]; returns the same layout. ``kind``
     ``"bilateral"``: :func:`cartoon_image` (OpenCV); ``"guided"``: the generator's in-graph filter
     (:func:`geostyle.nets.blocks.cartoon_base`) moved to ``palette`` — the target of a generator
     built on that base, which then only has to learn what the exemplars add. ``palette_mode``: see
-    :func:`transfer_palette`. ``drawn``: with ``"guided"``, the in-graph filter of ``images`` when
-    the caller has it already (the trainer shares it with the generator's pass)."""
+    :func:`transfer_palette`, as is ``source`` (the photo set's statistics, for ``"set"``: as the
+    filter draws them, see :func:`source_palette`). ``drawn``: with ``"guided"``, the in-graph filter
+    of ``images`` when the caller has it already (the trainer shares it with the generator's pass)."""
     if kind not in CARTOON_FILTERS:
         raise ValueError(f"unknown cartoon filter {kind!r}; expected one of {CARTOON_FILTERS}")
     if drawn is not None and kind != "guided":
@@ -158,13 +181,39 @@ def cartoon_target(
         drawn_u8 = to_uint8(drawn.detach().cpu().float())
         out = np.stack(
             [
-                transfer_palette(im, palette, mode=palette_mode) if palette is not None else im
+                transfer_palette(im, palette, mode=palette_mode, source=source) if palette is not None else im
                 for im in drawn_u8
             ]
         )
     else:
-        out = np.stack([cartoon_image(im, palette, palette_mode=palette_mode) for im in to_uint8(images)])
+        out = np.stack(
+            [cartoon_image(im, palette, palette_mode=palette_mode, source=source) for im in to_uint8(images)]
+        )
     return torch.from_numpy(out).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(images.device)
+
+
+SOURCE_PALETTE_IMAGES = 256  # photos the set's statistics are measured on: the mean moves < 1 level beyond
+
+
+def source_palette(
+    photos: torch.Tensor,
+    draw: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    limit: int = SOURCE_PALETTE_IMAGES,
+) -> Palette:
+    """The photo set's Lab statistics as :func:`cartoon_target` transfers them (``"set"``): of the
+    photos themselves (the ``"bilateral"`` target moves the photo before filtering it), or of
+    ``draw(photos)`` (the ``"guided"`` target moves the generator's drawing of the photo, darker by
+    its lines: pass the generator's ``draw_base``). At most ``limit`` photos of ``photos (N, 3, H,
+    W)``, uint8 as a prepared set holds them or float in [-1, 1], spread evenly over the set."""
+    if len(photos) == 0:
+        raise ValueError("no photos to measure the set's palette on")
+    pick = np.unique(np.linspace(0, len(photos) - 1, min(limit, len(photos))).round().astype(int))
+    images = photos[torch.from_numpy(pick)].detach().cpu()
+    images = images.float().div(127.5).sub(1.0) if images.dtype == torch.uint8 else images.float()
+    if draw is not None:
+        with torch.no_grad():
+            images = torch.cat([draw(images[i : i + 16]).float() for i in range(0, len(images), 16)])
+    return Palette.of(to_uint8(images))
 
 
 def edge_smoothed(images: np.ndarray) -> np.ndarray:

@@ -20,7 +20,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -212,6 +214,19 @@ class Trainer:
             from geostyle.train.targets import Palette
 
             self.palette = Palette.of(styles.images.permute(0, 2, 3, 1).numpy())
+        self.photo_palette = None
+        if dc.target == "cartoon" and dc.target_palette == "set":
+            from geostyle.nets.blocks import cartoon_base
+            from geostyle.train.targets import source_palette
+
+            # One transfer for the whole photo set, measured on what the target moves: for the guided
+            # target the photos' drawings by G's own base (the filter's defaults where G has none, as
+            # cartoon_target draws them), for the bilateral one the photos.
+            g = unwrap(self.nets.generator)
+            draw: Callable[[torch.Tensor], torch.Tensor] | None = None
+            if dc.target_filter == "guided":
+                draw = partial(_cartoon_base, g) if getattr(g, "cartoon_base", False) else cartoon_base
+            self.photo_palette = source_palette(photos.images, draw)
         self.edge_smoothed: torch.Tensor | None = None
         # Low-resolution copies of the sets and of the edge-smoothed exemplars, made once per phase
         # resolution (batches and edge fakes read them instead of resizing every step).
@@ -291,7 +306,12 @@ class Trainer:
             from geostyle.train.targets import cartoon_target
 
             target = cartoon_target(
-                warped_x, self.palette, self.cfg.data.target_filter, self.cfg.data.target_palette, drawn=drawn
+                warped_x,
+                self.palette,
+                self.cfg.data.target_filter,
+                self.cfg.data.target_palette,
+                drawn=drawn,
+                source=self.photo_palette,
             )
             parts = tuple(self.cfg.data.target_parts)
             if parts:
