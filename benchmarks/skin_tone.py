@@ -19,6 +19,12 @@ photos as a baseline column. Writes
 ``benchmarks/results/skin_tone_<labels>.json`` and ``.md`` (name the labels after the photo set:
 two sets with the same labels write the same file); ``--sheet`` a picture of the photos with the
 darkest cheeks (photo, then each run), reduced to 256 px rows.
+
+Where a run's folder sits in its evaluation's run directory (``RUN/outputs/full`` beside
+``RUN/metrics.json``), a second table gives the gates' judges per group, photo by photo from that
+report: the anime rate (full frames / crops) and identity rank-1 (full frames / crops), for each
+run and for the cartoon filter's row of the first run's report. A judge whose rate depends on the
+photo's lightness says so there.
 """
 
 from __future__ import annotations
@@ -130,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     for t in table:
         cells = [f"{t[label]:.1f} ({t[label] - t['photo']:+.1f})" for label in labels]
         lines.append(f"| {t['group']} | {t['photos']} | {t['photo']:.1f} | " + " | ".join(cells) + " |")
+    lines += judges_by_group(rows, labelled)
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if args.sheet is not None:
@@ -143,6 +150,45 @@ def main(argv: list[str] | None = None) -> int:
         cv2.imwrite(str(args.sheet), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
         print(f"wrote {args.sheet} (rows: photo, " + ", ".join(label for label, _ in labelled) + ")")
     return 0
+
+
+def judges_by_group(rows: list[dict], labelled: list[tuple[str, Path]]) -> list[str]:
+    """Markdown lines: the evaluation's judges per group of the photo's cheek lightness, for each
+    run whose report (``RUN/metrics.json`` beside ``RUN/outputs/full``) is there, and the cartoon
+    filter's row of the first such report; no lines when none is."""
+    reports: list[tuple[str, list[dict]]] = []
+    for label, folder in labelled:
+        metrics = folder.parent.parent / "metrics.json"
+        if metrics.is_file():
+            per_image = json.loads(metrics.read_text()).get("per_image", {})
+            if not reports and "cartoon" in per_image:
+                reports.append(("cartoon filter", per_image["cartoon"]))
+            if "model" in per_image:
+                reports.append((label, per_image["model"]))
+    if not reports:
+        return []
+    lines = [
+        "",
+        "The judges of the evaluation reports by the same groups (anime rate full frames / crops; identity "
+        "rank-1 full frames / crops, among all the report's photos):",
+        "",
+        "| the photo's cheeks | photos | " + " | ".join(f"{label}: anime | {label}: identity" for label, _ in reports) + " |",
+        "|---|---|" + "---|---|" * len(reports),
+    ]
+    for low, high in GROUPS:
+        stems = {r["photo"] for r in rows if low <= r["photo_luma"] < high}
+        if not stems:
+            continue
+        cells = []
+        for _, records in reports:
+            found = [rec for rec in records if rec.get("photo") in stems]
+
+            def share(key: str, found: list[dict] = found) -> str:
+                return f"{np.mean([bool(rec.get(key)) for rec in found]):.2f}" if found else "-"
+
+            cells += [f"{share('anime')} / {share('anime_crop')}", f"{share('identity_hit')} / {share('identity_hit_crop')}"]
+        lines.append(f"| {low}-{min(high, 255)} | {len(stems)} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":
