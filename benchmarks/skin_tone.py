@@ -186,7 +186,12 @@ def judges_by_group(rows: list[dict], labelled: list[tuple[str, Path]]) -> list[
             def share(key: str, found: list[dict] = found) -> str:
                 return f"{np.mean([bool(rec.get(key)) for rec in found]):.2f}" if found else "-"
 
-            cells += [f"{share('anime')} / {share('anime_crop')}", f"{share('identity_hit')} / {share('identity_hit_crop')}"]
+            # A report missing some of the group's photos says over how many it counted.
+            count = "" if len(found) == len(stems) else f" (of {len(found)})"
+            cells += [
+                f"{share('anime')} / {share('anime_crop')}{count}",
+                f"{share('identity_hit')} / {share('identity_hit_crop')}{count}",
+            ]
         lines.append(f"| {low}-{min(high, 255)} | {len(stems)} | " + " | ".join(cells) + " |")
     return lines
 

@@ -261,6 +261,16 @@ def test_set_target_palette_moves_every_photo_by_the_set_s_statistics(tiny_datas
     )
     assert bilateral.photo_palette is not None
     np.testing.assert_allclose(bilateral.photo_palette.mean, plain.mean, atol=1e-9)
+    # The step's dense target is moved by the set's statistics (not each drawing's own).
+    from geostyle.train.targets import cartoon_target
+
+    x = tr.photos.images[:2].float().div(127.5).sub(1.0)
+    drawn_x = g.draw_base(x)
+    got = tr.dense_target(None, x, None, drawn_x)
+    expected = cartoon_target(x, tr.palette, "guided", "set", drawn=drawn_x, source=tr.photo_palette)
+    per_crop = cartoon_target(x, tr.palette, "guided", "reinhard", drawn=drawn_x)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert (got - per_crop).abs().mean() > 0.01
     reinhard = build_trainer(tiny_config(tiny_datasets, *cartoon), tmp_path / "r", progress=False)
     assert reinhard.photo_palette is None
     train(tiny_config(tiny_datasets, *cartoon, "data.target_palette=set"), tmp_path / "t", progress=False)

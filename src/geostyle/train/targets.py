@@ -62,12 +62,13 @@ def transfer_palette(
     On a face crop the chroma's mean is the skin's, so greys and blacks (less red than the mean)
     come out green-blue after the spread is scaled up: the teal blacks of models trained on it.
     Each crop is moved to the same mean lightness, so a darker face is lifted further than a light
-    one: on 198 held-out selfie crops the cheeks of the darkest (luma under 80) rise by 79 levels,
-    those over 160 by 15 (the skin-tone bias of models trained on it; docs/training.md, "Skin tone").
+    one: on 198 held-out selfie crops the cheeks of the darkest (luma under 80) rise by 78 levels,
+    those over 160 by 14 (``benchmarks/target_skin_tone.py``; the skin-tone bias of models trained
+    on it; docs/training.md, "Skin tone at its root").
     ``"set"``: the same transfer with one mean and spread for every image, ``source``'s (the photo
     set's, as the images drawn from it look): the set as a whole takes the palette, and what tells
     one person from another (a darker or lighter skin, a dark or light background) stays (the same
-    cheeks rise 22-28 levels in every group).
+    cheeks rise 18-29 levels in every group).
     ``"neutral"``: the lightness as Reinhard; the chroma scaled about grey (by the ratio of the
     palette's RMS chroma to the image's) and shifted toward the palette's mean chroma only as far
     as a pixel is as colourful as the image's mean colour and not dark (lightness 25-75 in OpenCV's
