@@ -273,8 +273,21 @@ def test_set_target_palette_moves_every_photo_by_the_set_s_statistics(tiny_datas
     assert (got - per_crop).abs().mean() > 0.01
     reinhard = build_trainer(tiny_config(tiny_datasets, *cartoon), tmp_path / "r", progress=False)
     assert reinhard.photo_palette is None
-    train(tiny_config(tiny_datasets, *cartoon, "data.target_palette=set"), tmp_path / "t", progress=False)
-    assert (tmp_path / "t" / "resume.pt").exists()
+    final = train(tiny_config(tiny_datasets, *cartoon, "data.target_palette=set"), tmp_path / "t", progress=False)
+    # The run records the set's palette: in its resume state (a resume on other photos is refused)
+    # and in its release (what the model's targets were moved by).
+    from geostyle.errors import CheckpointError
+    from geostyle.nets.release import read_release_metadata
+
+    state = ckpt.load_resume(tmp_path / "t" / "resume.pt")
+    assert state["photo_palette"] == tr.photo_palette.to_dict()
+    assert read_release_metadata(final)["extra"]["photo_palette"] == tr.photo_palette.to_dict()
+    again = build_trainer(tiny_config(tiny_datasets, *cartoon, "data.target_palette=set"), tmp_path / "t", progress=False)
+    again.load_state_dict(state)
+    assert again.step == state["step"]
+    state["photo_palette"]["mean"][0] += 1.0
+    with pytest.raises(CheckpointError, match="photo set's palette"):
+        again.load_state_dict(state)
 
 
 def test_bf16_precision_runs_the_networks_in_bfloat16_and_releases_float32(tiny_datasets, tmp_path):

@@ -108,6 +108,10 @@ class StepInputs:
     drawn: torch.Tensor | None = None  # G's cartoon base of warped_x (cartoon-base generators only)
 
 
+# Lab levels the photo set's palette may differ by on resume (the same photos give the same numbers;
+# float rounding across machines stays far below this).
+PHOTO_PALETTE_TOLERANCE = 0.01
+
 class Trainer:
     def __init__(
         self,
@@ -671,6 +675,8 @@ class Trainer:
             state["disc_local"] = unwrap(n.disc_local).state_dict()
         if self.teacher_identity is not None:
             state["teacher_sha256"] = self.teacher_identity["sha256"]
+        if self.photo_palette is not None:
+            state["photo_palette"] = self.photo_palette.to_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any], teacher_named: bool = False) -> None:
@@ -691,6 +697,17 @@ class Trainer:
                 "teacher it began with (a bundled name can come to mean another model in a later release); name "
                 "the teacher file explicitly: --set data.teacher=PATH"
             )
+        saved_palette = state.get("photo_palette")
+        if saved_palette is not None and self.photo_palette is not None:
+            current = self.photo_palette.to_dict()
+            drift = max(
+                abs(a - b) for key in ("mean", "std") for a, b in zip(current[key], saved_palette[key], strict=True)
+            )
+            if drift > PHOTO_PALETTE_TOLERANCE:
+                raise CheckpointError(
+                    f"the photo set's palette this run's targets were moved by has changed (by {drift:.2f} Lab "
+                    "levels): the prepared photos are not the ones it began with; resume it on those, or start a new run"
+                )
         n = self.nets
         unwrap(n.generator).load_state_dict(state["generator"])
         unwrap(n.reverse).load_state_dict(state["reverse"])
@@ -727,6 +744,8 @@ class Trainer:
                     # Evaluation leaves these out of its held-out sets by default.
                     "trained_on": {"photos": self.photos.stems, "styles": self.styles.stems},
                     "target": self.cfg.data.target,
+                    # The photo set's statistics a "set" palette moved the targets by.
+                    **({"photo_palette": self.photo_palette.to_dict()} if self.photo_palette is not None else {}),
                     **({"teacher": self.teacher_identity} if self.teacher_identity is not None else {}),
                     # What train.precision resolved to on the machine that trained it.
                     "precision": "bf16" if self.autocast_dtype is not None else "fp32",
