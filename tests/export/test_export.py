@@ -48,6 +48,7 @@ def test_onnx_export_runs_and_carries_metadata(tiny_model, tmp_path, graph):
     assert meta["model_card"]["face_outline"]["opacity"] == 0.0
     assert meta["model_card"]["anime_skin"]["opacity"] == 0.0
     assert meta["model_card"]["part_gains"] == {}  # the tiny model has no face shape
+    assert meta["model_card"]["colourless_tint"]["lab_chroma"] is None  # nor the photo set's palette
     session = ort_session(out, threads=1)
     declared = [(i["name"], i["shape"]) for i in meta["inputs"]]
     assert [(i.name, i.shape) for i in session.get_inputs()] == declared

@@ -115,6 +115,13 @@ def build_metadata(stylizer, graph: str, size: int, opset: int | None, fmt: str)
                 "drawn_by": "the caller, after the anime eyes and skin, on the face graph's output at the warp's "
                 "target landmarks (geostyle.infer.outline.draw_face_outline); the graph does not draw it",
             },
+            # Applied to the inputs by the caller (geostyle.infer.tone), not by the graph itself.
+            "colourless_tint": {
+                "lab_chroma": None if stylizer.colourless_tint is None else list(stylizer.colourless_tint),
+                "applied_by": "the caller, to every input image with no colour (a greyscale photo): its OpenCV 8-bit "
+                "Lab a, b set to lab_chroma, faded to grey below lightness 50-110 (geostyle.infer.tone."
+                "tint_colourless); the graph does not tint; null: the model needs none",
+            },
             "crop_framing": "FFHQ-style similarity from eye centres and mouth (geostyle.faces.align)",
             "landmarks": "geostyle canonical 33-point set, docs/conventions.md",
             "intended_use": "portrait stylization; research use (trained on research datasets)",
