@@ -118,9 +118,10 @@ def build_metadata(stylizer, graph: str, size: int, opset: int | None, fmt: str)
             # Applied to the inputs by the caller (geostyle.infer.tone), not by the graph itself.
             "colourless_tint": {
                 "lab_chroma": None if stylizer.colourless_tint is None else list(stylizer.colourless_tint),
-                "applied_by": "the caller, to every input image with no colour (a greyscale photo): its OpenCV 8-bit "
-                "Lab a, b set to lab_chroma, faded to grey below lightness 50-110 (geostyle.infer.tone."
-                "tint_colourless); the graph does not tint; null: the model needs none",
+                "applied_by": "the caller, to every input cut from a frame with no colour (a greyscale photo; "
+                "decided once per frame, geostyle.infer.tone.is_colourless): its OpenCV 8-bit Lab a, b set to "
+                "lab_chroma, faded to grey below lightness 50-110 (geostyle.infer.tone.tint); the graph does not "
+                "tint; null: the model needs none",
             },
             "crop_framing": "FFHQ-style similarity from eye centres and mouth (geostyle.faces.align)",
             "landmarks": "geostyle canonical 33-point set, docs/conventions.md",

@@ -36,16 +36,12 @@ def is_colourless(image: np.ndarray) -> bool:
 TINT_RAMP = (50.0, 110.0)
 
 
-def tint_colourless(image: np.ndarray, chroma: tuple[float, float]) -> np.ndarray:
-    """``image`` (``(H, W, 3)`` uint8 RGB) itself when it has colour, else :func:`tint` of it. A caller
-    that cuts pieces from one frame decides on the frame and tints the pieces (a face crop of a nearly
-    grey photo may itself be colourless where the frame is not: tinting only the face leaves a seam)."""
-    return tint(image, chroma) if is_colourless(image) else image
-
-
 def tint(image: np.ndarray, chroma: tuple[float, float]) -> np.ndarray:
     """``image`` (``(H, W, 3)`` uint8 RGB) at its own lightness with OpenCV 8-bit Lab chroma ``chroma``
-    (a, b), faded to grey in the darks (:data:`TINT_RAMP`)."""
+    (a, b), faded to grey in the darks (:data:`TINT_RAMP`). A caller that cuts pieces from one frame
+    decides with :func:`is_colourless` on the frame and tints every piece of it, or none (a face crop
+    of a nearly grey photo may itself be colourless where the frame is not: tinting only the face
+    leaves a seam)."""
     lab = cv2.cvtColor(np.ascontiguousarray(image, dtype=np.uint8), cv2.COLOR_RGB2LAB).astype(np.float32)
     low, high = TINT_RAMP
     weight = np.clip((lab[..., 0] - low) / (high - low), 0.0, 1.0)

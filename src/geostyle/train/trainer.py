@@ -112,6 +112,7 @@ class StepInputs:
 # float rounding across machines stays far below this).
 PHOTO_PALETTE_TOLERANCE = 0.01
 
+
 class Trainer:
     def __init__(
         self,
