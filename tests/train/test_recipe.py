@@ -446,3 +446,27 @@ def test_teacher_styles_compare_as_stems_with_dots(tiny_datasets, tmp_path):
     assert identity["file"] == "dotted.safetensors" and len(identity["sha256"]) == 64
     with pytest.raises(ConfigError, match="did not train on 1 of the 2"):
         load_teacher(str(path), torch.device("cpu"), 3, ["face.001", "c"])
+
+
+def test_a_student_names_its_teacher_s_photo_palette(tiny_datasets, tmp_path):
+    """A student of a teacher trained on the photo set's one palette draws colours relative to that
+    set as its teacher does, so its releases name the teacher's palette (the stylizer then tints a
+    greyscale photo for it too); a student of a per-crop teacher names none, and a malformed palette
+    is refused before training."""
+    from geostyle.nets.release import read_release_metadata, update_release_extra
+    from geostyle.train import checkpoint as ckpt
+    from geostyle.train.run import train
+
+    per_crop = _teacher_of(tiny_datasets, tmp_path)  # the bundled `anime`, trained per crop
+    final = train(_teacher_config(tiny_datasets, per_crop, "train.steps=1"), tmp_path / "a", progress=False)
+    assert "photo_palette" not in read_release_metadata(final)["extra"]
+    palette = {"mean": [120.5, 137.0, 134.0], "std": [70.0, 10.0, 12.0]}
+    set_teacher = tmp_path / "set_teacher.safetensors"
+    update_release_extra(per_crop, set_teacher, photo_palette=palette)
+    final = train(_teacher_config(tiny_datasets, set_teacher, "train.steps=1"), tmp_path / "b", progress=False)
+    assert read_release_metadata(final)["extra"]["photo_palette"] == palette
+    assert ckpt.load_resume(tmp_path / "b" / "resume.pt")["photo_palette"] == palette
+    broken = tmp_path / "broken_teacher.safetensors"
+    update_release_extra(per_crop, broken, photo_palette={"mean": [1.0, 2.0]})
+    with pytest.raises(ConfigError, match="photo_palette is malformed"):
+        train(_teacher_config(tiny_datasets, broken, "train.steps=1"), tmp_path / "c", progress=False)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from geostyle.infer.tone import CHROMA_RAMP, SAMPLE_STEP, TINT_RAMP
 from geostyle.warp.geometry import part_gain_points
 
 METADATA_FORMAT = "geostyle-export"
@@ -118,10 +119,15 @@ def build_metadata(stylizer, graph: str, size: int, opset: int | None, fmt: str)
             # Applied to the inputs by the caller (geostyle.infer.tone), not by the graph itself.
             "colourless_tint": {
                 "lab_chroma": None if stylizer.colourless_tint is None else list(stylizer.colourless_tint),
-                "applied_by": "the caller, to every input cut from a frame with no colour (a greyscale photo; "
-                "decided once per frame, geostyle.infer.tone.is_colourless): its OpenCV 8-bit Lab a, b set to "
-                "lab_chroma, faded to grey below lightness 50-110 (geostyle.infer.tone.tint); the graph does not "
-                "tint; null: the model needs none",
+                "applied_by": "the caller, to every input cut from a frame, with one measurement of the whole "
+                "frame (geostyle.infer.tone.measure_cast): the frame's colour is the mean distance from grey of the "
+                "OpenCV 8-bit Lab a, b of every 8th pixel each way with lightness 50 or more, and their mean (a, b); "
+                "the weight falls linearly from 1 at colour 4 to 0 at colour 8; every pixel's a, b moves by weight "
+                "times (lab_chroma minus that mean), faded out below lightness 50-110 (geostyle.infer.tone.tint); "
+                "the graph does not tint; null: the model needs none",
+                "chroma_ramp": list(CHROMA_RAMP),
+                "lightness_ramp": list(TINT_RAMP),
+                "sample_step": SAMPLE_STEP,
             },
             "crop_framing": "FFHQ-style similarity from eye centres and mouth (geostyle.faces.align)",
             "landmarks": "geostyle canonical 33-point set, docs/conventions.md",

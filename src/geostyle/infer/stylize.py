@@ -43,7 +43,7 @@ from geostyle.infer.outline import draw_face_outline
 from geostyle.infer.runtime import RUNTIMES, from_blob, make_runtime, single_thread_numpy_blas, to_blob
 from geostyle.infer.skin import draw_anime_skin
 from geostyle.infer.timing import StageTimer
-from geostyle.infer.tone import is_colourless, tint
+from geostyle.infer.tone import NO_CAST, Cast, measure_cast, tint
 from geostyle.infer.tracking import reduce_for_detection, scale_face
 from geostyle.nets.release import ReleaseModel, load_release, resolve_model
 from geostyle.warp.alignment import BatchAligner
@@ -188,8 +188,8 @@ class Stylizer:
         except (GeostyleError, KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.path}: geometry model is malformed ({exc})") from exc
         extra = self.release.metadata.get("extra", {})
-        # A model trained on the photo set's palette draws a greyscale photo as an average-coloured one
-        # when the release names the set's average colour (geostyle.infer.tone).
+        # A model trained on the photo set's palette draws a greyscale or nearly grey photo as an
+        # average-coloured one when the release names the set's average colour (geostyle.infer.tone).
         self.colourless_tint: tuple[float, float] | None = None
         photo_palette = extra.get("photo_palette")
         if photo_palette is not None and draws_colour:
@@ -371,8 +371,8 @@ class Stylizer:
         """Stylize an aligned ``(S, S, 3)`` crop whose landmarks ``(K, 2)`` are in its pixel frame."""
         if crop.shape[:2] != (self.size, self.size):
             raise GeostyleError(f"crop is {crop.shape[:2]}, the model expects {self.size}x{self.size}")
-        tinted = self.tints(crop)
-        x = self._blob(np.ascontiguousarray(crop), tinted)
+        cast = self.cast(crop)
+        x = self._blob(np.ascontiguousarray(crop), cast)
         spline = self.face_spline(landmarks, strength)
         if spline is None:
             return self.draw_features(from_blob(self.runtime.frame(x)), landmarks)
@@ -382,18 +382,21 @@ class Stylizer:
         warped = cv2.remap(
             crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        return self.draw_features(from_blob(self.runtime.face(x, quarter, self._blob(warped, tinted))), self.target_pixels(spline))
+        return self.draw_features(from_blob(self.runtime.face(x, quarter, self._blob(warped, cast))), self.target_pixels(spline))
 
-    def tints(self, image: np.ndarray) -> bool:
-        """Whether ``image`` (a whole frame, or the only picture a call gets) is given the photo set's
-        average colour before the generator: the model names one (:attr:`colourless_tint`) and the
-        picture has no colour. Decided once per frame, so its face crops and background agree."""
-        return self.colourless_tint is not None and is_colourless(image)
+    def cast(self, image: np.ndarray) -> Cast:
+        """How far ``image`` (a whole frame, or the only picture a call gets) is moved toward the photo
+        set's average colour before the generator: none unless the model names one
+        (:attr:`colourless_tint`), all the way for a greyscale photo, part of it for a nearly grey one
+        (geostyle.infer.tone). Measured once per frame, so its face crops and background agree."""
+        if self.colourless_tint is None:
+            return NO_CAST
+        return measure_cast(image)
 
-    def _blob(self, image: np.ndarray, tinted: bool) -> np.ndarray:
-        """``image`` as the runtime's input, given the photo set's average colour when ``tinted``."""
-        if tinted and self.colourless_tint is not None:
-            image = tint(image, self.colourless_tint)
+    def _blob(self, image: np.ndarray, cast: Cast) -> np.ndarray:
+        """``image`` as the runtime's input, moved toward the photo set's average colour by ``cast``."""
+        if cast.weight > 0.0 and self.colourless_tint is not None:
+            image = tint(image, self.colourless_tint, cast)
         return to_blob(image)
 
     def target_pixels(self, spline: FaceSpline) -> np.ndarray:
@@ -429,14 +432,14 @@ class Stylizer:
     def stylize_aligned(self, image: np.ndarray, aligned: Aligned, strength: float | None = None) -> Stylized:
         """:meth:`stylize` of a face already found and aligned in ``image`` (:meth:`align`)."""
         h, w = image.shape[:2]
-        tinted = self.tints(image)
+        cast = self.cast(image)
         warp = self.frame_warp(aligned.alignment, aligned.landmarks, h, w, strength)
         if warp is None:
-            out = self.draw_features(from_blob(self.runtime.frame(self._blob(aligned.crop, tinted))), aligned.landmarks)
+            out = self.draw_features(from_blob(self.runtime.frame(self._blob(aligned.crop, cast))), aligned.landmarks)
         else:
             _, warped = cut_face(np.ascontiguousarray(image, dtype=np.uint8), aligned.alignment, warp.full, warp.reach)
             assert warped is not None
-            out = from_blob(self.runtime.face(self._blob(aligned.crop, tinted), warp.quarter, self._blob(warped, tinted)))
+            out = from_blob(self.runtime.face(self._blob(aligned.crop, cast), warp.quarter, self._blob(warped, cast)))
             out = self.draw_features(out, self.target_pixels(warp.spline))
         return Stylized(out, aligned.crop, aligned.alignment, aligned.face)
 
@@ -462,7 +465,7 @@ class Stylizer:
         with timer("resize"):
             small = np.ascontiguousarray(resize_to(image, wh, ww))
         with timer("G frame"):
-            styled = from_blob(self.runtime.frame(self._blob(small, self.tints(image))))
+            styled = from_blob(self.runtime.frame(self._blob(small, self.cast(image))))
         with timer("resize"):
             return resize_to(styled, h, w)
 
@@ -493,7 +496,7 @@ class Stylizer:
         if background is None:
             out = self.stylize_background(image)
         h, w = image.shape[:2]
-        tinted = self.tints(image)  # as the background pass decides on the same frame
+        cast = self.cast(image)  # as the background pass measures the same frame
         styled: list[tuple[np.ndarray, Alignment]] = []
         warps: list[FrameWarp] = []
         try:
@@ -513,9 +516,9 @@ class Stylizer:
                         crop, warped = cut_face(image, alignment, warp.full, warp.reach)
                 with timer("G face"):
                     if warp is None or warped is None:
-                        y = self.runtime.frame(self._blob(crop, tinted))
+                        y = self.runtime.frame(self._blob(crop, cast))
                     else:
-                        y = self.runtime.face(self._blob(crop, tinted), warp.quarter, self._blob(warped, tinted))
+                        y = self.runtime.face(self._blob(crop, cast), warp.quarter, self._blob(warped, cast))
                 face = from_blob(y)
                 if self.draws:
                     with timer("drawings"):  # the anime eyes, skin and outline

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -42,6 +43,19 @@ class Palette:
 
     def to_dict(self) -> dict[str, list[float]]:
         return {"mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Palette:
+        """The inverse of :meth:`to_dict` (a release's ``extra.photo_palette``). Raises ValueError
+        where ``data`` is not three means and three spreads."""
+        try:
+            mean = tuple(float(v) for v in data["mean"])
+            std = tuple(float(v) for v in data["std"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a palette: {data!r} ({exc})") from exc
+        if len(mean) != 3 or len(std) != 3:
+            raise ValueError(f"not a palette: {data!r} (three means and three spreads expected)")
+        return cls(mean, std)  # type: ignore[arg-type]
 
 
 PALETTE_TRANSFERS = ("reinhard", "neutral", "set")

@@ -64,6 +64,7 @@ from geostyle.warp.local import crop_parts
 
 if TYPE_CHECKING:
     from geostyle.nets.perceptual import PerceptualLoss
+    from geostyle.train.targets import Palette
 
 PART_CROP = 32  # local discriminator crop size at 256 px training resolution, scaled with it
 TARGETS = ("none", "cartoon", "paired", "teacher")
@@ -220,7 +221,12 @@ class Trainer:
 
             self.palette = Palette.of(styles.images.permute(0, 2, 3, 1).numpy())
         self.photo_palette = None
-        if dc.target == "cartoon" and dc.target_palette == "set":
+        if self.teacher is not None:
+            # A student draws what its teacher draws, colours included: where the teacher learnt on the
+            # photo set's one palette, the student's releases name it too, so the stylizer gives a
+            # greyscale photo the set's average colour for both (geostyle.infer.tone).
+            self.photo_palette = teacher_palette(dc.teacher)
+        elif dc.target == "cartoon" and dc.target_palette == "set":
             from geostyle.nets.blocks import cartoon_base
             from geostyle.train.targets import source_palette
 
@@ -870,6 +876,24 @@ def _batch_to(batch, device: torch.device):
     return dataclasses.replace(
         batch, images=batch.images.to(device), points=batch.points.to(device), mask=batch.mask.to(device)
     )
+
+
+def teacher_palette(name_or_path: str) -> Palette | None:
+    """The photo set's palette a teacher's targets were moved by (its release's ``extra.photo_palette``;
+    None where it was trained per crop). Raises :class:`ConfigError` where it is malformed."""
+    from geostyle.nets.release import read_release_metadata, resolve_model
+    from geostyle.train.targets import Palette
+
+    try:
+        saved = read_release_metadata(resolve_model(name_or_path))["extra"].get("photo_palette")
+    except CheckpointError as exc:
+        raise ConfigError(f"data.teacher: {exc}") from exc
+    if saved is None:
+        return None
+    try:
+        return Palette.from_dict(saved)
+    except ValueError as exc:
+        raise ConfigError(f"data.teacher {name_or_path!r}: extra.photo_palette is malformed ({exc})") from exc
 
 
 def load_teacher(
