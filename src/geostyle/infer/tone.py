@@ -4,9 +4,9 @@ A model trained on targets moved by one palette transfer for the whole photo set
 set``; the bundled ``anime_large``) maps each photo's colours relative to that set's average. A greyscale
 photo lies on the cool side of a set of face photos (their average is a warm skin colour), so such a
 model draws it grey-cyan, where a model trained per crop put every crop on the exemplars' warm mean.
-The same holds for the many "black and white" photos that keep a faint cast (a filter's tone, JPEG
-chroma noise): 45 of 1,413 selfie and HELEN photos with colour measure under 5 here, against a median
-of 19-21 (:func:`measure_cast`).
+The same holds for "black and white" photos that keep a faint cast (a filter's tone, JPEG chroma
+noise): of the 1,500 selfie and HELEN photos here, 84 are greyscale, 43 measure 1-4 and 39 lie in the
+ramp below, against a median of 19 (:func:`measure_cast`; ``benchmarks/photo_colour.py``).
 
 Given the set's average chroma (the release's ``extra.photo_palette``), a frame with little colour is
 shifted toward it first, by a weight that falls from 1 to 0 as the frame's own colour rises
@@ -32,9 +32,9 @@ SAMPLE_STEP = 8  # every 8th pixel each way: about 1 ms on a 1080p frame
 TINT_RAMP = (50.0, 110.0)
 
 # A frame's colour (the mean distance from grey of its lit pixels' OpenCV 8-bit Lab a, b) at or below
-# which it takes the whole shift, and at or above which none. Greyscale photos measure 0-1; filtered
-# "black and white" selfies 1.5-5; desaturated colour photos 5-8; the median photo 19-21 (selfies,
-# HELEN; docs/training.md "Greyscale photos").
+# which it takes the whole shift, and at or above which none. Greyscale photos measure 0-1, filtered
+# "black and white" selfies 1.5-5, desaturated colour photos 5-8, the median photo 19 (selfies and
+# HELEN, looked at; docs/training.md "Nearly grey photos").
 CHROMA_RAMP = (4.0, 8.0)
 
 
