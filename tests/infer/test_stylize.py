@@ -474,7 +474,7 @@ def test_a_release_carries_its_drawings(tiny_model, tmp_path, name, bad):
         assert type(caught.value) is CheckpointError
 
 
-@pytest.mark.parametrize("name", ["anime_large"])
+@pytest.mark.parametrize("name", ["anime", "anime_large"])
 def test_bundled_anime_model_keeps_a_darker_face_darker(name, astronaut_path):
     """Skin tone: the same face darkened to 0.6 of its light comes out darker by nearly the same
     number of levels (a model trained on targets moved per crop to the exemplars' lightness, as the

@@ -457,7 +457,8 @@ def test_a_student_names_its_teacher_s_photo_palette(tiny_datasets, tmp_path):
     from geostyle.train import checkpoint as ckpt
     from geostyle.train.run import train
 
-    per_crop = _teacher_of(tiny_datasets, tmp_path)  # the bundled `anime`, trained per crop
+    per_crop = tmp_path / "per_crop_teacher.safetensors"  # a teacher trained per crop names no palette
+    update_release_extra(_teacher_of(tiny_datasets, tmp_path), per_crop, photo_palette=None)
     final = train(_teacher_config(tiny_datasets, per_crop, "train.steps=1"), tmp_path / "a", progress=False)
     assert "photo_palette" not in read_release_metadata(final)["extra"]
     palette = {"mean": [120.5, 137.0, 134.0], "std": [70.0, 10.0, 12.0]}
