@@ -234,7 +234,7 @@ def test_background_pass_in_a_worker_thread_changes_nothing(tiny_model, astronau
     assert faces
     np.testing.assert_array_equal(together.render(image, faces), alone.render(image, faces))
 
-    def broken(_image):
+    def broken(_image, _cast=None):
         raise GeostyleError("background failed")
 
     together.stylize_background = broken  # type: ignore[method-assign]

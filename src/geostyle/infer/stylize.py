@@ -456,16 +456,17 @@ class Stylizer:
         grid = np.ascontiguousarray(identity_field(s // 4, s // 4)[None], dtype=np.float32)
         self.runtime.face(crop, grid, crop)
 
-    def stylize_background(self, image: np.ndarray) -> np.ndarray:
+    def stylize_background(self, image: np.ndarray, cast: Cast | None = None) -> np.ndarray:
         """The whole frame through the generator at the working resolution, without any warp,
-        returned at the size of ``image``."""
+        returned at the size of ``image``. ``cast``: :meth:`cast` of ``image``, where the caller has
+        measured it already."""
         h, w = image.shape[:2]
         wh, ww = working_size(h, w, self.work_size)
         timer = self.timer
         with timer("resize"):
             small = np.ascontiguousarray(resize_to(image, wh, ww))
         with timer("G frame"):
-            styled = from_blob(self.runtime.frame(self._blob(small, self.cast(image))))
+            styled = from_blob(self.runtime.frame(self._blob(small, self.cast(image) if cast is None else cast)))
         with timer("resize"):
             return resize_to(styled, h, w)
 
@@ -491,12 +492,14 @@ class Stylizer:
         # ``overlap`` the background runs in a worker thread (the runtimes release the GIL) while
         # this thread cuts, warps and stylizes the faces — on two cores most of the face work then
         # hides behind the larger frame pass.
+        # One measurement of the frame's colour for the faces and the background pass (a pass started
+        # by the caller measured the same frame itself).
+        cast = self.cast(image)
         if background is None and self.overlap and faces:
-            background = self.start_background(image)
+            background = self.start_background(image, cast)
         if background is None:
-            out = self.stylize_background(image)
+            out = self.stylize_background(image, cast)
         h, w = image.shape[:2]
-        cast = self.cast(image)  # as the background pass measures the same frame
         styled: list[tuple[np.ndarray, Alignment]] = []
         warps: list[FrameWarp] = []
         try:
@@ -565,14 +568,14 @@ class Stylizer:
             paste_face(out, warped, alignment, self.feather)
         return out
 
-    def start_background(self, image: np.ndarray) -> Future | None:
+    def start_background(self, image: np.ndarray, cast: Cast | None = None) -> Future | None:
         """Start the whole-frame pass of ``image`` in the worker thread (None without ``overlap``);
-        hand the result to :meth:`render` of the same image."""
+        hand the result to :meth:`render` of the same image. ``cast`` as for :meth:`stylize_background`."""
         if not self.overlap:
             return None
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geostyle-background")
-        return self._pool.submit(self.stylize_background, np.ascontiguousarray(image, dtype=np.uint8))
+        return self._pool.submit(self.stylize_background, np.ascontiguousarray(image, dtype=np.uint8), cast)
 
     def stylize_frame(
         self,
