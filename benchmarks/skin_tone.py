@@ -38,24 +38,10 @@ import cv2
 import numpy as np
 from run_outputs import labelled_folders, photo_for, stack_rows
 
+from geostyle.eval.skin import cheek_luma, cheek_mask
+
 RESULTS = Path(__file__).resolve().parent / "results"
 GROUPS = ((0, 80), (80, 120), (120, 160), (160, 256))  # the photo's cheek luma
-LUMA = np.array([0.299, 0.587, 0.114])
-
-
-def cheek_mask(shape: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
-    """Both cheeks' triangles (eyelid's middle, nose side, mouth corner) as a boolean mask."""
-    from geostyle.faces.landmarks import INDEX
-
-    mask = np.zeros(shape, np.uint8)
-    for side, nose in (("right", "nose_right"), ("left", "nose_left")):
-        points = landmarks[[INDEX[f"{side}_eye_bottom"], INDEX[nose], INDEX[f"mouth_{side}"]]]
-        centre = points.mean(0)
-        points = centre + 0.8 * (points - centre)  # clear of the lids, nostrils and lips
-        cv2.fillConvexPoly(mask, np.round(points).astype(np.int32), 1)
-    return mask.astype(bool)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=Path, required=True, help="the photo folder the runs evaluated")
@@ -94,14 +80,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         row = {
             "photo": stem,
-            "photo_luma": float(np.median(photo[mask] @ LUMA)),
-            "cartoon filter": float(np.median(cartoon(photo)[mask] @ LUMA)),
+            "photo_luma": cheek_luma(photo, mask),
+            "cartoon filter": cheek_luma(cartoon(photo), mask),
         }
         for label, folder in labelled:
             out = load_image(folder / f"{stem}.png")
             if out.shape != photo.shape:
                 ap.error(f"{folder / stem}.png has another size than its photo")
-            row[label] = float(np.median(out[mask] @ LUMA))
+            row[label] = cheek_luma(out, mask)
         rows.append(row)
     if not rows:
         ap.error("no face found in the photos that match the outputs")

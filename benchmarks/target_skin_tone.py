@@ -20,7 +20,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from skin_tone import GROUPS, LUMA, cheek_mask
+from skin_tone import GROUPS
+
+from geostyle.eval.skin import cheek_luma, cheek_mask
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -57,15 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         crop, mask = aligned.crop, cheek_mask(aligned.crop.shape[:2], aligned.landmarks)
         if mask.sum() < 50:
             continue
-
-        def cheeks(image: np.ndarray, mask: np.ndarray = mask) -> float:
-            return float(np.median(image[mask] @ LUMA))
-
         rows.append(
             (
-                cheeks(crop),
-                cheeks(transfer_palette(crop, palette)),
-                cheeks(transfer_palette(crop, palette, mode="set", source=source)),
+                cheek_luma(crop, mask),
+                cheek_luma(transfer_palette(crop, palette), mask),
+                cheek_luma(transfer_palette(crop, palette, mode="set", source=source), mask),
             )
         )
     table = np.array(rows)
