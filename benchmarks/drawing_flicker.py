@@ -1,18 +1,19 @@
-"""Does a drawing after the generator (anime eyes, face outline, anime skin) or the generator's dark
-depth flicker in video?
+"""Does a drawing after the generator (anime eyes, face outline, anime skin) or a filter of the
+generator (its dark depth, its cleared light marks) flicker in video?
 
     python benchmarks/drawing_flicker.py --drawing outline --model anime --frames 120
 
 Each video runs through two live sessions of the same model in lockstep (landmark smoothing on, as
 ``geostyle stylize`` runs videos), one with the drawing at 0 and one at 1, everything else as the
 model has it (``--drawing dark_depth``: the dark depth at 0 and at ``--share``, the shipped 0.6 by
-default for it). Per session: the flicker meter of ``pipeline_speed.py`` (how much more the output
-changes from frame to frame than the input, whole frame and the face's box;
-:mod:`geostyle.video.stability`). And the drawing's own change: ``|drawn - plain|`` is the
-drawing in each frame; its mean change from one frame to the next over its mean size says how
-much of it jumps (a drawing that moves with a face changes a little; one that switches on and off
-or hops between edges changes by its whole size). Writes ``benchmarks/results/drawing_flicker_<drawing>.json``
-and ``.md`` and a strip of consecutive frames' faces, plain over drawn, ``docs/img/drawing_flicker_<drawing>.jpg``.
+default for it; ``--drawing clear_marks``: the light marks left, 0, and cleared, 1). Per session:
+the flicker meter of ``pipeline_speed.py`` (how much more the output changes from frame to frame
+than the input, whole frame and the face's box; :mod:`geostyle.video.stability`). And the
+drawing's own change: ``|drawn - plain|`` is the drawing in each frame; its mean change from one
+frame to the next over its mean size says how much of it jumps (a drawing that moves with a face
+changes a little; one that switches on and off or hops between edges changes by its whole size).
+Writes ``benchmarks/results/drawing_flicker_<drawing>.json`` and ``.md`` and a strip of
+consecutive frames' faces, plain over drawn, ``docs/img/drawing_flicker_<drawing>.jpg``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ VIDEOS = ROOT.parent / "shared" / "data" / "video"
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="anime")
-    ap.add_argument("--drawing", choices=("eyes", "outline", "skin", "dark_depth"), default="outline")
+    ap.add_argument("--drawing", choices=("eyes", "outline", "skin", "dark_depth", "clear_marks"), default="outline")
     ap.add_argument("--share", type=float, default=None, help="the drawing's value when on (default 1; dark_depth 0.6)")
     ap.add_argument("--videos", nargs="+", type=Path, default=[VIDEOS / "d0.mp4", VIDEOS / "d12.mp4"])
     ap.add_argument("--frames", type=int, default=120, help="frames per video (from the start)")
@@ -52,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         # The eyes and outline were measured with the whole face at one strength, before the face
         # shape; the skin, which came after it, with the model's own shape.
-        # The dark depth, later still, likewise.
-        gains = None if args.drawing in ("skin", "dark_depth") else {}
+        # The dark depth and the cleared marks, later still, likewise.
+        gains = None if args.drawing in ("skin", "dark_depth", "clear_marks") else {}
         share = args.share if args.share is not None else (0.6 if args.drawing == "dark_depth" else 1.0)
         sessions = {
             v: LiveSession(Stylizer(args.model, threads=1, part_gains=gains, **{args.drawing: v * share}), smoothing=True)

@@ -107,7 +107,7 @@ def test_report_names_the_part_gains(report):
 
 def test_report_names_the_drawings(report):
     """The settings line names each drawing the model drew, the anime skin among them, and the
-    generator's dark colour and depth."""
+    generator's filters (dark colour and depth, lift cap, cleared light marks)."""
     from geostyle.eval.report import markdown
 
     _, m = report
@@ -115,10 +115,12 @@ def test_report_names_the_drawings(report):
     assert m["settings"]["dark_colour"] == 0.0 and "dark colour" not in markdown(m)
     assert m["settings"]["dark_depth"] == 0.0 and "dark depth" not in markdown(m)
     assert m["settings"]["lift_cap"] == 0.0 and "lift cap" not in markdown(m)
+    assert m["settings"]["clear_marks"] == 0.0 and "light marks" not in markdown(m)
     drawn = markdown({**m, "settings": {**m["settings"], "eyes": 1.0, "skin": 0.5, "outline": 1.0}})
     assert ", anime eyes 1, anime skin 0.5, outline 1" in drawn
-    kept = markdown({**m, "settings": {**m["settings"], "ink": 1.0, "dark_colour": 1.0, "dark_depth": 0.6, "lift_cap": 32}})
-    assert ", ink 1, dark colour 1, dark depth 0.6, lift cap 32" in kept
+    settings = {"ink": 1.0, "dark_colour": 1.0, "dark_depth": 0.6, "lift_cap": 32, "clear_marks": 1.0}
+    kept = markdown({**m, "settings": {**m["settings"], **settings}})
+    assert ", ink 1, dark colour 1, dark depth 0.6, lift cap 32, light marks cleared 1" in kept
 
 
 def test_known_answers_of_the_baselines(report):

@@ -857,6 +857,59 @@ def test_a_generator_caps_its_lift_in_both_decode_paths_and_carries_it(tmp_path)
             create_model("geo_mobile_s", **bad)
 
 
+def test_clear_light_marks_clears_thin_light_marks_the_photo_lacks_and_nothing_else():
+    """``clear_light_marks``: a white dash two pixels wide and a small white dot on dark navy come
+    out navy; the same dash where the photo has its own thin light line stays; a light patch five
+    pixels wide, a dark line and a dash only 10 levels lighter than its surround stay; half the
+    share goes half the way."""
+    from geostyle.nets.blocks import clear_light_marks
+
+    navy = torch.tensor([30.0, 40.0, 90.0]).view(1, 3, 1, 1) / 127.5 - 1.0
+    photo = navy.expand(1, 3, 32, 48).clone()
+    out = photo.clone()
+    out[..., 4:16, 6:8] = 1.0  # the dash: 2 px wide, 12 px tall
+    out[..., 24:26, 10:12] = 0.9  # a dot
+    out[..., 4:16, 20:25] = 0.8  # a patch 5 px wide: a drawn light shape, not a mark
+    out[..., 4:16, 30:31] = -1.0  # a dark line
+    out[..., 4:16, 36:37] = photo[..., 4:16, 36:37] + 2 * 10 / 255  # a faint dash, 10 levels
+    out[..., 4:16, 42:44] = 1.0  # a dash the photo has too (below)
+    photo[..., 4:16, 42:43] = 0.95  # the photo's own light line (a strand of hair in light) under the dash
+    cleared = clear_light_marks(out, photo, 1.0)
+    torch.testing.assert_close(cleared[..., 4:16, 6:8], navy.expand(1, 3, 12, 2), atol=1e-6, rtol=0)
+    torch.testing.assert_close(cleared[..., 24:26, 10:12], navy.expand(1, 3, 2, 2), atol=1e-6, rtol=0)
+    for columns in (slice(20, 25), slice(30, 31), slice(36, 37), slice(42, 44)):
+        torch.testing.assert_close(cleared[..., columns], out[..., columns], atol=0, rtol=0)
+    half = clear_light_marks(out, photo, 0.5)
+    torch.testing.assert_close(half, (out + cleared) / 2, atol=1e-6, rtol=0)
+    torch.testing.assert_close(clear_light_marks(out, photo, 0.0), out, atol=0, rtol=0)
+
+
+def test_a_generator_clears_light_marks_in_both_decode_paths_and_carries_it(tmp_path):
+    """A generator with ``clear_marks``: its output is the same weights' output with
+    :func:`clear_light_marks` applied first of the filters after the residual (before the dark
+    colour and the ink), in both decode paths; the config, a release and an ONNX export carry it;
+    values outside 0-1 and a one-lightness generator are refused."""
+    from geostyle.nets.blocks import clear_light_marks, keep_dark_colour
+
+    for size in (128, 512):
+        x = _step_photo(size)
+        raw = _randomize(create_model("geo_mobile_s", cartoon_base=True)).eval()
+        g = create_model("geo_mobile_s", cartoon_base=True, ink=0.5, dark_colour=1.0, dark_depth=0.6, clear_marks=1.0)
+        g.load_state_dict(raw.state_dict())
+        with torch.no_grad():
+            y, plain = g.eval()(x), raw(x)
+        expected = g.draw_ink(keep_dark_colour(clear_light_marks(plain, x, 1.0), x, 1.0, 0.6), x)
+        torch.testing.assert_close(y, expected, atol=1e-5, rtol=0)
+        # The random network's speckle has light marks the step photo lacks: the filter acts.
+        assert float((y - g.draw_ink(keep_dark_colour(plain, x, 1.0, 0.6), x)).abs().max()) > 0.05
+    assert g.config["clear_marks"] == 1.0
+    small = _randomize(create_model("geo_mobile_s", cartoon_base=True, clear_marks=0.5)).eval()
+    assert _released_and_exported(small, tmp_path, "marks").clear_marks == 0.5
+    for bad in ({"clear_marks": 1.5}, {"clear_marks": -0.1}, {"channels": 1, "clear_marks": 1.0}, {"monochrome": True, "clear_marks": 1.0}):
+        with pytest.raises(ValueError, match="clear_marks"):
+            create_model("geo_mobile_s", **bad)
+
+
 def test_dark_colour_has_a_finite_gradient_where_the_output_has_no_colour():
     """A generator trained with the dark colour gets its gradient through it: a pure grey block and
     a block clipped to white (no colour offset, a length of zero) must not give NaN."""

@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         dark_colour=args.dark_colour,
         dark_depth=args.dark_depth,
         lift_cap=args.lift_cap,
+        clear_marks=args.clear_marks,
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,

@@ -64,6 +64,13 @@ def add_ink_argument(p: argparse.ArgumentParser) -> None:
         help="take back 0.6 of the output's lift beyond this many levels (of 255) over the photo, so darker faces "
         "keep nearer their own skin tone (0 = off; default: the model's own, 0 for models released without it)",
     )
+    p.add_argument(
+        "--clear-marks",
+        type=float,
+        default=None,
+        help="clear thin light marks the photo does not have (the white dashes some anime models draw), by up to "
+        "this share (0-1; default: the model's own, 0 for models released without it)",
+    )
 
 
 def add_drawing_arguments(p: argparse.ArgumentParser) -> None:
@@ -157,6 +164,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         dark_colour=args.dark_colour,
         dark_depth=args.dark_depth,
         lift_cap=args.lift_cap,
+        clear_marks=args.clear_marks,
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,

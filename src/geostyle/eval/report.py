@@ -227,15 +227,16 @@ def write_report(
 
 
 def _drawn_text(settings: dict) -> str:
-    """The model's ink, dark colour and depth, lift cap, anime eyes, anime skin and face outline where it draws them
-    (reports from before have no such settings)."""
-    keys = ("ink", "dark_colour", "dark_depth", "lift_cap", "eyes", "outline", "skin")
-    ink, dark, depth, cap, eyes, outline, skin = (settings.get(k) for k in keys)
+    """The model's ink, dark colour and depth, lift cap, cleared marks, anime eyes, anime skin and face
+    outline where it draws them (reports from before have no such settings)."""
+    keys = ("ink", "dark_colour", "dark_depth", "lift_cap", "clear_marks", "eyes", "outline", "skin")
+    ink, dark, depth, cap, marks, eyes, outline, skin = (settings.get(k) for k in keys)
     return (
         (f", ink {ink:g}" if ink else "")
         + (f", dark colour {dark:g}" if dark else "")
         + (f", dark depth {depth:g}" if depth else "")
         + (f", lift cap {cap:g}" if cap else "")
+        + (f", light marks cleared {marks:g}" if marks else "")
         + (f", anime eyes {eyes:g}" if eyes else "")
         + (f", anime skin {skin:g}" if skin else "")
         + (f", outline {outline:g}" if outline else "")

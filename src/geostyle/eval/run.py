@@ -85,6 +85,7 @@ class EvalOptions:
     dark_colour: float | None = None  # None: the model's own
     dark_depth: float | None = None  # None: the model's own
     lift_cap: float | None = None  # None: the model's own
+    clear_marks: float | None = None  # None: the model's own
     eyes: float | None = None  # None: the model's own (extra.eyes)
     outline: float | None = None  # None: the model's own (extra.outline)
     skin: float | None = None  # None: the model's own (extra.skin)
@@ -247,6 +248,7 @@ class Evaluation:
             dark_colour=options.dark_colour,
             dark_depth=options.dark_depth,
             lift_cap=options.lift_cap,
+            clear_marks=options.clear_marks,
             eyes=options.eyes,
             outline=options.outline,
             skin=options.skin,
@@ -635,6 +637,7 @@ class Evaluation:
                 "dark_colour": self.stylizer.dark_colour,
                 "dark_depth": self.stylizer.dark_depth,
                 "lift_cap": self.stylizer.lift_cap,
+                "clear_marks": self.stylizer.clear_marks,
                 "eyes": self.stylizer.eyes,
                 "outline": self.stylizer.outline,
                 "skin": self.stylizer.skin,

@@ -127,6 +127,10 @@ class Stylizer:
             is taken back (a soft cap; the generator's ``lift_cap``,
             :func:`geostyle.nets.blocks.cap_lift`; 0 off; None: the model's own; ignored by a model
             that draws one lightness, as ``dark_colour``).
+        clear_marks: how much of the thin light marks the photo does not have (the white dashes
+            some anime students draw) is cleared (0-1; the generator's ``clear_marks``,
+            :func:`geostyle.nets.blocks.clear_light_marks`; None: the model's own; ignored by a
+            model that draws one lightness, as ``dark_colour``).
         eyes: anime eyes (a dark iris and a white catchlight, :mod:`geostyle.infer.eyes`) drawn into
             every stylized face at this opacity (0-1; None: the model's own ``extra.eyes``, else 0).
         outline: the face's outline (a dark line along the jaw and chin, :mod:`geostyle.infer.outline`)
@@ -154,6 +158,7 @@ class Stylizer:
         dark_colour: float | None = None,
         dark_depth: float | None = None,
         lift_cap: float | None = None,
+        clear_marks: float | None = None,
         eyes: float | None = None,
         outline: float | None = None,
         skin: float | None = None,
@@ -178,9 +183,12 @@ class Stylizer:
             self._set_filter("set_dark_depth", dark_depth, "this generator cannot give the photo's darkness back")
         if lift_cap is not None and draws_colour:
             self._set_filter("set_lift_cap", lift_cap, "this generator cannot cap its lift over the photo")
+        if clear_marks is not None and draws_colour:
+            self._set_filter("set_clear_marks", clear_marks, "this generator cannot clear light marks")
         self.dark_colour = float(getattr(self.release.generator, "dark_colour", 0.0))
         self.dark_depth = float(getattr(self.release.generator, "dark_depth", 0.0))
         self.lift_cap = float(getattr(self.release.generator, "lift_cap", 0.0))
+        self.clear_marks = float(getattr(self.release.generator, "clear_marks", 0.0))
         if self.release.geometry is None:
             raise CheckpointError(f"{self.path}: model has no geometry model")
         try:

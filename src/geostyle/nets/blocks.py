@@ -42,6 +42,7 @@ __all__ = [
     "keep_dark_colour",
     "cap_lift",
     "LIFT_CAP_SHARE",
+    "clear_light_marks",
     "box_mean",
     "pooled_box_filters",
     "guided_smooth",
@@ -379,6 +380,50 @@ def cap_lift(output: torch.Tensor, photo: torch.Tensor, levels: float) -> torch.
     excess = (luma_out - luma_photo - 2.0 * levels / 255.0).clamp(min=0.0)
     change = F.interpolate(-LIFT_CAP_SHARE * excess, size=(height, width), mode="bilinear", align_corners=False)
     return (output + change).clamp(-1.0, 1.0)
+
+
+MARK_WIDTH = 5  # light marks narrower than this many pixels, across, are cleared (the dashes: 1-3 px)
+MARK_RAMP = (16.0, 32.0)  # levels (of 255) a mark stands out more than the photo's: none cleared below, all above
+
+
+def _row_erosion(image: torch.Tensor) -> torch.Tensor:
+    """Each channel's minimum over :data:`MARK_WIDTH` pixels along the row (``max_pool2d`` pads
+    with -inf, so the frame's edge adds nothing)."""
+    return -F.max_pool2d(-image, (1, MARK_WIDTH), stride=1, padding=(0, MARK_WIDTH // 2))
+
+
+def _row_opening(image: torch.Tensor) -> torch.Tensor:
+    """Grey-level opening along rows (the erosion, then a dilation, over :data:`MARK_WIDTH`
+    pixels): every light structure narrower than that across takes its neighbours' value; wider
+    ones and everything dark stay."""
+    return F.max_pool2d(_row_erosion(image), (1, MARK_WIDTH), stride=1, padding=(0, MARK_WIDTH // 2))
+
+
+def clear_light_marks(output: torch.Tensor, photo: torch.Tensor, share: float) -> torch.Tensor:
+    """``output`` (RGB ``(B, 3, H, W)`` in ``[-1, 1]``) with thin light marks that ``photo`` (the
+    same picture before stylizing, in the output's geometry) does not have cleared, by up to
+    ``share`` (0-1). The anime students draw short white vertical dashes, one to three pixels
+    wide, across dark hair, shadowed skin and dark backgrounds, and beside the eyes
+    (docs/training.md, "White dashes"); a photo has its own thin light structures (a strand of
+    hair in light, a glint on glasses), which stay.
+
+    A mark is the output's white top-hat along rows (its luma above its :func:`_row_opening`);
+    the photo's, widened by a pixel each way so a warp's or the residual's half-pixel shift does
+    not count, is taken off it. Where the rest stands out by more than :data:`MARK_RAMP` [0]
+    levels the pixel moves toward the darkest of its row neighbours within :data:`MARK_WIDTH`
+    (each channel: across a mark, the colour around it), all the way from [1] levels on. Dark
+    lines, flat colour and anything :data:`MARK_WIDTH` pixels wide or more do not change; marks
+    along a row (horizontal streaks) are not looked for: rows only, at half the cost of both
+    directions (the filter is one of the product path's larger passes). No weights; export-safe
+    (max-pooling only)."""
+    if share <= 0:
+        return output
+    low, high = (2.0 * level / 255.0 for level in MARK_RAMP)
+    luma_out, luma_photo = luma(output), luma(photo)
+    stands_out = luma_out - _row_opening(luma_out)
+    photo_marks = F.max_pool2d(luma_photo - _row_opening(luma_photo), 3, stride=1, padding=1)
+    weight = share * ((stands_out - photo_marks - low) / (high - low)).clamp(0.0, 1.0)
+    return output + weight * (_row_erosion(output) - output)
 
 
 def _luma_and_tint(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

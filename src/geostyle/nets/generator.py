@@ -65,6 +65,7 @@ from geostyle.nets.blocks import (
     base_reduction,
     cap_lift,
     cartoon_base,
+    clear_light_marks,
     identity_grid,
     ink_lines,
     keep_dark_colour,
@@ -137,6 +138,9 @@ class GeoGenerator(nn.Module):
             photo, 0.6 of the excess taken back (a soft cap, :func:`geostyle.nets.blocks.cap_lift`,
             after the dark colour): darker faces keep nearer their own skin tone instead of being
             painted toward the exemplars' pale one. 0: off. Fixed and weight-free, as ``dark_colour``.
+        clear_marks: thin light marks the warped photo does not have (the anime students' white
+            dashes) cleared by up to this share (0-1; :func:`geostyle.nets.blocks.clear_light_marks`),
+            first of the filters after the residual. Fixed and weight-free, as ``dark_colour``.
 
     ``forward(x, grid=None, warped=None, drawn=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with
     ``H, W`` multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the
@@ -147,11 +151,13 @@ class GeoGenerator(nn.Module):
     ``(B, C, H, W)`` in ``(-1, 1)``.
     """
 
-    # Weight-free filters' settings (set_ink, set_dark_colour, set_dark_depth, set_lift_cap).
+    # Weight-free filters' settings (set_ink, set_dark_colour, set_dark_depth, set_lift_cap,
+    # set_clear_marks).
     ink: float
     dark_colour: float
     dark_depth: float
     lift_cap: float
+    clear_marks: float
 
     def __init__(
         self,
@@ -175,6 +181,7 @@ class GeoGenerator(nn.Module):
         dark_colour: float = 0.0,
         dark_depth: float = 0.0,
         lift_cap: float = 0.0,
+        clear_marks: float = 0.0,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -225,6 +232,7 @@ class GeoGenerator(nn.Module):
         self.set_dark_colour(dark_colour)
         self.set_dark_depth(dark_depth)
         self.set_lift_cap(lift_cap)
+        self.set_clear_marks(clear_marks)
         self.pencil_sigma = float(pencil_sigma)
         self.feature_warp = feature_warp
         self.warp_level = warp_level
@@ -320,6 +328,13 @@ class GeoGenerator(nn.Module):
             "limits how much lighter than the photo a colour output comes out: 0 (off) to 255 levels",
         )
 
+    def set_clear_marks(self, share: float) -> None:
+        """Set ``clear_marks`` (0-1, an RGB generator only), here and in ``config`` (weight-free, as
+        :meth:`set_ink`)."""
+        self._set_colour_filter(
+            "clear_marks", share, 1.0, "clears thin light marks the photo does not have from a colour output: in [0, 1]"
+        )
+
     def _set_colour_filter(self, name: str, value: float, top: float, what: str) -> None:
         """A filter of the output's colour (0 to ``top``), refused on a generator that draws one
         lightness or one channel; ``what`` says what it does and its range, for the refusal."""
@@ -344,13 +359,16 @@ class GeoGenerator(nn.Module):
             self.config.pop(name, None)
 
     def apply_photo_tone(self, y: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-        """``y`` with the photo's hue (``dark_colour``) and darkness (``dark_depth``) in its darks and
-        its lift over the photo capped (``lift_cap``; ``photo`` the warped photo in the output's
-        geometry), as :meth:`decode` applies them before the ink; ``y`` itself when all are 0."""
-        if not (self.dark_colour or self.dark_depth or self.lift_cap):
+        """``y`` with thin light marks the photo lacks cleared (``clear_marks``), the photo's hue
+        (``dark_colour``) and darkness (``dark_depth``) in its darks and its lift over the photo
+        capped (``lift_cap``; ``photo`` the warped photo in the output's geometry), as
+        :meth:`decode` applies them before the ink; ``y`` itself when all are 0."""
+        if not (self.clear_marks or self.dark_colour or self.dark_depth or self.lift_cap):
             return y
         with _full_precision(photo):  # a filter like the ink's, but the output keeps its gradient
             kept, warped = _float32(y), _float32(photo)
+            # First: the marks are the residual's, and the dark filters below would carry them.
+            kept = clear_light_marks(kept, warped, self.clear_marks)
             if self.dark_colour or self.dark_depth:
                 kept = keep_dark_colour(kept, warped, self.dark_colour, self.dark_depth)
             return cap_lift(kept, warped, self.lift_cap).to(y.dtype)

@@ -189,6 +189,7 @@ class Trainer:
                 dark_colour=float(getattr(nets.generator, "dark_colour", 0.0)),
                 dark_depth=float(getattr(nets.generator, "dark_depth", 0.0)),
                 lift_cap=float(getattr(nets.generator, "lift_cap", 0.0)),
+                clear_marks=float(getattr(nets.generator, "clear_marks", 0.0)),
             )
         elif dc.teacher:
             raise ConfigError("data.teacher is only used with data.target=teacher")
@@ -348,9 +349,10 @@ class Trainer:
             generator = unwrap(self.nets.generator)
             apply_photo_tone = getattr(generator, "apply_photo_tone", None)
             if apply_photo_tone is not None:
-                # Likewise the photo's hue and darkness in its darks and the lift cap (dark_colour,
-                # dark_depth, lift_cap; none by default): the target carries what the output's
-                # fixed filters do, so the residual is not pulled to undo it.
+                # Likewise the photo's hue and darkness in its darks, the lift cap and the cleared
+                # marks (dark_colour, dark_depth, lift_cap, clear_marks; none by default): the
+                # target carries what the output's fixed filters do, so the residual is not pulled
+                # to undo it.
                 target = apply_photo_tone(target, warped_x)
             draw_ink = getattr(generator, "draw_ink", None)
             if draw_ink is not None:
@@ -905,6 +907,7 @@ def load_teacher(
     dark_colour: float = 0.0,
     dark_depth: float = 0.0,
     lift_cap: float = 0.0,
+    clear_marks: float = 0.0,
 ) -> tuple[torch.nn.Module, dict[str, str]]:
     """The frozen generator of release model ``name_or_path`` (bundled name or path) on ``device``,
     for ``data.target=teacher``, and its identity (name, file, SHA-256: names can come to mean other
@@ -912,8 +915,8 @@ def load_teacher(
     where it was trained on other style images than ``styles`` (the student would learn the
     teacher's style, not these). The teacher draws with the student's ``ink``, not its own: the
     target and the student's output then carry the same lines, and a student without ink learns
-    the teacher's drawing alone. Its ``dark_colour``, ``dark_depth`` and ``lift_cap`` likewise (the
-    bundled anime models carry the first two)."""
+    the teacher's drawing alone. Its ``dark_colour``, ``dark_depth``, ``lift_cap`` and
+    ``clear_marks`` likewise (the bundled anime models carry the first two and the last)."""
     import hashlib
 
     from geostyle.nets.release import load_release, resolve_model
@@ -960,6 +963,9 @@ def load_teacher(
     set_lift_cap = getattr(teacher, "set_lift_cap", None)
     if set_lift_cap is not None:
         set_lift_cap(lift_cap)
+    set_clear_marks = getattr(teacher, "set_clear_marks", None)
+    if set_clear_marks is not None:
+        set_clear_marks(clear_marks)
     # The file's name, not its local path: releases travel.
     identity = {"model": str(name_or_path), "file": path.name, "sha256": digest}
     return teacher.to(device).eval(), identity
