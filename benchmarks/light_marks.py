@@ -11,8 +11,9 @@ too; the anime eyes' catchlight is wider than a mark. The classical cartoon filt
 evaluation's baselines, on the same photos, is the baseline column.
 
 Per run: mark pixels per frame (mean, median), the share of frames with at least
-:data:`MANY` mark pixels, and the mean count where the photo is dark (luma under
-:data:`DARK`: hair, dark clothes and backgrounds, where the dashes show most). Writes
+:data:`MANY` mark pixels, the mean count where the photo is dark (luma under :data:`DARK`: hair,
+dark clothes and backgrounds, where the dashes show most), and the mean count of light streaks
+along rows (the same test across columns: the generator's filter looks along rows only). Writes
 ``benchmarks/results/light_marks_<labels>.json`` and ``.md``; ``--sheet`` a picture of the frames
 with the most marks in the first run (photo, then each run, then each run with its marks in red).
 """
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             marks = light_marks(picture, photo)
             row[label] = int(marks.sum())
             row[f"{label} dark"] = int((marks & dark).sum())
+            row[f"{label} along rows"] = int(light_marks(picture, photo, along_rows=True).sum())
         rows.append(row)
     if not rows:
         ap.error("no photo in --photos matches the outputs")
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             "median": float(np.median([r[label] for r in rows])),
             "marked": float(np.mean([r[label] >= MANY for r in rows])),
             "dark_mean": float(np.mean([r[f"{label} dark"] for r in rows])),
+            "along_rows_mean": float(np.mean([r[f"{label} along rows"] for r in rows])),
         }
         for label in labels
     }
@@ -92,12 +95,15 @@ def main(argv: list[str] | None = None) -> int:
         f"over {WIDTH} px, where the photo's own stands out less than {PHOTO_BELOW:.0f}.",
         "",
         f"| | mark pixels per frame, mean | median | frames with {MANY} or more | in the photo's darks (luma < "
-        f"{DARK:.0f}), mean |",
-        "|---|---|---|---|---|",
+        f"{DARK:.0f}), mean | streaks along rows (the test across columns), mean |",
+        "|---|---|---|---|---|---|",
     ]
     for label in labels:
         t = table[label]
-        lines.append(f"| {label} | {t['mean']:.1f} | {t['median']:.0f} | {t['marked']:.2f} | {t['dark_mean']:.1f} |")
+        lines.append(
+            f"| {label} | {t['mean']:.1f} | {t['median']:.0f} | {t['marked']:.2f} | {t['dark_mean']:.1f} "
+            f"| {t['along_rows_mean']:.1f} |"
+        )
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if args.sheet is not None:

@@ -35,3 +35,13 @@ def test_a_wide_light_shape_a_gap_between_lines_and_a_faint_dash_are_not_marks()
 def test_sizes_must_match():
     with pytest.raises(ValueError, match="differ in size"):
         light_marks(_navy(32, 40), _navy(32, 48))
+
+
+def test_along_rows_finds_a_horizontal_streak_and_not_a_vertical_dash():
+    photo = _navy()
+    out = photo.copy()
+    out[4:16, 6:8] = 255  # a vertical dash
+    out[24:26, 10:30] = 255  # a horizontal streak, 2 px tall
+    across_rows, along_rows = light_marks(out, photo), light_marks(out, photo, along_rows=True)
+    assert across_rows[4:16, 6:8].all() and not across_rows[24:26, 12:28].any()
+    assert along_rows[24:26, 10:30].all() and not along_rows[6:14, 6:8].any()

@@ -34,11 +34,15 @@ def _stands_out(lightness: np.ndarray) -> np.ndarray:
     return lightness - cv2.morphologyEx(lightness, cv2.MORPH_OPEN, np.ones((1, WIDTH), np.uint8))
 
 
-def light_marks(output: np.ndarray, photo: np.ndarray) -> np.ndarray:
+def light_marks(output: np.ndarray, photo: np.ndarray, along_rows: bool = False) -> np.ndarray:
     """Boolean ``(H, W)``: the thin light marks of ``output`` that ``photo`` lacks (both RGB uint8,
-    the same size: a whole frame and its photo)."""
+    the same size: a whole frame and its photo). ``along_rows``: marks thin across a column
+    instead (light streaks along a row; the same test on the transposed pictures)."""
     if output.shape != photo.shape:
         raise ValueError(f"output {output.shape} and photo {photo.shape} differ in size")
+    if along_rows:
+        turned = light_marks(np.ascontiguousarray(output.swapaxes(0, 1)), np.ascontiguousarray(photo.swapaxes(0, 1)))
+        return turned.T
     photo_luma, output_luma = _luma(photo), _luma(output)
     photo_own = cv2.dilate(_stands_out(photo_luma), np.ones((3, 3), np.uint8))
     lighter = output_luma - cv2.dilate(photo_luma, np.ones((5, 5), np.uint8))
