@@ -476,38 +476,41 @@ def test_a_release_carries_its_drawings(tiny_model, tmp_path, name, bad):
         assert type(caught.value) is CheckpointError
 
 
-def test_bundled_anime_model_clears_its_white_dashes(astronaut_path):
-    """The bundled ``anime`` (v39s) draws short white dashes over dark areas; its release clears
-    them (``clear_marks: 1``). On the bundled portrait the thin light marks the photo lacks
-    (``geostyle.eval.marks``; 221 pixels without the filter when this was written) fall to under a
-    fifth, while under 2 % of the frame changes by more than 8 levels: the filter takes the marks,
-    not the drawing."""
+def test_bundled_anime_model_draws_few_white_dashes(astronaut_path):
+    """The bundled ``anime`` (v41s, trained with its light marks cleared inside the training loop)
+    draws few of the short white dashes its predecessor v39s drew over dark areas: on the bundled
+    portrait 10 mark pixels (``geostyle.eval.marks``) when this was written, where v39s's weights drew
+    221. It ships without the filter at inference (``clear_marks`` 0: no cost on the product path);
+    turned on, the filter changes under 1 % of the frame and leaves no more marks."""
     from geostyle.eval.marks import light_marks
 
     image = load_image(astronaut_path)
-    cleared = Stylizer("anime")
-    assert cleared.clear_marks == 1.0
-    with_marks = Stylizer("anime", clear_marks=0.0).stylize_frame(image)
-    without = cleared.stylize_frame(image)
-    before, after = int(light_marks(with_marks, image).sum()), int(light_marks(without, image).sum())
-    assert before > 100 and after < 0.2 * before, (before, after)
-    changed = np.abs(with_marks.astype(int) - without.astype(int)).max(-1) > 8
-    assert changed.mean() < 0.02
+    plain = Stylizer("anime")
+    assert plain.clear_marks == 0.0
+    drawn = plain.stylize_frame(image)
+    cleared = Stylizer("anime", clear_marks=1.0).stylize_frame(image)
+    marks = int(light_marks(drawn, image).sum())
+    assert marks < 40, marks
+    assert int(light_marks(cleared, image).sum()) <= marks
+    assert (np.abs(drawn.astype(int) - cleared.astype(int)).max(-1) > 8).mean() < 0.01
 
 
 def test_stylize_cli_takes_clear_marks(astronaut_path, tmp_path):
-    """``geostyle stylize --clear-marks X`` reaches the generator: 0 writes the bundled ``anime``'s
-    dashes, the model's own setting does not; a value outside [0, 1] fails with the reason."""
+    """``geostyle stylize --clear-marks X`` reaches the generator: 1 and 0 write different frames,
+    1 with no more light marks; a value outside [0, 1] fails with the reason. (Not "only darker":
+    the drawings after the generator, the eyes' guard and the outline's snapping, read the
+    picture, so a cleared mark can move them.)"""
     from geostyle.cli.main import main
     from geostyle.eval.marks import light_marks
 
     image = load_image(astronaut_path)
-    counts = {}
-    for name, extra in (("own", []), ("off", ["--clear-marks", "0"])):
-        out = tmp_path / name
-        assert main(["stylize", str(astronaut_path), "--model", "anime", "--out", str(out), *extra]) == 0
-        counts[name] = int(light_marks(load_image(out / "astronaut.png"), image).sum())
-    assert counts["off"] > 5 * max(counts["own"], 1), counts
+    frames = {}
+    for value in ("0", "1"):
+        out = tmp_path / value
+        assert main(["stylize", str(astronaut_path), "--model", "anime", "--out", str(out), "--clear-marks", value]) == 0
+        frames[value] = load_image(out / "astronaut.png")
+    assert (np.abs(frames["0"].astype(int) - frames["1"].astype(int)).max(-1) > 8).sum() > 20
+    assert light_marks(frames["1"], image).sum() <= light_marks(frames["0"], image).sum()
     argv = ["stylize", str(astronaut_path), "--model", "anime", "--out", str(tmp_path / "x"), "--clear-marks", "2"]
     assert main(argv) != 0
 
