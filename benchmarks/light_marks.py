@@ -20,14 +20,13 @@ with the most marks in the first run (photo, then each run, then each run with i
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-from run_outputs import labelled_folders, photo_for, stack_rows
+from run_outputs import parse_runs, photo_for, runs_parser, write_sheet
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DARK = 90.0  # the photo's luma under which a mark is "in the darks"
@@ -35,22 +34,12 @@ MANY = 50  # mark pixels a frame has to have to count as marked
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--photos", type=Path, required=True, help="the photo folder the runs evaluated")
-    ap.add_argument("runs", nargs="+", help="LABEL=OUTPUTS_FULL_DIR, one or more")
-    ap.add_argument("--sheet", type=Path, help="write a picture of the frames with the most marks here")
-    ap.add_argument("--sheet-rows", type=int, default=6)
-    args = ap.parse_args(argv)
-    if args.sheet is not None and args.sheet_rows < 1:
-        ap.error("--sheet-rows must be at least 1")
-    labelled = labelled_folders(ap, args.runs)
+    ap = runs_parser(__doc__.split("\n\n")[0], "write a picture of the frames with the most marks here")
+    args, labelled, stems = parse_runs(ap, argv)
     from geostyle.data.images import load_image
     from geostyle.eval.baselines import cartoon
     from geostyle.eval.marks import PHOTO_BELOW, STANDS_OUT, WIDTH, light_marks
 
-    stems = sorted(set.intersection(*({p.stem for p in folder.glob("*.png")} for _, folder in labelled)))
-    if not stems:
-        ap.error("the folders share no outputs")
     labels = ["cartoon filter"] + [label for label, _ in labelled]
     rows = []
     for stem in stems:
@@ -120,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 painted[light_marks(out, photo)] = (255, 0, 0)
                 shown.append(painted)
             sheet_rows.append([photo, *outputs, *shown])
-        sheet = stack_rows(sheet_rows)
-        args.sheet.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(args.sheet), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+        write_sheet(args.sheet, sheet_rows)
         print(f"wrote {args.sheet} (rows: photo, each run, each run with its marks in red)")
     return 0
 

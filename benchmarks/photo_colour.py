@@ -21,7 +21,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from run_outputs import labelled_folders, stack_rows
+from run_outputs import labelled_folders, write_sheet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -72,10 +72,10 @@ def main() -> None:
     (RESULTS / f"photo_colour_{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if args.sheet:
-        write_sheet(measured, args.sheet)
+        draw_sheet(measured, args.sheet)
 
 
-def write_sheet(measured: dict[str, list[tuple[Path, float, float]]], per_folder: int) -> None:
+def draw_sheet(measured: dict[str, list[tuple[Path, float, float]]], per_folder: int) -> None:
     from geostyle.infer.stylize import Stylizer
 
     stylizer = Stylizer("anime_large", threads=1)
@@ -99,9 +99,7 @@ def write_sheet(measured: dict[str, list[tuple[Path, float, float]]], per_folder
             cv2.putText(caption, f"{label} {colour:.1f}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1)
             cv2.putText(caption, f"weight {weight:.2f}", (4, 34), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 0, 1)
             rows.append([caption_tile(caption, image.shape[0]), *row])
-    sheet = stack_rows(rows)
-    SHEET.parent.mkdir(exist_ok=True)
-    cv2.imwrite(str(SHEET), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    write_sheet(SHEET, rows)
     print(f"sheet: {SHEET}")
 
 

@@ -1,5 +1,6 @@
-"""What the benchmarks that read ``geostyle evaluate`` outputs share: ``LABEL=DIR`` arguments, the
-photo behind an output's stem, and a contact sheet of rows of pictures."""
+"""What the benchmarks that read ``geostyle evaluate`` outputs share: ``LABEL=DIR`` arguments (and
+the command line of those that compare runs on a photo folder), the photo behind an output's stem,
+and a contact sheet of rows of pictures."""
 
 from __future__ import annotations
 
@@ -28,6 +29,32 @@ def labelled_folders(ap: argparse.ArgumentParser, specs: list[str]) -> list[tupl
     return labelled
 
 
+def runs_parser(description: str, sheet_help: str) -> argparse.ArgumentParser:
+    """The command line of a benchmark comparing evaluation runs on one photo folder: ``--photos``,
+    ``LABEL=OUTPUTS_FULL_DIR`` runs, and an optional ``--sheet`` (``sheet_help``) of ``--sheet-rows``
+    rows; the benchmark adds its own arguments."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--photos", type=Path, required=True, help="the photo folder the runs evaluated")
+    ap.add_argument("runs", nargs="+", help="LABEL=OUTPUTS_FULL_DIR, one or more")
+    ap.add_argument("--sheet", type=Path, help=sheet_help)
+    ap.add_argument("--sheet-rows", type=int, default=6)
+    return ap
+
+
+def parse_runs(ap: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, list[tuple[str, Path]], list[str]]:
+    """``ap`` (from :func:`runs_parser`) applied to ``argv``: the arguments, the labelled folders and
+    the stems of the outputs every folder has (sorted); a bad argument or no shared output is
+    ``ap``'s error."""
+    args = ap.parse_args(argv)
+    if args.sheet is not None and args.sheet_rows < 1:
+        ap.error("--sheet-rows must be at least 1")
+    labelled = labelled_folders(ap, args.runs)
+    stems = sorted(set.intersection(*({p.stem for p in folder.glob("*.png")} for _, folder in labelled)))
+    if not stems:
+        ap.error("the folders share no outputs")
+    return args, labelled, stems
+
+
 def photo_for(photos: Path, stem: str) -> Path | None:
     """The photo in ``photos`` an output named ``stem`` was made from (None: not there)."""
     for suffix in PHOTO_SUFFIXES:
@@ -46,3 +73,9 @@ def stack_rows(rows: list[list[np.ndarray]]) -> np.ndarray:
         strips.append(np.hstack([cv2.resize(t, size, interpolation=cv2.INTER_AREA) for t, size in zip(row, sizes)]))
     width = max(s.shape[1] for s in strips)
     return np.vstack([np.pad(s, ((0, 0), (0, width - s.shape[1]), (0, 0)), constant_values=255) for s in strips])
+
+
+def write_sheet(path: Path, rows: list[list[np.ndarray]]) -> None:
+    """:func:`stack_rows` of RGB ``rows`` written to ``path`` as a JPEG (quality 88), its folder made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(stack_rows(rows), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])

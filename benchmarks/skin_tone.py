@@ -29,37 +29,25 @@ photo's lightness says so there.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
-from run_outputs import labelled_folders, photo_for, stack_rows
+from run_outputs import parse_runs, photo_for, runs_parser, write_sheet
 
 from geostyle.eval.skin import cheek_luma, cheek_mask
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GROUPS = ((0, 80), (80, 120), (120, 160), (160, 256))  # the photo's cheek luma
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--photos", type=Path, required=True, help="the photo folder the runs evaluated")
-    ap.add_argument("runs", nargs="+", help="LABEL=OUTPUTS_FULL_DIR, one or more")
-    ap.add_argument("--sheet", type=Path, help="write a picture of the photos with the darkest cheeks here")
-    ap.add_argument("--sheet-rows", type=int, default=6)
-    args = ap.parse_args(argv)
-    if args.sheet is not None and args.sheet_rows < 1:
-        ap.error("--sheet-rows must be at least 1")
-    labelled = labelled_folders(ap, args.runs)
+    ap = runs_parser(__doc__.split("\n\n")[0], "write a picture of the photos with the darkest cheeks here")
+    args, labelled, stems = parse_runs(ap, argv)
     from geostyle.data.images import load_image
     from geostyle.errors import NoFaceError
     from geostyle.eval.baselines import cartoon
     from geostyle.faces.backends.chain import build_backend
 
-    stems = sorted(set.intersection(*({p.stem for p in folder.glob("*.png")} for _, folder in labelled)))
-    if not stems:
-        ap.error("the folders share no outputs")
     detector = build_backend("mediapipe")
     rows = []
     for stem in stems:
@@ -131,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             source = photo_for(args.photos, r["photo"])
             assert source is not None
             sheet_rows.append([load_image(source)] + [load_image(folder / f"{r['photo']}.png") for _, folder in labelled])
-        sheet = stack_rows(sheet_rows)
-        args.sheet.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(args.sheet), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+        write_sheet(args.sheet, sheet_rows)
         print(f"wrote {args.sheet} (rows: photo, " + ", ".join(label for label, _ in labelled) + ")")
     return 0
 
