@@ -949,23 +949,19 @@ def load_teacher(
                 "on these styles first (e.g. --preset anime) and pass it: --set data.teacher=RUN/model.safetensors"
             )
     teacher.requires_grad_(False)
-    set_ink = getattr(teacher, "set_ink", None)
-    if set_ink is not None:
-        # Ink is a fixed filter after the residual, nothing to learn: the target carries the lines
-        # the student's own output carries (none by default), whatever the teacher's release says.
-        set_ink(ink)
-    set_dark_colour = getattr(teacher, "set_dark_colour", None)
-    if set_dark_colour is not None:
-        set_dark_colour(dark_colour)  # the same: a fixed filter the student's own output applies or not
-    set_dark_depth = getattr(teacher, "set_dark_depth", None)
-    if set_dark_depth is not None:
-        set_dark_depth(dark_depth)
-    set_lift_cap = getattr(teacher, "set_lift_cap", None)
-    if set_lift_cap is not None:
-        set_lift_cap(lift_cap)
-    set_clear_marks = getattr(teacher, "set_clear_marks", None)
-    if set_clear_marks is not None:
-        set_clear_marks(clear_marks)
+    # Ink, the dark colour and depth, the lift cap and the cleared marks are fixed filters after the
+    # residual, nothing to learn: the target carries what the student's own output carries (none
+    # by default), whatever the teacher's release says.
+    for setter, value in (
+        ("set_ink", ink),
+        ("set_dark_colour", dark_colour),
+        ("set_dark_depth", dark_depth),
+        ("set_lift_cap", lift_cap),
+        ("set_clear_marks", clear_marks),
+    ):
+        set_filter = getattr(teacher, setter, None)
+        if set_filter is not None:
+            set_filter(value)
     # The file's name, not its local path: releases travel.
     identity = {"model": str(name_or_path), "file": path.name, "sha256": digest}
     return teacher.to(device).eval(), identity
