@@ -1,12 +1,13 @@
 """Does a drawing after the generator (anime eyes, face outline, anime skin) or a filter of the
-generator (its dark depth, its cleared light marks) flicker in video?
+generator (its dark depth, its cleared light marks, its ink's grain smoothing) flicker in video?
 
     python benchmarks/drawing_flicker.py --drawing outline --model anime --frames 120
 
 Each video runs through two live sessions of the same model in lockstep (landmark smoothing on, as
 ``geostyle stylize`` runs videos), one with the drawing at 0 and one at 1, everything else as the
 model has it (``--drawing dark_depth``: the dark depth at 0 and at ``--share``, the shipped 0.6 by
-default for it; ``--drawing clear_marks``: the light marks left, 0, and cleared, 1). Per session:
+default for it; ``--drawing clear_marks``: the light marks left, 0, and cleared, 1; ``--drawing
+ink_grain``: the ink drawn on the photo as it is, 0, and on its grain smoothed, the default). Per session:
 the flicker meter of ``pipeline_speed.py`` (how much more the output changes from frame to frame
 than the input, whole frame and the face's box; :mod:`geostyle.video.stability`). And the
 drawing's own change: ``|drawn - plain|`` is the drawing in each frame; its mean change from one
@@ -25,10 +26,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from run_outputs import camera_noise
 
 from geostyle.data.images import save_image
 from geostyle.errors import NoFaceError
 from geostyle.infer.stylize import Stylizer
+from geostyle.nets.blocks import INK_GRAIN
 from geostyle.video import LiveSession, VideoReader
 from geostyle.video.stability import FlickerMeter
 
@@ -40,12 +43,21 @@ VIDEOS = ROOT.parent / "shared" / "data" / "video"
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="anime")
-    ap.add_argument("--drawing", choices=("eyes", "outline", "skin", "dark_depth", "clear_marks"), default="outline")
+    ap.add_argument("--drawing", choices=("eyes", "outline", "skin", "dark_depth", "clear_marks", "ink_grain"), default="outline")
     ap.add_argument("--share", type=float, default=None, help="the drawing's value when on (default 1; dark_depth 0.6)")
     ap.add_argument("--videos", nargs="+", type=Path, default=[VIDEOS / "d0.mp4", VIDEOS / "d12.mp4"])
     ap.add_argument("--frames", type=int, default=120, help="frames per video (from the start)")
     ap.add_argument("--strip", type=int, default=8, help="consecutive frames in the picture (per video)")
+    ap.add_argument(
+        "--noise", type=float, default=0.0,
+        help="add camera-like noise of this many levels to every frame (blotches two pixels across, a new seeded draw "
+        "each frame: a dim room's webcam); the results and picture names get _noise<N>",
+    )  # fmt: skip
     args = ap.parse_args(argv)
+    if args.noise < 0:
+        ap.error("--noise must be 0 or more")
+    rng = np.random.default_rng(0)
+    suffix = f"_noise{args.noise:g}" if args.noise else ""
     rows, strips = [], []
     for video in args.videos:
         if not video.exists():
@@ -54,12 +66,18 @@ def main(argv: list[str] | None = None) -> int:
         # The eyes and outline were measured with the whole face at one strength, before the face
         # shape; the skin, which came after it, with the model's own shape.
         # The dark depth and the cleared marks, later still, likewise.
-        gains = None if args.drawing in ("skin", "dark_depth", "clear_marks") else {}
+        gains = None if args.drawing in ("skin", "dark_depth", "clear_marks", "ink_grain") else {}
         share = args.share if args.share is not None else (0.6 if args.drawing == "dark_depth" else 1.0)
-        sessions = {
-            v: LiveSession(Stylizer(args.model, threads=1, part_gains=gains, **{args.drawing: v * share}), smoothing=True)
-            for v in (0.0, 1.0)
-        }
+        if args.drawing == "ink_grain":
+            # Part of the ink, not a setting: the generator's attribute (geostyle.nets.generator).
+            sessions = {v: LiveSession(Stylizer(args.model, threads=1), smoothing=True) for v in (0.0, 1.0)}
+            for v, s in sessions.items():
+                s.stylizer.release.generator.ink_grain = v * share * INK_GRAIN
+        else:
+            sessions = {
+                v: LiveSession(Stylizer(args.model, threads=1, part_gains=gains, **{args.drawing: v * share}), smoothing=True)
+                for v in (0.0, 1.0)
+            }
         meters: dict[float, FlickerMeter] = {}
         drawn_prev, change, size, pairs, faces = None, 0.0, 0.0, 0, []
         box = None
@@ -67,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             for i, frame in enumerate(reader):
                 if i >= args.frames:
                     break
+                if args.noise:
+                    frame.image = camera_noise(frame.image, args.noise, rng)
                 if box is None:
                     try:
                         x0, y0, x1, y1 = sessions[0.0].stylizer.detect(frame.image).box
@@ -106,9 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(row), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/drawing_flicker.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    (RESULTS / f"drawing_flicker_{args.drawing}.json").write_text(json.dumps({"command": command, "model": args.model, "rows": rows}, indent=1))
+    (RESULTS / f"drawing_flicker_{args.drawing}{suffix}.json").write_text(json.dumps({"command": command, "model": args.model, "rows": rows}, indent=1))
     lines = [
-        f"# Flicker of the {args.drawing} (`{args.model}`)", "", f"`{command}`", "",
+        f"# Flicker of the {args.drawing} (`{args.model}`{f', noise of {args.noise:g} levels added' if args.noise else ''})", "",
+        f"`{command}`", "",
         "| video | frames | flicker whole / face, without | with | the drawing's size (levels, mean over the frame) | its change per frame | change / size |",
         "|---|---|---|---|---|---|---|",
     ]  # fmt: skip
@@ -118,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['video']} | {r['frames']} | {p['flicker']:.3f} / {p['region_flicker']:.3f} | {d['flicker']:.3f} / {d['region_flicker']:.3f} "
             f"| {r['drawing_mean_size']:.4f} | {r['drawing_change_per_frame']:.4f} | {r['drawing_change_share']:.2f} |"
         )
-    (RESULTS / f"drawing_flicker_{args.drawing}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"drawing_flicker_{args.drawing}{suffix}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    save_image(ROOT / "docs" / "img" / f"drawing_flicker_{args.drawing}.jpg", np.concatenate(strips, 0))
+    save_image(ROOT / "docs" / "img" / f"drawing_flicker_{args.drawing}{suffix}.jpg", np.concatenate(strips, 0))
     return 0
 
 

@@ -1,6 +1,6 @@
 """What the benchmarks that read ``geostyle evaluate`` outputs share: ``LABEL=DIR`` arguments (and
 the command line of those that compare runs on a photo folder), the photo behind an output's stem,
-and a contact sheet of rows of pictures."""
+a contact sheet of rows of pictures, and camera-like noise to add to a photo."""
 
 from __future__ import annotations
 
@@ -79,3 +79,13 @@ def write_sheet(path: Path, rows: list[list[np.ndarray]]) -> None:
     """:func:`stack_rows` of RGB ``rows`` written to ``path`` as a JPEG (quality 88), its folder made."""
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(stack_rows(rows), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+def camera_noise(image: np.ndarray, levels: float, rng: np.random.Generator) -> np.ndarray:
+    """``image (H, W, 3)`` uint8 with Gaussian noise of ``levels`` (of 255) drawn at half size and
+    enlarged, so it comes in blotches about two pixels across as a compressed phone or webcam
+    picture's does in a dim room; the same in all three channels (luma noise)."""
+    h, w = image.shape[:2]
+    small = rng.normal(0.0, levels, ((h + 1) // 2, (w + 1) // 2)).astype(np.float32)
+    grain = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(image.astype(np.float32) + grain[..., None], 0, 255).astype(np.uint8)

@@ -688,6 +688,36 @@ def test_ink_lines_follow_the_dark_side_of_edges_only():
     assert float(ink_lines(torch.full((1, 3, 32, 32), 0.3)).abs().max()) < 1e-6
 
 
+def test_ink_lines_smooth_a_noisy_photos_grain_away_and_keep_its_edges():
+    """A photo's noise (blotches about two pixels across, 7.5 levels: a dim room's JPEG) peppers
+    unsmoothed ink with dots across the flat grey; the default grain smoothing draws almost none
+    there, and the dark square's edge keeps its line at full strength. Also the smoothing alone: a
+    flat noisy patch comes out near its mean, a step keeps its two sides."""
+    import torch.nn.functional as F
+
+    from geostyle.nets.blocks import INK_GRAIN, ink_lines, smooth_grain
+
+    assert INK_GRAIN > 0
+    noise = torch.randn(1, 1, 65, 65, generator=torch.Generator().manual_seed(0))
+    noise = F.interpolate(noise, scale_factor=2, mode="bilinear", align_corners=False)[..., :128, :128] * (12.0 / 127.5)
+    x = _step_photo(128) + noise
+    flat = torch.zeros(128, 128, dtype=torch.bool)
+    flat[:20, :] = True  # the grey above the square, well away from its edges
+    raw, smoothed = ink_lines(x, grain=0.0)[0, 0], ink_lines(x)[0, 0]
+    assert float((raw[flat] > 0.5).float().mean()) > 0.02  # the noise is drawn as dots
+    assert float((smoothed[flat] > 0.5).float().mean()) < 0.2 * float((raw[flat] > 0.5).float().mean())
+    assert float(smoothed[64, 33:36].max()) > 0.9 and float(smoothed[33:36, 64].max()) > 0.9  # the edges stay
+    grain = torch.randn(1, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * (6.0 / 127.5)
+    lightness = 0.2 + grain  # pixel-fine grain of 6 levels
+    assert float((smooth_grain(lightness) - 0.2).abs().mean()) < 0.5 * float(grain.abs().mean())  # 0.41
+    step = torch.full((1, 1, 32, 32), 0.6)
+    step[..., 16:] = -0.6
+    out = smooth_grain(step)
+    assert float(out[0, 0, 8, 8]) > 0.59 and float(out[0, 0, 8, 24]) < -0.59
+    assert float((out[0, 0, :, 14] - out[0, 0, :, 17]).min()) > 0.9  # the step is still a step
+    torch.testing.assert_close(smooth_grain(lightness, 0.0), lightness)
+
+
 @pytest.mark.parametrize("size", [128, 512])  # 512: the decode on the reduced cartoon base
 def test_ink_darkens_the_output_along_the_photos_lines_and_nowhere_else(size):
     """``ink``: the same weights give the same output away from the photo's lines and a darker one

@@ -59,6 +59,7 @@ from geostyle.nets.blocks import (
     CARTOON_LEVELS,
     CARTOON_LINES,
     CARTOON_PASSES,
+    INK_GRAIN,
     ConvNormAct,
     InvertedResidual,
     UpBlock,
@@ -225,6 +226,10 @@ class GeoGenerator(nn.Module):
             self.config["base_passes"] = int(base_passes)
         self.channels = channels
         self.set_ink(ink)
+        # The grain the ink's lightness is smoothed of (levels; geostyle.nets.blocks.smooth_grain):
+        # part of what the ink is, so not a setting in the config or the release; an attribute so a
+        # benchmark can draw the ink as it was before the smoothing (0) beside it.
+        self.ink_grain = float(INK_GRAIN)
         self.base_levels, self.base_lines = int(base_levels), float(base_lines)
         self.base_passes = int(base_passes)
         self.cartoon_base = bool(cartoon_base)
@@ -389,10 +394,10 @@ class GeoGenerator(nn.Module):
         with _full_precision(photo), torch.no_grad():
             if sub > 1:
                 size = (int(photo.shape[2]), int(photo.shape[3]))
-                lines = ink_lines(F.avg_pool2d(_float32(photo), sub))
+                lines = ink_lines(F.avg_pool2d(_float32(photo), sub), grain=self.ink_grain)
                 lines = F.interpolate(lines, size=size, mode="bilinear", align_corners=False)
             else:
-                lines = ink_lines(_float32(photo))
+                lines = ink_lines(_float32(photo), grain=self.ink_grain)
             keep = 1.0 - self.ink * lines
         return (y + 1.0) * keep.to(y.dtype) - 1.0
 
