@@ -18,7 +18,9 @@ The same three with camera-like noise of :data:`NOISE` levels added to each phot
 two pixels across, ``run_outputs.camera_noise``; one seeded draw per photo). Photos come from ``--report`` (an evaluation's ``metrics.json``: the photos it judged) or,
 without it, the first ``--n`` of the folder. Writes ``benchmarks/results/ink_grain.json`` and
 ``.md``; ``--sheet`` a picture of the photos with the most dots unsmoothed: photo, ink without and
-with the default smoothing, then the same with the added noise.
+with the default smoothing, then the same with the added noise; ``--product-sheet`` the same photos
+through the product (``--model``, whole frames at the photo's size): photo, the ink on the photo as it
+is, on its grain smoothed.
 """
 
 from __future__ import annotations
@@ -59,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=200, help="without --report: the first N photos of the folder")
     ap.add_argument("--sheet", type=Path)
     ap.add_argument("--sheet-rows", type=int, default=4)
+    ap.add_argument(
+        "--product-sheet", type=Path,
+        help="also a picture of the same photos through the product (--model, whole frames): photo, ink drawn on the "
+        "photo as it is, on its grain smoothed (the default)",
+    )  # fmt: skip
+    ap.add_argument("--model", default="anime", help="the model of --product-sheet")
     ap.add_argument("--out", default="ink_grain", help="results file name (without suffix)")
     args = ap.parse_args(argv)
     if not args.photos.is_dir():
@@ -143,6 +151,18 @@ def main(argv: list[str] | None = None) -> int:
         ]
         write_sheet(args.sheet, rows_out)
         print("sheet:", args.sheet, "rows:", ", ".join(r[1] for r in sheet_rows[: args.sheet_rows]))
+    if args.product_sheet is not None:
+        from geostyle.infer.stylize import Stylizer
+
+        sheet_rows.sort(key=lambda r: -r[0])
+        stylizers = [Stylizer(args.model, threads=1) for _ in range(2)]
+        stylizers[0].release.generator.ink_grain = 0.0  # the ink as it was before the smoothing
+        product_rows = []
+        for _, stem, _, _, _ in sheet_rows[: args.sheet_rows]:
+            photo = load_image(photo_for(args.photos, stem))  # type: ignore[arg-type]
+            product_rows.append([photo] + [s.stylize_frame(photo) for s in stylizers])
+        write_sheet(args.product_sheet, product_rows)
+        print("product sheet:", args.product_sheet)
     return 0
 
 
