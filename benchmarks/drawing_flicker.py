@@ -7,7 +7,8 @@ Each video runs through two live sessions of the same model in lockstep (landmar
 ``geostyle stylize`` runs videos), one with the drawing at 0 and one at 1, everything else as the
 model has it (``--drawing dark_depth``: the dark depth at 0 and at ``--share``, the shipped 0.6 by
 default for it; ``--drawing clear_marks``: the light marks left, 0, and cleared, 1; ``--drawing
-ink_grain``: the ink drawn on the photo as it is, 0, and on its grain smoothed, the default). Per session:
+ink_grain``: the ink drawn on the photo as it is, 0, and on its grain smoothed at the default 8 levels
+times ``--share``). Per session:
 the flicker meter of ``pipeline_speed.py`` (how much more the output changes from frame to frame
 than the input, whole frame and the face's box; :mod:`geostyle.video.stability`). And the
 drawing's own change: ``|drawn - plain|`` is the drawing in each frame; its mean change from one
@@ -68,16 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         # The dark depth and the cleared marks, later still, likewise.
         gains = None if args.drawing in ("skin", "dark_depth", "clear_marks", "ink_grain") else {}
         share = args.share if args.share is not None else (0.6 if args.drawing == "dark_depth" else 1.0)
-        if args.drawing == "ink_grain":
-            # Part of the ink, not a setting: the generator's attribute (geostyle.nets.generator).
-            sessions = {v: LiveSession(Stylizer(args.model, threads=1), smoothing=True) for v in (0.0, 1.0)}
-            for v, s in sessions.items():
-                s.stylizer.release.generator.ink_grain = v * share * INK_GRAIN
-        else:
-            sessions = {
-                v: LiveSession(Stylizer(args.model, threads=1, part_gains=gains, **{args.drawing: v * share}), smoothing=True)
-                for v in (0.0, 1.0)
-            }
+        # The ink's grain is in levels: off (0) against the default, INK_GRAIN (times --share).
+        scale = INK_GRAIN if args.drawing == "ink_grain" else 1.0
+        sessions = {
+            v: LiveSession(
+                Stylizer(args.model, threads=1, part_gains=gains, **{args.drawing: v * share * scale}), smoothing=True
+            )
+            for v in (0.0, 1.0)
+        }
         meters: dict[float, FlickerMeter] = {}
         drawn_prev, change, size, pairs, faces = None, 0.0, 0.0, 0, []
         box = None

@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         from geostyle.infer.stylize import Stylizer
 
         sheet_rows.sort(key=lambda r: -r[0])
-        stylizers = [Stylizer(args.model, threads=1) for _ in range(2)]
-        stylizers[0].release.generator.ink_grain = 0.0  # the ink as it was before the smoothing
+        # The ink as it was before the smoothing, and the model's own (the default 8 levels).
+        stylizers = [Stylizer(args.model, threads=1, ink_grain=0.0), Stylizer(args.model, threads=1)]
         product_rows = []
         for _, stem, _, _, _ in sheet_rows[: args.sheet_rows]:
             photo = load_image(photo_for(args.photos, stem))  # type: ignore[arg-type]

@@ -118,9 +118,12 @@ def test_report_names_the_drawings(report):
     assert m["settings"]["clear_marks"] == 0.0 and "light marks" not in markdown(m)
     drawn = markdown({**m, "settings": {**m["settings"], "eyes": 1.0, "skin": 0.5, "outline": 1.0}})
     assert ", anime eyes 1, anime skin 0.5, outline 1" in drawn
+    assert m["settings"]["ink_grain"] == 8.0  # the default, named only where the model inks
     settings = {"ink": 1.0, "dark_colour": 1.0, "dark_depth": 0.6, "lift_cap": 32, "clear_marks": 1.0}
     kept = markdown({**m, "settings": {**m["settings"], **settings}})
-    assert ", ink 1, dark colour 1, dark depth 0.6, lift cap 32, light marks cleared 1" in kept
+    assert ", ink 1 (grain smoothed at 8 levels), dark colour 1, dark depth 0.6, lift cap 32, light marks cleared 1" in kept
+    raw = markdown({**m, "settings": {**m["settings"], **settings, "ink_grain": 0.0}})
+    assert ", ink 1, dark colour 1" in raw
 
 
 def test_known_answers_of_the_baselines(report):

@@ -767,6 +767,31 @@ def test_ink_travels_in_the_release_exports_and_is_checked(tmp_path):
         create_model("geo_mobile_s", channels=1, ink=0.5)
 
 
+def test_ink_grain_is_a_setting_the_release_carries_when_not_the_default(tmp_path):
+    """``ink_grain``: the default (8 levels) is not written into the config, so releases from before
+    it draw with it; another value is, survives a release and ONNX export, and changes the ink on
+    a noisy photo; values outside [0, 64] are refused."""
+    import torch.nn.functional as F
+
+    from geostyle.nets.blocks import INK_GRAIN
+
+    g = _randomize(create_model("geo_mobile_s", cartoon_base=True, ink=1.0)).eval()
+    assert g.ink_grain == INK_GRAIN == 8.0 and "ink_grain" not in g.config
+    raw = create_model("geo_mobile_s", cartoon_base=True, ink=1.0, ink_grain=0.0).eval()
+    raw.load_state_dict(g.state_dict())
+    assert raw.config["ink_grain"] == 0.0
+    assert _released_and_exported(raw, tmp_path, "raw_ink").ink_grain == 0.0
+    noise = torch.randn(1, 1, 65, 65, generator=torch.Generator().manual_seed(0))
+    x = _step_photo(128) + F.interpolate(noise, scale_factor=2, mode="bilinear")[..., :128, :128] * (12.0 / 127.5)
+    with torch.no_grad():
+        assert float((raw(x) - g(x)).abs().max()) > 0.5  # dots drawn only without the smoothing
+    g.set_ink_grain(8.0)
+    assert "ink_grain" not in g.config
+    for bad in (-1.0, 65.0):
+        with pytest.raises(ValueError, match="ink_grain"):
+            create_model("geo_mobile_s", ink=1.0, ink_grain=bad)
+
+
 def _rgb01(*colour: float, size: int = 8) -> torch.Tensor:
     """A flat ``(1, 3, size, size)`` image of one RGB colour given in 0-255, in ``[-1, 1]``."""
     return (torch.tensor(colour).view(1, 3, 1, 1) / 255.0 * 2 - 1).expand(1, 3, size, size).clone()

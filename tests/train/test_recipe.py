@@ -309,16 +309,17 @@ def _teacher_config(datasets, teacher_file, *overrides: str):
 
 
 def test_a_teacher_draws_with_the_students_dark_colour_and_depth(tiny_datasets, tmp_path):
-    """The trainer hands the student's own ``dark_colour``, ``dark_depth``, ``lift_cap`` and ``clear_marks`` to its
-    teacher, whatever the teacher's release carries (the bundled anime model: 1, 0.6, 0 and 0)."""
+    """The trainer hands the student's own ``dark_colour``, ``dark_depth``, ``lift_cap``, ``clear_marks`` and
+    ``ink_grain`` to its teacher, whatever the teacher's release carries (the bundled anime model: 1, 0.6, 0, 0
+    and the default 8)."""
     teacher_file = _teacher_of(tiny_datasets, tmp_path)
     kwargs = (
         "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, dark_colour: 0.5, dark_depth: 0.3, lift_cap: 20, "
-        "clear_marks: 0.25}"
+        "clear_marks: 0.25, ink_grain: 3}"
     )
     tr = build_trainer(_teacher_config(tiny_datasets, teacher_file, kwargs), tmp_path / "run", progress=False)
     assert tr.teacher is not None and (tr.teacher.dark_colour, tr.teacher.dark_depth, tr.teacher.lift_cap) == (0.5, 0.3, 20)
-    assert tr.teacher.clear_marks == 0.25
+    assert tr.teacher.clear_marks == 0.25 and tr.teacher.ink_grain == 3.0
 
 
 def test_teacher_target_is_the_teachers_output_and_the_student_learns_it(tiny_datasets, tmp_path):

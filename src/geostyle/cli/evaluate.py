@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         strength=args.strength,
         part_gains=part_gains(args),
         ink=args.ink,
+        ink_grain=args.ink_grain,
         dark_colour=args.dark_colour,
         dark_depth=args.dark_depth,
         lift_cap=args.lift_cap,

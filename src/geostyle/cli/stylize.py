@@ -65,6 +65,14 @@ def add_ink_argument(p: argparse.ArgumentParser) -> None:
         "keep nearer their own skin tone (0 = off; default: the model's own, 0 for models released without it)",
     )
     p.add_argument(
+        "--ink-grain",
+        type=float,
+        default=None,
+        help="draw the ink's lines from the photo's lightness smoothed of variation under this many levels (of 255), "
+        "so a noisy photo or webcam is not drawn with black dots; 0 draws them from the photo as it is, which keeps "
+        "freckles and fine detail (default: the model's own, 8)",
+    )
+    p.add_argument(
         "--clear-marks",
         type=float,
         default=None,
@@ -161,6 +169,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         work_size=args.work_size or None,
         reach=DEFAULT_REACH if args.reach is None else args.reach,
         ink=args.ink,
+        ink_grain=args.ink_grain,
         dark_colour=args.dark_colour,
         dark_depth=args.dark_depth,
         lift_cap=args.lift_cap,

@@ -227,12 +227,14 @@ def write_report(
 
 
 def _drawn_text(settings: dict) -> str:
-    """The model's ink, dark colour and depth, lift cap, cleared marks, anime eyes, anime skin and face
-    outline where it draws them (reports from before have no such settings)."""
-    keys = ("ink", "dark_colour", "dark_depth", "lift_cap", "clear_marks", "eyes", "outline", "skin")
-    ink, dark, depth, cap, marks, eyes, outline, skin = (settings.get(k) for k in keys)
+    """The model's ink (and the grain its lines are smoothed of), dark colour and depth, lift cap,
+    cleared marks, anime eyes, anime skin and face outline where it draws them (reports from before
+    have no such settings; before the grain smoothing, none was)."""
+    keys = ("ink", "ink_grain", "dark_colour", "dark_depth", "lift_cap", "clear_marks", "eyes", "outline", "skin")
+    ink, grain, dark, depth, cap, marks, eyes, outline, skin = (settings.get(k) for k in keys)
     return (
         (f", ink {ink:g}" if ink else "")
+        + (f" (grain smoothed at {grain:g} levels)" if ink and grain else "")
         + (f", dark colour {dark:g}" if dark else "")
         + (f", dark depth {depth:g}" if depth else "")
         + (f", lift cap {cap:g}" if cap else "")

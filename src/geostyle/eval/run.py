@@ -82,6 +82,7 @@ class EvalOptions:
     strength: float | None = None
     part_gains: dict[str, float] | None = None  # None: the model's own (extra.part_gains)
     ink: float | None = None  # None: the model's own (its generator's ink)
+    ink_grain: float | None = None  # None: the model's own (its generator's ink_grain)
     dark_colour: float | None = None  # None: the model's own
     dark_depth: float | None = None  # None: the model's own
     lift_cap: float | None = None  # None: the model's own
@@ -245,6 +246,7 @@ class Evaluation:
             strength=options.strength,
             part_gains=options.part_gains,
             ink=options.ink,
+            ink_grain=options.ink_grain,
             dark_colour=options.dark_colour,
             dark_depth=options.dark_depth,
             lift_cap=options.lift_cap,
@@ -634,6 +636,7 @@ class Evaluation:
                 "strength": self.stylizer.strength,
                 "part_gains": self.stylizer.part_gains,
                 "ink": self.stylizer.ink,
+                "ink_grain": self.stylizer.ink_grain,
                 "dark_colour": self.stylizer.dark_colour,
                 "dark_depth": self.stylizer.dark_depth,
                 "lift_cap": self.stylizer.lift_cap,

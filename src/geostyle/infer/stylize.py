@@ -115,6 +115,10 @@ class Stylizer:
             :meth:`stylize`; :meth:`stylize_crop`, which has nothing beyond the crop, pins its border).
         ink: how much the photo's own line art darkens the output (0-1; the generator's ``ink``;
             None: the model's own, 0 for models released without it).
+        ink_grain: the ink's lines are drawn from the photo's lightness smoothed of variation
+            under this many levels (the generator's ``ink_grain``,
+            :func:`geostyle.nets.blocks.smooth_grain`; 0 from the photo as it is; None: the
+            model's own, the default 8 for models released without it).
         dark_colour: how much of the photo's own hue the output takes where the photo is dark
             (0-1; the generator's ``dark_colour``, :func:`geostyle.nets.blocks.keep_dark_colour`;
             None: the model's own, 0 for models released without it; a model that draws one
@@ -155,6 +159,7 @@ class Stylizer:
         overlap: bool = True,
         reach: float = DEFAULT_REACH,
         ink: float | None = None,
+        ink_grain: float | None = None,
         dark_colour: float | None = None,
         dark_depth: float | None = None,
         lift_cap: float | None = None,
@@ -174,6 +179,9 @@ class Stylizer:
         if ink is not None:
             self._set_filter("set_ink", ink, "this generator draws no ink")
         self.ink = float(getattr(self.release.generator, "ink", 0.0))
+        if ink_grain is not None:
+            self._set_filter("set_ink_grain", ink_grain, "this generator draws no ink whose grain could be smoothed")
+        self.ink_grain = float(getattr(self.release.generator, "ink_grain", 0.0))
         # A pencil model draws one lightness: no hue to give back, so the dark colour has nothing
         # to do there (and `live`, which switches between models with the same options, keeps running).
         draws_colour = getattr(self.release.generator, "draws_colour", True)

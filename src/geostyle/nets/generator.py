@@ -89,6 +89,7 @@ __all__ = [
 
 # Input clamp of the residual output: keeps 1 + b*t >= 1e-3 (atanh(1 - 1e-3) ~= 3.8).
 _BASE_LIMIT = 1.0 - 1e-3
+MAX_INK_GRAIN = 64.0  # levels: past this the smoothing flattens whole features, not grain
 
 
 class GeoGenerator(nn.Module):
@@ -127,6 +128,12 @@ class GeoGenerator(nn.Module):
             bundled anime models got it that way. Training with it (a teacher's or cartoon target
             then carries the same ink) measured no better than ink set after training
             (docs/training.md, "Ink").
+        ink_grain: the lightness the ink is drawn from is first smoothed of variation under this
+            many levels (of 255; :func:`geostyle.nets.blocks.smooth_grain`), so a noisy photo's
+            blotches are not drawn as dots; 0 draws the ink from the photo as it is. Weight-free
+            like ``ink``; the config and a release carry it only when it differs from
+            :data:`geostyle.nets.blocks.INK_GRAIN`, the default (docs/training.md, "Ink on noisy
+            photos").
         dark_colour: where the warped photo is dark, the output given the photo's hue by up to
             this share (0-1), its lightness and saturation kept (:func:`geostyle.nets.blocks.keep_dark_colour`):
             black hair and clothes come out a lifted grey of their own hue instead of the green or
@@ -152,9 +159,10 @@ class GeoGenerator(nn.Module):
     ``(B, C, H, W)`` in ``(-1, 1)``.
     """
 
-    # Weight-free filters' settings (set_ink, set_dark_colour, set_dark_depth, set_lift_cap,
-    # set_clear_marks).
+    # Weight-free filters' settings (set_ink, set_ink_grain, set_dark_colour, set_dark_depth,
+    # set_lift_cap, set_clear_marks).
     ink: float
+    ink_grain: float
     dark_colour: float
     dark_depth: float
     lift_cap: float
@@ -179,6 +187,7 @@ class GeoGenerator(nn.Module):
         base_lines: float = CARTOON_LINES,
         base_passes: int = CARTOON_PASSES,
         ink: float = 0.0,
+        ink_grain: float = INK_GRAIN,
         dark_colour: float = 0.0,
         dark_depth: float = 0.0,
         lift_cap: float = 0.0,
@@ -226,10 +235,7 @@ class GeoGenerator(nn.Module):
             self.config["base_passes"] = int(base_passes)
         self.channels = channels
         self.set_ink(ink)
-        # The grain the ink's lightness is smoothed of (levels; geostyle.nets.blocks.smooth_grain):
-        # part of what the ink is, so not a setting in the config or the release; an attribute so a
-        # benchmark can draw the ink as it was before the smoothing (0) beside it.
-        self.ink_grain = float(INK_GRAIN)
+        self.set_ink_grain(ink_grain)
         self.base_levels, self.base_lines = int(base_levels), float(base_lines)
         self.base_passes = int(base_passes)
         self.cartoon_base = bool(cartoon_base)
@@ -312,6 +318,23 @@ class GeoGenerator(nn.Module):
         if not 0.0 <= ink <= 1.0 or (ink and self.channels != 3):
             raise ValueError(f"ink darkens an RGB output by up to that share along the photo's lines: in [0, 1], got {ink}")
         self._set_filter("ink", ink)
+
+    def set_ink_grain(self, levels: float) -> None:
+        """Set ``ink_grain`` (levels of 255, 0 to :data:`MAX_INK_GRAIN`; 0 draws the ink from the
+        photo as it is), here and in ``config``, where it is written only when it differs from the
+        default :data:`~geostyle.nets.blocks.INK_GRAIN` (a release without it draws with the
+        default). Weight-free, as :meth:`set_ink`."""
+        levels = float(levels)
+        if not 0.0 <= levels <= MAX_INK_GRAIN:
+            raise ValueError(
+                f"ink_grain smooths the photo's lightness of variation under that many levels before the ink is "
+                f"drawn: 0 (off) to {MAX_INK_GRAIN:g}, got {levels}"
+            )
+        self.ink_grain = levels
+        if levels != INK_GRAIN:
+            self.config["ink_grain"] = levels
+        else:
+            self.config.pop("ink_grain", None)
 
     def set_dark_colour(self, share: float) -> None:
         """Set ``dark_colour`` (0-1, an RGB generator only), here and in ``config`` (weight-free, as

@@ -42,6 +42,7 @@ from geostyle.data.dataset import (
 )
 from geostyle.data.images import to_uint8
 from geostyle.errors import CheckpointError, ConfigError
+from geostyle.nets.blocks import INK_GRAIN
 from geostyle.train import checkpoint as ckpt
 from geostyle.train import losses as L
 from geostyle.train.augment import DiffAugment
@@ -186,6 +187,7 @@ class Trainer:
                 int(getattr(nets.generator, "channels", 3)),
                 styles.stems,
                 ink=float(getattr(nets.generator, "ink", 0.0)),
+                ink_grain=float(getattr(nets.generator, "ink_grain", INK_GRAIN)),
                 dark_colour=float(getattr(nets.generator, "dark_colour", 0.0)),
                 dark_depth=float(getattr(nets.generator, "dark_depth", 0.0)),
                 lift_cap=float(getattr(nets.generator, "lift_cap", 0.0)),
@@ -908,6 +910,7 @@ def load_teacher(
     dark_depth: float = 0.0,
     lift_cap: float = 0.0,
     clear_marks: float = 0.0,
+    ink_grain: float = INK_GRAIN,
 ) -> tuple[torch.nn.Module, dict[str, str]]:
     """The frozen generator of release model ``name_or_path`` (bundled name or path) on ``device``,
     for ``data.target=teacher``, and its identity (name, file, SHA-256: names can come to mean other
@@ -915,8 +918,9 @@ def load_teacher(
     where it was trained on other style images than ``styles`` (the student would learn the
     teacher's style, not these). The teacher draws with the student's ``ink``, not its own: the
     target and the student's output then carry the same lines, and a student without ink learns
-    the teacher's drawing alone. Its ``dark_colour``, ``dark_depth``, ``lift_cap`` and
-    ``clear_marks`` likewise (the bundled anime models carry the first two and the last)."""
+    the teacher's drawing alone. Its ``ink_grain``, ``dark_colour``, ``dark_depth``, ``lift_cap``
+    and ``clear_marks`` likewise (the bundled anime models carry the dark colour and depth and the
+    cleared marks' setting, and the default grain)."""
     import hashlib
 
     from geostyle.nets.release import load_release, resolve_model
@@ -954,6 +958,7 @@ def load_teacher(
     # by default), whatever the teacher's release says.
     for setter, value in (
         ("set_ink", ink),
+        ("set_ink_grain", ink_grain),
         ("set_dark_colour", dark_colour),
         ("set_dark_depth", dark_depth),
         ("set_lift_cap", lift_cap),
