@@ -82,26 +82,33 @@ def main(argv: list[str] | None = None) -> int:
         stems = sorted(p.stem for p in args.photos.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)[: args.n]
     torch.set_num_threads(1)
     grains = sorted(set(GRAINS) | {float(INK_GRAIN)})
+
+    def pictures(index: int, source: Path) -> dict[str, np.ndarray]:
+        """The photo at :data:`SIZE` px as it is and with its seeded noise."""
+        photo = cv2.resize(load_image(source), (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+        return {"as is": photo, "noisy": camera_noise(photo, NOISE, np.random.default_rng(index))}
+
+    def ink_of(picture: np.ndarray, grain: float) -> np.ndarray:
+        x = torch.from_numpy(picture.astype(np.float32) / 127.5 - 1.0).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            return ink_lines(x, grain=grain)[0, 0].numpy()
+
     per: dict[str, dict[float, list]] = {"as is": {g: [] for g in grains}, "noisy": {g: [] for g in grains}}
-    sheet_rows = []
+    ranked = []  # (unsmoothed dots, index, stem, photo file): the sheets' photos are drawn again, not kept
     for index, stem in enumerate(stems):
         source = photo_for(args.photos, stem)
         if source is None:
             continue
-        photo = cv2.resize(load_image(source), (SIZE, SIZE), interpolation=cv2.INTER_AREA)
-        noisy = camera_noise(photo, NOISE, np.random.default_rng(index))
-        inks = {}
-        for case, picture in (("as is", photo), ("noisy", noisy)):
-            x = torch.from_numpy(picture.astype(np.float32) / 127.5 - 1.0).permute(2, 0, 1)[None]
+        for case, picture in pictures(index, source).items():
             for g in grains:
-                with torch.no_grad():
-                    ink = ink_lines(x, grain=g)[0, 0].numpy()
-                inks[case, g] = ink
+                ink = ink_of(picture, g)
                 dots, line_ink = pieces(ink)
                 per[case][g].append((dots, line_ink, float(ink.mean())))
-        sheet_rows.append((per["as is"][0.0][-1][0], stem, photo, noisy, inks))
+        ranked.append((per["as is"][0.0][-1][0], index, stem, source))
     if not per["as is"][0.0]:
         ap.error("none of the photos was found")
+    ranked.sort(key=lambda r: -r[0])
+    chosen = ranked[: args.sheet_rows]
 
     results: dict = {"photos": len(per["as is"][0.0]), "size": SIZE, "noise_levels": NOISE, "default_grain": INK_GRAIN, "rows": []}
     for case in per:
@@ -140,26 +147,26 @@ def main(argv: list[str] | None = None) -> int:
     (RESULTS / f"{args.out}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if args.sheet is not None:
-        sheet_rows.sort(key=lambda r: -r[0])
 
         def drawn(ink: np.ndarray) -> np.ndarray:
             return np.repeat((255.0 * (1.0 - ink))[..., None], 3, 2).astype(np.uint8)
 
-        rows_out = [
-            [photo, drawn(inks["as is", 0.0]), drawn(inks["as is", float(INK_GRAIN)]), noisy, drawn(inks["noisy", 0.0]), drawn(inks["noisy", float(INK_GRAIN)])]
-            for _, _, photo, noisy, inks in sheet_rows[: args.sheet_rows]
-        ]
+        rows_out = []
+        for _, index, _, source in chosen:
+            row = []
+            for picture in pictures(index, source).values():
+                row += [picture, drawn(ink_of(picture, 0.0)), drawn(ink_of(picture, float(INK_GRAIN)))]
+            rows_out.append(row)
         write_sheet(args.sheet, rows_out)
-        print("sheet:", args.sheet, "rows:", ", ".join(r[1] for r in sheet_rows[: args.sheet_rows]))
+        print("sheet:", args.sheet, "rows:", ", ".join(r[2] for r in chosen))
     if args.product_sheet is not None:
         from geostyle.infer.stylize import Stylizer
 
-        sheet_rows.sort(key=lambda r: -r[0])
         # The ink as it was before the smoothing, and the model's own (the default 8 levels).
         stylizers = [Stylizer(args.model, threads=1, ink_grain=0.0), Stylizer(args.model, threads=1)]
         product_rows = []
-        for _, stem, _, _, _ in sheet_rows[: args.sheet_rows]:
-            photo = load_image(photo_for(args.photos, stem))  # type: ignore[arg-type]
+        for _, _, _, source in chosen:
+            photo = load_image(source)
             product_rows.append([photo] + [s.stylize_frame(photo) for s in stylizers])
         write_sheet(args.product_sheet, product_rows)
         print("product sheet:", args.product_sheet)

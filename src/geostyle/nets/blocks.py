@@ -283,16 +283,11 @@ def smooth_grain(lightness: torch.Tensor, levels: float = INK_GRAIN, radius: int
     guided by itself (He, Sun, Tang 2010), so each ``(2 radius + 1)^2`` window whose spread is well
     under ``levels`` (of 255) takes its mean, and one whose spread is well over keeps its edges.
     Sensor noise and JPEG blotches in a dim photo are a few levels; the eyes, brows, glasses and
-    outlines ink draws stand out by tens. Box filters only: exports to ONNX. ``levels`` 0: the
-    lightness itself."""
+    outlines ink draws stand out by tens. :func:`guided_smooth` of the one channel (its guide is the
+    channel itself); box filters only: exports to ONNX. ``levels`` 0: the lightness itself."""
     if levels <= 0:
         return lightness
-    eps = (float(levels) / 127.5) ** 2
-    mean, mean_sq = box_mean(torch.cat([lightness, lightness * lightness], 1), radius).split([1, 1], 1)
-    var = mean_sq - mean * mean
-    a = var / (var + eps)
-    mean_a, mean_b = box_mean(torch.cat([a, mean - a * mean], 1), radius).split([1, 1], 1)
-    return mean_a * lightness + mean_b
+    return guided_smooth(lightness, radius, (float(levels) / 127.5) ** 2)
 
 
 def ink_lines(
