@@ -20,15 +20,10 @@ with the most marks in the first run (photo, then each run, then each run with i
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
-
 import cv2
 import numpy as np
-from run_outputs import parse_runs, photo_for, runs_parser, write_sheet
+from run_outputs import benchmark_command, parse_runs, photo_for, runs_parser, write_results, write_sheet
 
-RESULTS = Path(__file__).resolve().parent / "results"
 DARK = 90.0  # the photo's luma under which a mark is "in the darks"
 MANY = 50  # mark pixels a frame has to have to count as marked
 
@@ -71,10 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         for label in labels
     }
-    RESULTS.mkdir(exist_ok=True)
     name = "light_marks_" + "_".join(labels[1:])
-    command = "python benchmarks/light_marks.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    (RESULTS / f"{name}.json").write_text(json.dumps({"command": command, "table": table, "per_photo": rows}, indent=1))
+    command = benchmark_command("light_marks.py", argv)
     lines = [
         "# Thin light marks the photo does not have",
         "",
@@ -93,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {label} | {t['mean']:.1f} | {t['median']:.0f} | {t['marked']:.2f} | {t['dark_mean']:.1f} "
             f"| {t['along_rows_mean']:.1f} |"
         )
-    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(name, {"command": command, "table": table, "per_photo": rows}, lines)
     if args.sheet is not None:
         first = labelled[0][0]
         sheet_rows = []

@@ -1,16 +1,19 @@
 """What the benchmarks that read ``geostyle evaluate`` outputs share: ``LABEL=DIR`` arguments (and
 the command line of those that compare runs on a photo folder), the photo behind an output's stem,
-a contact sheet of rows of pictures, and camera-like noise to add to a photo."""
+a contact sheet of rows of pictures, the results files, and camera-like noise to add to a photo."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+RESULTS = Path(__file__).resolve().parent / "results"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 SHEET_ROW_HEIGHT = 256
 
@@ -79,6 +82,19 @@ def write_sheet(path: Path, rows: list[list[np.ndarray]]) -> None:
     """:func:`stack_rows` of RGB ``rows`` written to ``path`` as a JPEG (quality 88), its folder made."""
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(stack_rows(rows), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+def benchmark_command(script: str, argv: list[str] | None) -> str:
+    """The command line that ran ``benchmarks/<script>`` with ``argv`` (None: this process's)."""
+    return f"python benchmarks/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
+def write_results(name: str, results: dict, lines: list[str]) -> None:
+    """``benchmarks/results/<name>.json`` (``results``) and ``.md`` (``lines``), and ``lines`` printed."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def camera_noise(image: np.ndarray, levels: float, rng: np.random.Generator) -> np.ndarray:

@@ -30,15 +30,13 @@ photo's lightness says so there.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
-from run_outputs import parse_runs, photo_for, runs_parser, write_sheet
+from run_outputs import benchmark_command, parse_runs, photo_for, runs_parser, write_results, write_sheet
 
 from geostyle.eval.skin import cheek_luma, cheek_mask
 
-RESULTS = Path(__file__).resolve().parent / "results"
 GROUPS = ((0, 80), (80, 120), (120, 160), (160, 256))  # the photo's cheek luma
 def main(argv: list[str] | None = None) -> int:
     ap = runs_parser(__doc__.split("\n\n")[0], "write a picture of the photos with the darkest cheeks here")
@@ -92,10 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                     **{label: float(np.mean([r[label] for r in group])) for label in labels},
                 }
             )
-    RESULTS.mkdir(exist_ok=True)
     name = "skin_tone_" + "_".join(labels[1:])
-    command = "python benchmarks/skin_tone.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    (RESULTS / f"{name}.json").write_text(json.dumps({"command": command, "groups": table, "per_photo": rows}, indent=1))
+    command = benchmark_command("skin_tone.py", argv)
     lines = [
         "# Skin tone: the cheeks' lightness, photo against output",
         "",
@@ -111,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = [f"{t[label]:.1f} ({t[label] - t['photo']:+.1f})" for label in labels]
         lines.append(f"| {t['group']} | {t['photos']} | {t['photo']:.1f} | " + " | ".join(cells) + " |")
     lines += judges_by_group(rows, labelled)
-    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(name, {"command": command, "groups": table, "per_photo": rows}, lines)
     if args.sheet is not None:
         sheet_rows = []
         for r in sorted(rows, key=lambda r: r["photo_luma"])[: args.sheet_rows]:
