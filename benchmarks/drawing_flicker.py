@@ -27,7 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from run_outputs import camera_noise
+from run_outputs import benchmark_command, camera_noise, write_results
 
 from geostyle.data.images import save_image
 from geostyle.errors import NoFaceError
@@ -37,7 +37,6 @@ from geostyle.video import LiveSession, VideoReader
 from geostyle.video.stability import FlickerMeter
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 VIDEOS = ROOT.parent / "shared" / "data" / "video"
 
 
@@ -123,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         strips.append(np.concatenate(faces, 1))
         print(json.dumps(row), flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/drawing_flicker.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    (RESULTS / f"drawing_flicker_{args.drawing}{suffix}.json").write_text(json.dumps({"command": command, "model": args.model, "rows": rows}, indent=1))
+    command = benchmark_command("drawing_flicker.py", argv)
     lines = [
         f"# Flicker of the {args.drawing} (`{args.model}`{f', noise of {args.noise:g} levels added' if args.noise else ''})", "",
         f"`{command}`", "",
@@ -138,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['video']} | {r['frames']} | {p['flicker']:.3f} / {p['region_flicker']:.3f} | {d['flicker']:.3f} / {d['region_flicker']:.3f} "
             f"| {r['drawing_mean_size']:.4f} | {r['drawing_change_per_frame']:.4f} | {r['drawing_change_share']:.2f} |"
         )
-    (RESULTS / f"drawing_flicker_{args.drawing}{suffix}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(f"drawing_flicker_{args.drawing}{suffix}", {"command": command, "model": args.model, "rows": rows}, lines)
     save_image(ROOT / "docs" / "img" / f"drawing_flicker_{args.drawing}{suffix}.jpg", np.concatenate(strips, 0))
     return 0
 
