@@ -20,7 +20,7 @@ def _image(data: bytes) -> np.ndarray:
 def library_anime():
     from geostyle.infer.stylize import Stylizer
 
-    return Stylizer("anime")
+    return Stylizer("anime", runtime="onnx")  # the server's default runtime
 
 
 def _result(page) -> tuple[str, np.ndarray]:

@@ -1,4 +1,5 @@
-"""``geostyle serve [--host 127.0.0.1] [--port 8765] [--data DIR] [--photos NAME=DIR] [--train-set KEY=VALUE]``."""
+"""``geostyle serve [--host 127.0.0.1] [--port 8765] [--data DIR] [--photos NAME=DIR] [--train-set KEY=VALUE]
+[--runtime onnx|torch|openvino] [--threads N]``."""
 
 from __future__ import annotations
 
@@ -49,6 +50,13 @@ def add_parser(p: argparse.ArgumentParser) -> None:
         default=24,
         help="photos a job's evaluation stylizes and measures (default 24)",
     )
+    p.add_argument(
+        "--runtime",
+        default="onnx",
+        choices=["torch", "onnx", "openvino"],
+        help="generator runtime of the pages (default onnx: ONNX Runtime; openvino needs geostyle[openvino])",
+    )
+    p.add_argument("--threads", type=int, default=0, help="generator runtime threads (0 = the runtime's default)")
     p.add_argument("--max-upload-mb", type=int, default=25, help="largest accepted image upload (default 25)")
     p.add_argument(
         "--no-resume", action="store_true", help="do not restart jobs interrupted by a server stop"
@@ -71,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         raise GeostyleError(f"--port must be 0-65535, not {args.port}")
     if args.eval_photos < 1:
         raise GeostyleError("--eval-photos must be at least 1")
+    if args.threads < 0:
+        raise GeostyleError("--threads must be 0 (the runtime's default) or more")
     if args.max_upload_mb < 1:
         raise GeostyleError("--max-upload-mb must be at least 1")
     if args.host not in LOOPBACK_HOSTS:
@@ -86,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         limits=Limits(image_bytes=args.max_upload_mb << 20),
         recover_jobs=not args.no_resume,
         eval_photos=args.eval_photos,
+        runtime=args.runtime,
+        threads=args.threads,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     app = create_app(config)

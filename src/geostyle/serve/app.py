@@ -49,6 +49,8 @@ class ServeConfig:
     max_request_bytes: int = 1 << 30
     recover_jobs: bool = True
     eval_photos: int = 24
+    runtime: str = "onnx"  # the generator runtime of every page (geostyle.infer.runtime.RUNTIMES)
+    threads: int = 0  # its threads (0: the runtime's default)
 
 
 class Services:
@@ -58,7 +60,7 @@ class Services:
         self.config = config
         self.data = DataDir(config.data_dir)
         self.limits = config.limits
-        self.models = ModelPool(self.data)
+        self.models = ModelPool(self.data, runtime=config.runtime, threads=config.threads)
         self.videos = VideoTasks(self.data, self.models)
         self.streams = LiveStreams(self.models)
         self.styles = ImageSets(self.data, "styles", self.limits)

@@ -55,11 +55,23 @@ class _Loaded:
 
 
 class ModelPool:
-    """Bundled models by name, and finished training jobs as ``job-<id>``; each loaded once."""
+    """Bundled models by name, and finished training jobs as ``job-<id>``; each loaded once.
 
-    def __init__(self, data: DataDir, backend: str = "mediapipe") -> None:
+    Every model runs on ``runtime`` (default ONNX Runtime, as ``geostyle stylize`` and ``live`` do):
+    the webcam frame of ``benchmarks/serve_latency.py`` took 123 ms in the library with the PyTorch
+    runtime and 27 ms with ONNX Runtime, on two idle cores (docs/webapp.md, "Measured speed")."""
+
+    def __init__(
+        self, data: DataDir, backend: str = "mediapipe", runtime: str = "onnx", threads: int = 0
+    ) -> None:
+        from geostyle.infer.runtime import RUNTIMES
+
+        if runtime not in RUNTIMES:
+            raise GeostyleError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
         self.data = data
         self.backend = backend
+        self.runtime = runtime
+        self.threads = threads
         self._loaded: dict[str, _Loaded] = {}
         self._guard = threading.Lock()
 
@@ -95,16 +107,25 @@ class ModelPool:
         raise NotFoundError(f"no such model: {str(name)[:60]!r}")
 
     def get(self, name: str) -> _Loaded:
-        from geostyle.infer.stylize import Stylizer, resolve_model
+        from geostyle.infer.stylize import resolve_model
 
         source = self.path_of(name)
         mtime = resolve_model(source).stat().st_mtime  # a continued job replaces its model file
         with self._guard:
             loaded = self._loaded.get(name)
             if loaded is None or loaded.mtime != mtime:
-                loaded = _Loaded(Stylizer(source, backend=self.backend), threading.Lock(), mtime)
+                loaded = _Loaded(self.build(source), threading.Lock(), mtime)
                 self._loaded[name] = loaded
             return loaded
+
+    def build(self, source: str | Path, strength: float | None = None) -> Any:
+        """A new :class:`~geostyle.infer.stylize.Stylizer` of ``source`` on this pool's detector,
+        runtime and threads."""
+        from geostyle.infer.stylize import Stylizer
+
+        return Stylizer(
+            source, strength=strength, backend=self.backend, runtime=self.runtime, threads=self.threads
+        )
 
     def stylize(
         self, name: str, image: np.ndarray, strength: float, crop: bool = False
@@ -241,7 +262,6 @@ class VideoTasks:
         write_json(path, task.__dict__ | {"result": f"{task.id}.mp4" if task.state == "done" else None})
 
     def _run(self, folder: Path, source, task: VideoTask, status_path: Path) -> None:
-        from geostyle.infer.stylize import Stylizer
         from geostyle.video import stylize_video
 
         src = next(p for p in folder.iterdir() if p.name.startswith("input."))
@@ -255,7 +275,7 @@ class VideoTasks:
 
         try:
             # Its own Stylizer: a long video must not hold the lock the interactive pages use.
-            stylizer = Stylizer(source, strength=task.strength)
+            stylizer = self.pool.build(source, strength=task.strength)
             result = stylize_video(src, folder / "out" / f"{task.id}.mp4", stylizer, progress=progress)
             task.state, task.done, task.total = "done", result.frames, result.frames
             task.face_frames, task.processing_fps = result.face_frames, round(result.processing_fps, 2)
