@@ -71,6 +71,67 @@ def test_inference_strength_is_written_into_the_release(tiny_datasets, tmp_path)
     assert ckpt.load_release(final).metadata["extra"]["default_strength"] == 0.35
 
 
+CARTOON_G = "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, cartoon_base: true}"
+RELEASE = (
+    CARTOON_G,
+    "release.generator={ink: 1.0, dark_colour: 1.0, dark_depth: 0.6}",
+    "release.extra={eyes: 1.0, outline: 0.5, part_gains: {outline: 1.5, brows: 2}}",
+)
+
+
+def test_release_settings_reach_every_release_and_not_the_training(tiny_datasets, tmp_path):
+    from geostyle.infer.stylize import Stylizer
+    from geostyle.train.trainer import build_trainer
+
+    cfg = tiny_config(tiny_datasets, "train.steps=2", *RELEASE)
+    trainer = build_trainer(cfg, tmp_path / "look", progress=False)
+    assert trainer.ema.model.ink == 0.0  # trained without the ink: the release alone draws it
+    final = train(cfg, tmp_path / "run", progress=False)
+    meta = ckpt.read_release_metadata(final)
+    assert (meta["arch_kwargs"]["ink"], meta["arch_kwargs"]["dark_colour"], meta["arch_kwargs"]["dark_depth"]) == (1.0, 1.0, 0.6)
+    extra = meta["extra"]
+    assert (extra["eyes"], extra["outline"], extra["part_gains"]) == (1.0, 0.5, {"outline": 1.5, "brows": 2.0})
+    stylizer = Stylizer(final)
+    assert (stylizer.ink, stylizer.dark_depth, stylizer.eyes, stylizer.outline) == (1.0, 0.6, 1.0, 0.5)
+    assert stylizer.part_gains == {"outline": 1.5, "brows": 2.0}
+    # Without the section a release carries the generator's own settings, as before.
+    plain = ckpt.read_release_metadata(train(tiny_config(tiny_datasets, "train.steps=2", CARTOON_G), tmp_path / "plain", progress=False))
+    assert plain["arch_kwargs"].get("ink", 0.0) == 0.0 and "eyes" not in plain["extra"]
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("release.generator={inc: 1.0}", "does not take"),
+        ("release.generator={ink: 2.0}", "does not take"),
+        ("release.extra={eyes: 1.5}", "between 0 and 1"),
+        ("release.extra={glasses: 1.0}", "unknown setting"),
+        ("release.extra={part_gains: {ears: 2}}", "unknown face part 'ears'"),
+    ],
+)
+def test_a_bad_release_setting_is_refused_before_the_first_step(tiny_datasets, tmp_path, setting, message):
+    from geostyle.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        train(tiny_config(tiny_datasets, "train.steps=2", CARTOON_G, setting), tmp_path, progress=False)
+    assert not (tmp_path / "stats.jsonl").exists()
+
+
+@pytest.mark.parametrize("preset, bundled", [("anime", "anime_large"), ("anime_fast", "anime")])
+def test_anime_presets_release_the_bundled_models_drawings(preset, bundled):
+    from geostyle.nets.release import read_release_metadata, resolve_model
+    from geostyle.train.presets import preset_path
+
+    release = load_config(preset_path(preset)).release
+    meta = read_release_metadata(resolve_model(bundled))
+    for key, value in release.generator.items():
+        assert meta["arch_kwargs"][key] == pytest.approx(value), key
+    for key, value in release.extra.items():
+        assert meta["extra"][key] == pytest.approx(value), key
+    assert set(release.generator) == {"ink", "dark_colour", "dark_depth"}
+    assert set(release.extra) == {"eyes", "outline", "part_gains"}
+
+
 # The fast recipe's switches: terms every other step, a cartoon base shared with the target.
 EVERY_OTHER = (
     "loss.deformation_every=2",

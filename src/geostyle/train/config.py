@@ -155,6 +155,21 @@ class TrainConfig:
 
 
 @dataclass
+class ReleaseConfig:
+    """Weight-free settings written into every release the run saves, not used in training: the
+    drawings and filters a model is shipped with (the bundled anime models' ink, dark colour and
+    depth, anime eyes, face outline and face shape), so a model a user trains with a preset reaches
+    the product as the bundled one did. ``generator``: the generator's settings that carry no
+    weights (``ink``, ``ink_grain``, ``dark_colour``, ``dark_depth``, ``lift_cap``, ``clear_marks``);
+    ``extra``: the stylizer's drawings (``eyes``, ``outline``, ``skin``: opacities 0-1) and
+    ``part_gains`` (``{part: gain}``). Checked when the trainer starts
+    (:func:`geostyle.train.release_settings.check_release_settings`)."""
+
+    generator: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Config:
     name: str = "run"
     data: DataConfig = field(default_factory=DataConfig)
@@ -163,6 +178,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    release: ReleaseConfig = field(default_factory=ReleaseConfig)
 
     def to_dict(self) -> dict[str, Any]:
         # Through JSON so tuples become lists: the dict is then plain YAML/JSON data.

@@ -57,6 +57,7 @@ from geostyle.train.distributed import (
     wrap,
 )
 from geostyle.train.ema import EMA
+from geostyle.train.release_settings import check_release_settings
 from geostyle.train.samples import draw_points
 from geostyle.train.stats import StatsWriter
 from geostyle.warp.alignment import BatchAligner, compose_fields
@@ -142,6 +143,11 @@ class Trainer:
         # None = float32; bfloat16 = the networks' forward passes under autocast (train.precision).
         self.autocast_dtype = resolve_precision(tc.precision, self.device)
         self.ema = EMA(nets.generator, tc.ema_decay, tc.ema_start)
+        # What each release carries beyond the weights (the preset's drawings and filters; checked now,
+        # not at the first release).
+        self.release_arch_kwargs, self.release_extra = check_release_settings(
+            config.release, config.model.generator, nets.generator
+        )
         self.nets = Networks(
             wrap(nets.generator, self.dist),
             wrap(nets.reverse, self.dist),
@@ -744,7 +750,7 @@ class Trainer:
                 path,
                 g,
                 arch=self.cfg.model.generator,
-                arch_kwargs=dict(getattr(g, "config", {})),
+                arch_kwargs=self.release_arch_kwargs,
                 geometry=self.aligner.geometry.to_dict(),
                 resolution=self.photos.resolution,
                 config=self.cfg.to_dict(),
@@ -765,6 +771,7 @@ class Trainer:
                         if self.cfg.geometry.inference_strength > 0
                         else {}
                     ),
+                    **self.release_extra,  # the preset's drawings (eyes, outline) and face shape
                 },
             )
         return path
