@@ -792,6 +792,53 @@ def test_ink_grain_is_a_setting_the_release_carries_when_not_the_default(tmp_pat
             create_model("geo_mobile_s", ink=1.0, ink_grain=bad)
 
 
+def _nyquist(y: torch.Tensor) -> float:
+    """The two-pixel period's amplitude across the columns of ``y`` (B, C, H, W): per row and channel
+    the magnitude of ``sum_x y(x) (-1)^x / W``, averaged. A checkerboard's columns add up in phase;
+    smooth content and single edges nearly cancel."""
+    sign = (-1.0) ** torch.arange(y.shape[-1], dtype=y.dtype)
+    return float((y * sign).mean(dim=-1).abs().mean())
+
+
+def test_smooth_checkerboard_removes_the_two_pixel_period_and_keeps_slower_change():
+    from geostyle.nets.blocks import smooth_checkerboard
+
+    ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    checker = ((-1.0) ** (ys + xs)).view(1, 1, 32, 32)
+    inner = smooth_checkerboard(checker)[..., 1:-1, 1:-1]
+    assert float(inner.abs().max()) < 1e-6  # the period-2 pattern is gone
+    ramp = (xs / 31.0).view(1, 1, 32, 32).repeat(1, 3, 1, 1)
+    torch.testing.assert_close(smooth_checkerboard(ramp)[..., :, 1:-1], ramp[..., :, 1:-1], atol=1e-6, rtol=0)
+    stripes = torch.cos(xs * math.pi / 4).view(1, 1, 32, 32)  # an 8-pixel period keeps most of itself
+    assert float(smooth_checkerboard(stripes)[..., 2:-2].abs().max()) > 0.8
+
+
+def test_smooth_head_removes_a_trained_heads_checkerboard_and_travels_in_the_release(tmp_path):
+    """A head whose four sub-pixel kernels differ (as training leaves them) draws a two-pixel
+    checkerboard; ``smooth_head`` 1 takes its two-pixel period back to about that of the head with one
+    shared kernel; the setting is weight-free, written only when used, survives a release and ONNX
+    export, and is refused outside [0, 1]."""
+    g = _randomize(create_model("geo_mobile_s", cartoon_base=True)).eval()
+    with torch.no_grad():
+        g.head.weight.mul_(4.0)  # a strong, uneven head: the four kernels are independent draws
+    shared = create_model("geo_mobile_s", cartoon_base=True).eval()
+    shared.load_state_dict(g.state_dict())
+    with torch.no_grad():
+        shared.head.weight.copy_(g.head.weight.mean(dim=(2, 3), keepdim=True).expand_as(g.head.weight))
+    smooth = create_model("geo_mobile_s", cartoon_base=True, smooth_head=1.0).eval()
+    smooth.load_state_dict(g.state_dict())
+    x = _step_photo(128) + 0.2 * torch.sin(torch.arange(128.0) / 3.0)
+    with torch.no_grad():
+        rough, even, smoothed = (_nyquist(m(x)) for m in (g, shared, smooth))
+    assert rough > 5 * even, (rough, even)  # the uneven head's checkerboard
+    assert smoothed < 0.01 * rough, (rough, smoothed)  # nearly gone with the filter (the tanh and the base bend it)
+    assert smooth.config["smooth_head"] == 1.0 and "smooth_head" not in g.config
+    assert _released_and_exported(smooth, tmp_path, "smooth_head").smooth_head == 1.0
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="smooth_head"):
+            create_model("geo_mobile_s", smooth_head=bad)
+
+
 def _rgb01(*colour: float, size: int = 8) -> torch.Tensor:
     """A flat ``(1, 3, size, size)`` image of one RGB colour given in 0-255, in ``[-1, 1]``."""
     return (torch.tensor(colour).view(1, 3, 1, 1) / 255.0 * 2 - 1).expand(1, 3, size, size).clone()

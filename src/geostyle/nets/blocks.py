@@ -239,6 +239,19 @@ def compose_grids(first: torch.Tensor, then: torch.Tensor) -> torch.Tensor:
     return then + sampled.permute(0, 2, 3, 1)
 
 
+def smooth_checkerboard(image: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` filtered by the separable binomial kernel ``[1, 2, 1] / 4`` each way (reflected
+    borders): its response at the two-pixel period is exactly 0, so the checkerboard a 2x2 stride-2
+    transposed convolution leaves (each output pixel of a 2x2 block drawn by its own kernel) is
+    removed, while detail of four pixels and coarser keeps half or more of its contrast."""
+    channels = int(image.shape[1])
+    kernel = torch.tensor([0.25, 0.5, 0.25], dtype=image.dtype, device=image.device)
+    horizontal = kernel.view(1, 1, 1, 3).expand(channels, 1, 1, 3)
+    vertical = kernel.view(1, 1, 3, 1).expand(channels, 1, 3, 1)
+    out = F.conv2d(F.pad(image, (1, 1, 0, 0), mode="reflect"), horizontal, groups=channels)
+    return F.conv2d(F.pad(out, (0, 0, 1, 1), mode="reflect"), vertical, groups=channels)
+
+
 def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of ``(B, C, H, W)`` with reflected borders; ``sigma`` in pixels.
 

@@ -73,6 +73,7 @@ from geostyle.nets.blocks import (
     luma,
     pencil_dodge,
     reduced_cartoon_base,
+    smooth_checkerboard,
     warp,
     warp_gather,
 )
@@ -149,6 +150,12 @@ class GeoGenerator(nn.Module):
         clear_marks: thin light marks the warped photo does not have (the anime students' white
             dashes) cleared by up to this share (0-1; :func:`geostyle.nets.blocks.clear_light_marks`),
             first of the filters after the residual. Fixed and weight-free, as ``dark_colour``.
+        smooth_head: the residual the head draws moved this share (0-1) of the way to itself
+            filtered by :func:`geostyle.nets.blocks.smooth_checkerboard`: the head is a 2x2
+            stride-2 transposed convolution, whose four trained kernels draw a two-pixel
+            checkerboard (seen as blocky texture on the anime models' eyelids and glasses); the
+            filter removes that period exactly. Fixed and weight-free, as ``ink``
+            (docs/training.md, "The head's checkerboard").
 
     ``forward(x, grid=None, warped=None, drawn=None)``: ``x (B, C, H, W)`` in ``[-1, 1]`` with
     ``H, W`` multiples of 8; ``grid (B, Hg, Wg, 2)`` or None; ``warped (B, C, H, W)``: optionally the
@@ -160,13 +167,14 @@ class GeoGenerator(nn.Module):
     """
 
     # Weight-free filters' settings (set_ink, set_ink_grain, set_dark_colour, set_dark_depth,
-    # set_lift_cap, set_clear_marks).
+    # set_lift_cap, set_clear_marks, set_smooth_head).
     ink: float
     ink_grain: float
     dark_colour: float
     dark_depth: float
     lift_cap: float
     clear_marks: float
+    smooth_head: float
 
     def __init__(
         self,
@@ -192,6 +200,7 @@ class GeoGenerator(nn.Module):
         dark_depth: float = 0.0,
         lift_cap: float = 0.0,
         clear_marks: float = 0.0,
+        smooth_head: float = 0.0,
     ) -> None:
         super().__init__()
         if len(widths) != 3:
@@ -244,6 +253,7 @@ class GeoGenerator(nn.Module):
         self.set_dark_depth(dark_depth)
         self.set_lift_cap(lift_cap)
         self.set_clear_marks(clear_marks)
+        self.set_smooth_head(smooth_head)
         self.pencil_sigma = float(pencil_sigma)
         self.feature_warp = feature_warp
         self.warp_level = warp_level
@@ -289,7 +299,7 @@ class GeoGenerator(nn.Module):
                 reduced = self._decode_on_reduced_base(base, h, sub)
                 return self.draw_ink(self.apply_photo_tone(reduced, base), base, sub)
         photo = base
-        t = torch.tanh(self.head(h))
+        t = torch.tanh(self.residual(h))
         # The bases are fixed filters: drawn in float32 also where training autocasts the network
         # (the pencil base's blur is a convolution, which bfloat16 autocast would round).
         with _full_precision(base):
@@ -335,6 +345,20 @@ class GeoGenerator(nn.Module):
             self.config["ink_grain"] = levels
         else:
             self.config.pop("ink_grain", None)
+
+    def set_smooth_head(self, share: float) -> None:
+        """Set ``smooth_head`` (0-1), here and in ``config`` (weight-free, as :meth:`set_ink`)."""
+        share = float(share)
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"smooth_head moves the head's residual that share of the way to its smoothed self: in [0, 1], got {share}")
+        self._set_filter("smooth_head", share)
+
+    def residual(self, h: torch.Tensor) -> torch.Tensor:
+        """The head's output for the decoded features ``h``, its checkerboard smoothed by ``smooth_head``."""
+        r = self.head(h)
+        if self.smooth_head:
+            r = r + self.smooth_head * (smooth_checkerboard(r) - r)
+        return r
 
     def set_dark_colour(self, share: float) -> None:
         """Set ``dark_colour`` (0-1, an RGB generator only), here and in ``config`` (weight-free, as
@@ -443,7 +467,7 @@ class GeoGenerator(nn.Module):
             b = small.clamp(-_BASE_LIMIT, _BASE_LIMIT)
             size = (int(base.shape[2]), int(base.shape[3]))
             lifted = F.interpolate(0.5 * torch.log((1 + b) / (1 - b)), size=size, mode="bilinear", align_corners=False)
-        return torch.tanh(lifted + _float32(self.head(h)))
+        return torch.tanh(lifted + _float32(self.residual(h)))
 
     def draw_base(self, warped: torch.Tensor) -> torch.Tensor:
         """The cartoon base of ``warped`` (the photo in the output geometry) as this generator draws it."""
