@@ -124,6 +124,9 @@ def test_report_names_the_drawings(report):
     assert ", ink 1 (grain smoothed at 8 levels), dark colour 1, dark depth 0.6, lift cap 32, light marks cleared 1" in kept
     raw = markdown({**m, "settings": {**m["settings"], **settings, "ink_grain": 0.0}})
     assert ", ink 1, dark colour 1" in raw
+    assert m["settings"]["smooth_head"] == 0.0 and "checkerboard" not in markdown(m)
+    smoothed = markdown({**m, "settings": {**m["settings"], **settings, "smooth_head": 1.0}})
+    assert "light marks cleared 1, head's checkerboard smoothed 1" in smoothed
 
 
 def test_known_answers_of_the_baselines(report):

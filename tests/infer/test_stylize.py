@@ -544,6 +544,23 @@ def test_stylize_cli_takes_ink_grain(astronaut_path, tmp_path):
     assert main(argv) != 0
 
 
+def test_stylize_cli_takes_smooth_head(astronaut_path, tmp_path):
+    """``geostyle stylize --smooth-head X`` reaches the generator: 1 and 0 give different pictures
+    of the bundled portrait, which differ by little (the filter takes out only the head's two-pixel
+    period), and a value outside [0, 1] fails."""
+    from geostyle.cli.main import main
+
+    frames = {}
+    for value in ("0", "1"):
+        out = tmp_path / f"head{value}"
+        assert main(["stylize", str(astronaut_path), "--model", "anime", "--out", str(out), "--smooth-head", value]) == 0
+        frames[value] = load_image(out / astronaut_path.name).astype(np.float32)
+    change = np.abs(frames["1"] - frames["0"])
+    assert change.max() > 8 and 0.05 < change.mean() < 3, (change.max(), change.mean())
+    argv = ["stylize", str(astronaut_path), "--model", "anime", "--out", str(tmp_path / "x"), "--smooth-head", "2"]
+    assert main(argv) != 0
+
+
 @pytest.mark.parametrize("name", ["anime", "anime_large"])
 def test_bundled_anime_model_keeps_a_darker_face_darker(name, astronaut_path):
     """Skin tone: the same face darkened to 0.6 of its light comes out darker by nearly the same

@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         dark_depth=args.dark_depth,
         lift_cap=args.lift_cap,
         clear_marks=args.clear_marks,
+        smooth_head=args.smooth_head,
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,

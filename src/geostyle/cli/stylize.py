@@ -79,6 +79,13 @@ def add_ink_argument(p: argparse.ArgumentParser) -> None:
         help="clear thin light marks the photo does not have (the white dashes some anime models draw), by up to "
         "this share (0-1; default: the model's own, 0 for models released without it)",
     )
+    p.add_argument(
+        "--smooth-head",
+        type=float,
+        default=None,
+        help="smooth the two-pixel checkerboard the generator's last layer draws (blocky eyelids and glasses), by "
+        "this share (0-1; default: the model's own, 0 for models released without it)",
+    )
 
 
 def add_drawing_arguments(p: argparse.ArgumentParser) -> None:
@@ -174,6 +181,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         dark_depth=args.dark_depth,
         lift_cap=args.lift_cap,
         clear_marks=args.clear_marks,
+        smooth_head=args.smooth_head,
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,

@@ -228,10 +228,10 @@ def write_report(
 
 def _drawn_text(settings: dict) -> str:
     """The model's ink (and the grain its lines are smoothed of), dark colour and depth, lift cap,
-    cleared marks, anime eyes, anime skin and face outline where it draws them (reports from before
+    cleared marks, smoothed head, anime eyes, anime skin and face outline where it draws them (reports from before
     have no such settings; before the grain smoothing, none was)."""
-    keys = ("ink", "ink_grain", "dark_colour", "dark_depth", "lift_cap", "clear_marks", "eyes", "outline", "skin")
-    ink, grain, dark, depth, cap, marks, eyes, outline, skin = (settings.get(k) for k in keys)
+    keys = ("ink", "ink_grain", "dark_colour", "dark_depth", "lift_cap", "clear_marks", "smooth_head", "eyes", "outline", "skin")
+    ink, grain, dark, depth, cap, marks, head, eyes, outline, skin = (settings.get(k) for k in keys)
     return (
         (f", ink {ink:g}" if ink else "")
         + (f" (grain smoothed at {grain:g} levels)" if ink and grain else "")
@@ -239,6 +239,7 @@ def _drawn_text(settings: dict) -> str:
         + (f", dark depth {depth:g}" if depth else "")
         + (f", lift cap {cap:g}" if cap else "")
         + (f", light marks cleared {marks:g}" if marks else "")
+        + (f", head's checkerboard smoothed {head:g}" if head else "")
         + (f", anime eyes {eyes:g}" if eyes else "")
         + (f", anime skin {skin:g}" if skin else "")
         + (f", outline {outline:g}" if outline else "")

@@ -87,6 +87,7 @@ class EvalOptions:
     dark_depth: float | None = None  # None: the model's own
     lift_cap: float | None = None  # None: the model's own
     clear_marks: float | None = None  # None: the model's own
+    smooth_head: float | None = None  # None: the model's own
     eyes: float | None = None  # None: the model's own (extra.eyes)
     outline: float | None = None  # None: the model's own (extra.outline)
     skin: float | None = None  # None: the model's own (extra.skin)
@@ -251,6 +252,7 @@ class Evaluation:
             dark_depth=options.dark_depth,
             lift_cap=options.lift_cap,
             clear_marks=options.clear_marks,
+            smooth_head=options.smooth_head,
             eyes=options.eyes,
             outline=options.outline,
             skin=options.skin,
@@ -641,6 +643,7 @@ class Evaluation:
                 "dark_depth": self.stylizer.dark_depth,
                 "lift_cap": self.stylizer.lift_cap,
                 "clear_marks": self.stylizer.clear_marks,
+                "smooth_head": self.stylizer.smooth_head,
                 "eyes": self.stylizer.eyes,
                 "outline": self.stylizer.outline,
                 "skin": self.stylizer.skin,

@@ -135,6 +135,9 @@ class Stylizer:
             some anime students draw) is cleared (0-1; the generator's ``clear_marks``,
             :func:`geostyle.nets.blocks.clear_light_marks`; None: the model's own; ignored by a
             model that draws one lightness, as ``dark_colour``).
+        smooth_head: how much of the two-pixel checkerboard the generator's transposed-convolution
+            head draws is smoothed away (0-1; the generator's ``smooth_head``,
+            :func:`geostyle.nets.blocks.smooth_checkerboard`; None: the model's own).
         eyes: anime eyes (a dark iris and a white catchlight, :mod:`geostyle.infer.eyes`) drawn into
             every stylized face at this opacity (0-1; None: the model's own ``extra.eyes``, else 0).
         outline: the face's outline (a dark line along the jaw and chin, :mod:`geostyle.infer.outline`)
@@ -164,6 +167,7 @@ class Stylizer:
         dark_depth: float | None = None,
         lift_cap: float | None = None,
         clear_marks: float | None = None,
+        smooth_head: float | None = None,
         eyes: float | None = None,
         outline: float | None = None,
         skin: float | None = None,
@@ -197,6 +201,10 @@ class Stylizer:
         self.dark_depth = float(getattr(self.release.generator, "dark_depth", 0.0))
         self.lift_cap = float(getattr(self.release.generator, "lift_cap", 0.0))
         self.clear_marks = float(getattr(self.release.generator, "clear_marks", 0.0))
+        # Any generator with a transposed-convolution head (every model here) can take it.
+        if smooth_head is not None:
+            self._set_filter("set_smooth_head", smooth_head, "this generator has no head to smooth")
+        self.smooth_head = float(getattr(self.release.generator, "smooth_head", 0.0))
         if self.release.geometry is None:
             raise CheckpointError(f"{self.path}: model has no geometry model")
         try:
