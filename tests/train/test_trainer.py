@@ -128,7 +128,7 @@ def test_anime_presets_release_the_bundled_models_drawings(preset, bundled):
         assert meta["arch_kwargs"][key] == pytest.approx(value), key
     for key, value in release.extra.items():
         assert meta["extra"][key] == pytest.approx(value), key
-    assert set(release.generator) == {"ink", "dark_colour", "dark_depth"}
+    assert {"ink", "dark_colour", "dark_depth"} <= set(release.generator) <= {"ink", "dark_colour", "dark_depth", "smooth_head"}
     assert set(release.extra) == {"eyes", "outline", "part_gains"}
 
 
