@@ -58,8 +58,8 @@ class ModelPool:
     """Bundled models by name, and finished training jobs as ``job-<id>``; each loaded once.
 
     Every model runs on ``runtime`` (default ONNX Runtime, as ``geostyle stylize`` and ``live`` do):
-    the webcam frame of ``benchmarks/serve_latency.py`` took 123 ms in the library with the PyTorch
-    runtime and 27 ms with ONNX Runtime, on two idle cores (docs/webapp.md, "Measured speed")."""
+    the webcam frame of ``benchmarks/serve_latency.py`` took 140 ms in the library with the PyTorch
+    runtime and 28 ms with ONNX Runtime, on two idle cores (docs/webapp.md, "Measured speed")."""
 
     def __init__(
         self, data: DataDir, backend: str = "mediapipe", runtime: str = "onnx", threads: int = 0
