@@ -1,5 +1,6 @@
 """Does a drawing after the generator (anime eyes, face outline, anime skin) or a filter of the
-generator (its dark depth, its cleared light marks, its ink's grain smoothing) flicker in video?
+generator (its dark depth, its cleared light marks, its ink's grain smoothing, its smoothed head)
+flicker in video?
 
     python benchmarks/drawing_flicker.py --drawing outline --model anime --frames 120
 
@@ -8,7 +9,7 @@ Each video runs through two live sessions of the same model in lockstep (landmar
 model has it (``--drawing dark_depth``: the dark depth at 0 and at ``--share``, the shipped 0.6 by
 default for it; ``--drawing clear_marks``: the light marks left, 0, and cleared, 1; ``--drawing
 ink_grain``: the ink drawn on the photo as it is, 0, and on its grain smoothed at the default 8 levels
-times ``--share``). Per session:
+times ``--share``; ``--drawing smooth_head``: the head's checkerboard left, 0, and smoothed, 1). Per session:
 the flicker meter of ``pipeline_speed.py`` (how much more the output changes from frame to frame
 than the input, whole frame and the face's box; :mod:`geostyle.video.stability`). And the
 drawing's own change: ``|drawn - plain|`` is the drawing in each frame; its mean change from one
@@ -43,7 +44,7 @@ VIDEOS = ROOT.parent / "shared" / "data" / "video"
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="anime")
-    ap.add_argument("--drawing", choices=("eyes", "outline", "skin", "dark_depth", "clear_marks", "ink_grain"), default="outline")
+    ap.add_argument("--drawing", choices=("eyes", "outline", "skin", "dark_depth", "clear_marks", "ink_grain", "smooth_head"), default="outline")
     ap.add_argument("--share", type=float, default=None, help="the drawing's value when on (default 1; dark_depth 0.6)")
     ap.add_argument("--videos", nargs="+", type=Path, default=[VIDEOS / "d0.mp4", VIDEOS / "d12.mp4"])
     ap.add_argument("--frames", type=int, default=120, help="frames per video (from the start)")
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         # The eyes and outline were measured with the whole face at one strength, before the face
         # shape; the skin, which came after it, with the model's own shape.
         # The dark depth and the cleared marks, later still, likewise.
-        gains = None if args.drawing in ("skin", "dark_depth", "clear_marks", "ink_grain") else {}
+        gains = None if args.drawing in ("skin", "dark_depth", "clear_marks", "ink_grain", "smooth_head") else {}
         share = args.share if args.share is not None else (0.6 if args.drawing == "dark_depth" else 1.0)
         # The ink's grain is in levels: off (0) against the default, INK_GRAIN (times --share).
         scale = INK_GRAIN if args.drawing == "ink_grain" else 1.0
