@@ -41,10 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="release.KEY=VALUE", help="over the preset's section")
     args = ap.parse_args(argv)
 
-    from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from geostyle.nets.release import resolve_model
+    from geostyle.nets.release import read_release_metadata, resolve_model
     from geostyle.train import checkpoint as ckpt
     from geostyle.train.config import config_from_dict, load_config
     from geostyle.train.presets import preset_path
@@ -62,13 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         bundled_path = resolve_model(args.bundled)
         ours, theirs = load_file(str(ours_path)), load_file(str(bundled_path))
         weights_equal = ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
-        with safe_open(str(ours_path), "pt") as fh:
-            ours_meta = {k: json.loads(v) if k in ("arch_kwargs", "extra", "config", "geometry") else v for k, v in (fh.metadata() or {}).items()}
-        with safe_open(str(bundled_path), "pt") as fh:
-            theirs_meta = {k: json.loads(v) if k in ("arch_kwargs", "extra", "config", "geometry") else v for k, v in (fh.metadata() or {}).items()}
+        ours_meta, theirs_meta = read_release_metadata(ours_path), read_release_metadata(bundled_path)
     differences = _differences(ours_meta, theirs_meta, "metadata")
     result = {
-        "command": "",
+        "command": benchmark_command("preset_release.py", argv),
         "run": str(args.run),
         "preset": args.preset,
         "bundled": args.bundled,
@@ -93,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *([f"- {d}" for d in differences] or ["- none"]),
     ]
-    result["command"] = benchmark_command("preset_release.py", argv)
     write_results(f"preset_release_{args.bundled}", result, lines)
     return 0
 

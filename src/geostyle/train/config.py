@@ -160,7 +160,8 @@ class ReleaseConfig:
     drawings and filters a model is shipped with (the bundled anime models' ink, dark colour and
     depth, anime eyes, face outline and face shape), so a model a user trains with a preset reaches
     the product as the bundled one did. ``generator``: the generator's settings that carry no
-    weights (``ink``, ``ink_grain``, ``dark_colour``, ``dark_depth``, ``lift_cap``, ``clear_marks``);
+    weights (``ink``, ``ink_grain``, ``dark_colour``, ``dark_depth``, ``lift_cap``, ``clear_marks``,
+    ``smooth_head``);
     ``extra``: the stylizer's drawings (``eyes``, ``outline``, ``skin``: opacities 0-1) and
     ``part_gains`` (``{part: gain}``). Checked when the trainer starts
     (:func:`geostyle.train.release_settings.check_release_settings`)."""

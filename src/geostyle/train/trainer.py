@@ -927,7 +927,10 @@ def load_teacher(
     target and the student's output then carry the same lines, and a student without ink learns
     the teacher's drawing alone. Its ``ink_grain``, ``dark_colour``, ``dark_depth``, ``lift_cap``
     and ``clear_marks`` likewise (the bundled anime models carry the dark colour and depth and the
-    cleared marks' setting, and the default grain)."""
+    cleared marks' setting, and the default grain). Its ``smooth_head`` stays its own: it changes
+    the teacher's residual, not a filter the student's output shares, so a teacher released with it
+    (the bundled ``anime_large`` since it was set) hands the student targets without the head's
+    checkerboard."""
     import hashlib
 
     from geostyle.nets.release import load_release, resolve_model
