@@ -8,6 +8,8 @@ import pytest
 
 from geostyle.data.images import load_image
 from geostyle.faces.align import (
+    SURROUND_FADE,
+    SURROUND_MEAN_SHARE,
     Alignment,
     apply_affine,
     compose_affine,
@@ -15,6 +17,7 @@ from geostyle.faces.align import (
     feather_mask,
     invert_affine,
     paste_back,
+    surround,
     warp_to_crop,
 )
 from geostyle.faces.backends.base import get_backend
@@ -286,3 +289,88 @@ def test_paste_back_custom_mask_and_gray_frames(faces):
         assert out[corner[1], corner[0]] == gray[corner[1], corner[0]]
     with pytest.raises(ValueError, match="crop"):
         paste_back(gray, np.zeros((64, 64), np.uint8), al)
+
+
+# --- surround: the fill where a crop reaches past the picture -------------------------------------
+
+
+def _cut_top(faces, name: str, keep_above_eyes: float = 0.6):
+    """A real selfie cut so that little is left above the eyes: its crop reaches past the top."""
+    image, lm = faces[name]
+    eye_y = float(np.nanmean(lm[[INDEX["left_eye_center"], INDEX["right_eye_center"]], 1]))
+    eye_gap = float(np.hypot(*(lm[INDEX["left_eye_center"]] - lm[INDEX["right_eye_center"]])))
+    cut = int(max(0, eye_y - keep_above_eyes * eye_gap))
+    shifted = lm.copy()
+    shifted[:, 1] -= cut
+    return np.ascontiguousarray(image[cut:]), shifted
+
+
+def test_surround_leaves_a_crop_inside_the_picture_alone(faces):
+    image, lm = faces[FRONTAL[0]]
+    al = estimate_alignment(lm, 256, zoom=2.0)  # a tight crop, well inside the selfie
+    around = surround(image, al)
+    assert not around.extended
+    assert around.frame is image and around.alignment is al and around.offset == (0, 0)
+
+
+def test_surround_fills_past_the_top_without_stripes(faces):
+    image, lm = _cut_top(faces, FRONTAL[0])
+    al = estimate_alignment(lm, 256)
+    around = surround(image, al)
+    left, top = around.offset
+    assert around.extended and top > 0
+    h, w = image.shape[:2]
+    # The picture itself is in the frame untouched, and the crop shows the same face.
+    np.testing.assert_array_equal(around.frame[top : top + h, left : left + w], image)
+    replicated = warp_to_crop(image, al).astype(np.int16)
+    filled = warp_to_crop(around.frame, around.alignment).astype(np.int16)
+    ones = np.full(image.shape[:2], 255, np.uint8)
+    inside = warp_to_crop(ones, al, border="constant") == 255
+    inside = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert inside.mean() > 0.5 and (~inside).mean() > 0.1
+    assert np.abs(filled - replicated)[inside].max() <= 1
+    # Replicating the top row draws vertical stripes: every column constant above the picture, so the
+    # rows vary a lot across and not at all down. The fill varies as little across as down.
+    outside = cv2.erode((~inside).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    assert outside.sum() > 1000
+
+    def across_and_down(crop):
+        g = crop.mean(-1)
+        dx = np.abs(np.diff(g, axis=1))[:-1, :][outside[:-1, :-1]]
+        dy = np.abs(np.diff(g, axis=0))[:, :-1][outside[:-1, :-1]]
+        return dx.mean(), dy.mean()
+
+    dx_rep, dy_rep = across_and_down(replicated.astype(np.float64))
+    dx_fill, dy_fill = across_and_down(filled.astype(np.float64))
+    assert dy_rep < 0.2 * dx_rep  # the stripes (this is what the fill is for)
+    # (measured: replicated 2.81 across, 0.39 down; filled 0.65 across, 1.06 down)
+    assert dx_fill < 0.35 * dx_rep
+    assert dx_fill < 1.5 * dy_fill
+
+
+def test_surround_fades_to_the_pictures_mean_far_out(faces):
+    image, lm = _cut_top(faces, FRONTAL[1], keep_above_eyes=0.2)
+    al = estimate_alignment(lm, 256)
+    around = surround(image, al, reach=1.5)
+    left, top = around.offset
+    assert top > 0
+    s_frame = 256 / al.scale  # the crop's side in picture pixels
+    far = int(np.ceil(SURROUND_FADE * s_frame)) + 2
+    assert top > far, "the test needs a fill reaching past the fade"
+    band = around.frame[: top - far, left : left + image.shape[1]].reshape(-1, 3).astype(np.float64)
+    mean = image.reshape(-1, 3).astype(np.float64).mean(0)
+    # (1 - MEAN_SHARE) of the blurred mirror is left: at most 10 % of the range away from the mean.
+    assert np.abs(band - mean).max() <= (1 - SURROUND_MEAN_SHARE) * 255 + 2
+    assert np.abs(band.mean(0) - mean).max() < 8
+
+
+def test_surround_takes_grey_pictures_and_refuses_others(faces):
+    image, lm = _cut_top(faces, FRONTAL[0])
+    al = estimate_alignment(lm, 256)
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    around = surround(grey, al)
+    assert around.frame.ndim == 2 and around.offset == surround(image, al).offset
+    with pytest.raises(ValueError):
+        surround(image.astype(np.float32), al)
+    with pytest.raises(ValueError):
+        surround(image, al, reach=0.5)

@@ -36,7 +36,7 @@ from geostyle.eval.geometry import landmark_nme
 from geostyle.eval.identity import Box, FaceEmbedder, identity_per_output, identity_scores
 from geostyle.eval.paired import cosine_distance, lpips, match_size, ssim
 from geostyle.eval.pairing import Pairing, load_pairing
-from geostyle.faces.align import Alignment, apply_affine, warp_to_crop
+from geostyle.faces.align import Alignment, apply_affine, surround, warp_to_crop
 
 KINDS = ("anime", "sketch", "other")
 STYLE_ROW = "style_images"
@@ -409,7 +409,8 @@ class Evaluation:
         if truth_path is not None:
             truth = match_size(load_image(truth_path), image.shape)
             truth_feat = self.inception([truth])[0]
-            truth_crop = warp_to_crop(truth, main.alignment)
+            around = surround(truth, main.alignment)  # the same fill past the edges as the photo's crop
+            truth_crop = warp_to_crop(around.frame, around.alignment)
         results: dict[str, dict[str, Any]] = {}
         results["model"] = self.measure(main.full, main.crop, main, box, truth, truth_feat)
         if other is not None:

@@ -186,3 +186,91 @@ def paste_back(
     blended = frame[touched].astype(np.float32) * (1 - a) + back[touched].astype(np.float32) * a
     out[touched] = np.clip(np.rint(blended), 0, 255).astype(frame.dtype)
     return out
+
+
+# The fill beyond a picture's edge (surround): the mirrored picture blurred over this many crop
+# pixels per crop side (so the fill has no detail finer than the crop's own large shapes), and drawn
+# toward the picture's mean colour over this share of the crop side, up to MEAN_SHARE of it: far
+# from the picture a crop shows a soft plain backdrop, near it the picture's own colours go on.
+SURROUND_BLUR = 0.08
+SURROUND_FADE = 0.25
+SURROUND_MEAN_SHARE = 0.9
+SURROUND_SIDE = 64
+
+
+@dataclass(frozen=True)
+class Surround:
+    """A picture extended past its edges wherever a face's crop reaches beyond them."""
+
+    frame: np.ndarray  # (H + top + bottom, W + left + right, C), the picture at (left, top)
+    alignment: Alignment  # the face's crop, from ``frame``'s pixels
+    offset: tuple[int, int]  # (left, top): where the picture lies in ``frame``
+    extended: bool  # False: ``frame`` is the picture itself
+
+
+def surround(image: np.ndarray, alignment: Alignment, reach: float = 1.0) -> Surround:
+    """``image`` extended, where the crop of ``alignment`` (widened about its centre to ``reach``
+    times its side) lies partly outside it, by its own mirror image blurred and faded toward its mean
+    colour; the alignment moved onto the extended frame. ``image`` itself (not a copy) when the
+    widened crop lies inside.
+
+    Replicating the edge pixels (what :func:`warp_to_crop` does by default) draws every crop of a face
+    near the top of a selfie with long stripes above the head, which a stylizer then draws as stripes.
+    This is the FFHQ recipe's answer (mirror, blur, fade to a plain colour), worked out at the crop's
+    own scale, so a large photo costs no more than a small one. Pixels of the picture are not touched."""
+    if image.ndim not in (2, 3) or image.dtype != np.uint8:
+        raise ValueError(f"surround needs a uint8 (H, W[, C]) picture, got {image.dtype} {image.shape}")
+    if not reach >= 1.0:
+        raise ValueError(f"reach must be at least 1, got {reach}")
+    h, w = image.shape[:2]
+    s = alignment.size
+    half = s * reach / 2.0
+    c = (s - 1) / 2.0
+    corners = np.array([[c - half, c - half], [c + half, c - half], [c - half, c + half], [c + half, c + half]])
+    pts = apply_affine(alignment.inverse, corners)
+    over = [  # how far the widened crop reaches past each side, in picture pixels
+        -pts[:, 0].min(),
+        -pts[:, 1].min(),
+        pts[:, 0].max() - (w - 1),
+        pts[:, 1].max() - (h - 1),
+    ]
+    if max(over) <= 0.0:
+        return Surround(image, alignment, (0, 0), False)
+    # Only the sides the crop crosses are extended (two more pixels for bilinear taps).
+    left, top, right, bottom = (int(np.ceil(v)) + 2 if v > 0.0 else 0 for v in over)
+
+    # Work where the crop is SURROUND_SIDE pixels wide (never above the picture's scale): the fill has
+    # no detail finer than that, and a large photo or a wide reach costs no more than a small one.
+    k = min(1.0, alignment.scale * SURROUND_SIDE / s)
+    side = s / alignment.scale * k  # the crop's side at that scale (SURROUND_SIDE, or less)
+    sw, sh = max(1, int(round(w * k))), max(1, int(round(h * k)))
+    small = image if k == 1.0 else cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
+    kx, ky = sw / w, sh / h
+    pl, pt, pr, pb = (int(np.ceil(v * f)) + 1 for v, f in ((left, kx), (top, ky), (right, kx), (bottom, ky)))
+    mirrored = cv2.copyMakeBorder(small, pt, pb, pl, pr, cv2.BORDER_REFLECT101).astype(np.float32)
+    outside = np.ones(mirrored.shape[:2], np.uint8)
+    outside[pt : pt + sh, pl : pl + sw] = 0
+    dist = cv2.distanceTransform(outside, cv2.DIST_L2, 5)  # pixels from the picture, at that scale
+    if mirrored.ndim == 2:
+        mirrored = mirrored[..., None]
+    blurred = cv2.GaussianBlur(mirrored, (0, 0), SURROUND_BLUR * side).reshape(mirrored.shape)
+    mean = small.reshape(-1, mirrored.shape[2]).astype(np.float32).mean(0)
+    to_blur = np.clip(dist / (SURROUND_BLUR * side), 0.0, 1.0)[..., None]
+    to_mean = SURROUND_MEAN_SHARE * np.clip(dist / (SURROUND_FADE * side), 0.0, 1.0)[..., None]
+    fill = mirrored + (blurred - mirrored) * to_blur
+    fill = fill + (mean - fill) * to_mean
+    fill_u8 = np.clip(np.rint(fill), 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        fill_u8 = fill_u8[..., 0]
+
+    # Back to the picture's scale: the small frame's pixel grid maps onto the extended frame's.
+    big_w, big_h = w + left + right, h + top + bottom
+    # big pixel p -> small-frame pixel: (p - left + 0.5) * kx - 0.5 + pl
+    to_small = np.array([[kx, 0.0, (0.5 - left) * kx - 0.5 + pl], [0.0, ky, (0.5 - top) * ky - 0.5 + pt]])
+    frame = cv2.warpAffine(
+        fill_u8, to_small, (big_w, big_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
+    frame[top : top + h, left : left + w] = image
+    matrix = alignment.matrix.copy()
+    matrix[:, 2] -= matrix[:, :2] @ np.array([left, top], dtype=np.float64)
+    return Surround(frame, Alignment(matrix, s), (left, top), True)

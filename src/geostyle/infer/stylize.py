@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from geostyle.errors import CheckpointError, GeostyleError, NoFaceError
-from geostyle.faces.align import Alignment, apply_affine, estimate_alignment, warp_to_crop
+from geostyle.faces.align import Alignment, apply_affine, estimate_alignment, surround, warp_to_crop
 from geostyle.faces.landmarks import Face, normalized_to_pixels
 from geostyle.infer.composite import (
     cut_face,
@@ -385,7 +385,8 @@ class Stylizer:
         """Detect the largest face and cut the crop the model was trained on."""
         face = self.detect(image, path)
         alignment = estimate_alignment(face.landmarks, self.size, self.zoom)
-        crop = warp_to_crop(image, alignment)
+        around = surround(image, alignment)  # no stripes where the crop reaches past the picture
+        crop = warp_to_crop(around.frame, around.alignment)
         return Aligned(crop, apply_affine(alignment.matrix, face.warp_landmarks()), alignment, face)
 
     # ------------------------------------------------------------------------------ crops
@@ -455,13 +456,16 @@ class Stylizer:
 
     def stylize_aligned(self, image: np.ndarray, aligned: Aligned, strength: float | None = None) -> Stylized:
         """:meth:`stylize` of a face already found and aligned in ``image`` (:meth:`align`)."""
-        h, w = image.shape[:2]
         cast = self.cast(image)
-        warp = self.frame_warp(aligned.alignment, aligned.landmarks, h, w, strength)
+        # The warp reads the picture up to `reach` crop half-sides out: beyond its edges, the same
+        # fill as the crop's (align), and the warp pinned at the filled frame's border instead.
+        around = surround(np.ascontiguousarray(image, dtype=np.uint8), aligned.alignment, self.reach)
+        h, w = around.frame.shape[:2]
+        warp = self.frame_warp(around.alignment, aligned.landmarks, h, w, strength)
         if warp is None:
             out = self.draw_features(from_blob(self.runtime.frame(self._blob(aligned.crop, cast))), aligned.landmarks)
         else:
-            _, warped = cut_face(np.ascontiguousarray(image, dtype=np.uint8), aligned.alignment, warp.full, warp.reach)
+            _, warped = cut_face(around.frame, around.alignment, warp.full, warp.reach)
             assert warped is not None
             out = from_blob(self.runtime.face(self._blob(aligned.crop, cast), warp.quarter, self._blob(warped, cast)))
             out = self.draw_features(out, self.target_pixels(warp.spline))
