@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         *[f"| {names[k]} | {summary[k + '_across']} | {summary[k + '_down']} | {summary[k + '_ratio_median']} |" for k in labels],
         "",
         f"Inside the picture the photo crop changes by at most {summary['photo_inside_change_max']:.0f} level(s); the stylized "
-        f"crop by {summary['stylized_inside_change']} levels on average (its warp is pinned further out, and the generator "
-        "sees the fill near the edge).",
+        f"crop by {summary['stylized_inside_change']} levels on average (the warp is the same; the generator sees the fill "
+        "near the edge).",
     ]
     if args.sheet is not None:
         most = sorted(rows, key=lambda r: -r["beyond_share"])[: args.sheet_rows]

@@ -16,7 +16,7 @@ from geostyle.data.images import load_image
 from geostyle.data.manifest import MANIFEST_NAME, ManifestError, load_manifest
 from geostyle.data.prepare import DEFAULT_ZOOM, build_detector, format_summary, prepare_dataset
 from geostyle.errors import GeostyleError
-from geostyle.faces.align import Alignment, apply_affine, warp_to_crop
+from geostyle.faces.align import Alignment, apply_affine, surround, warp_to_crop
 from geostyle.faces.landmarks import INDEX, PARTS
 
 SIZE = 128  # smaller crops keep the test fast; the geometry does not depend on it
@@ -121,9 +121,10 @@ def test_prepare_end_to_end(tmp_path, source, selfie_paths, photo_detector, monk
         assert np.isfinite(pts[inner]).all(), item.id
         present = pts[np.isfinite(pts).all(axis=1)]
         assert (present > -0.5).all() and (present < SIZE - 0.5).all(), item.id
-        # the crop is the source warped by the stored matrix
+        # the crop is the source warped by the stored matrix, filled where it reaches past the source
         source_image = load_image(item.source)
-        np.testing.assert_array_equal(crop, warp_to_crop(source_image, Alignment(item.matrix, SIZE)))
+        around = surround(source_image, Alignment(item.matrix, SIZE))
+        np.testing.assert_array_equal(crop, warp_to_crop(around.frame, around.alignment))
     by_rel = {_rel(src, it.source): it for it in disk.items}
     assert by_rel["scenes/two_faces.jpg"].faces_found == 2
     assert all(it.faces_found == 1 for r, it in by_rel.items() if r != "scenes/two_faces.jpg")

@@ -30,7 +30,7 @@ from geostyle.data.manifest import (
     save_manifest,
 )
 from geostyle.errors import BackendUnavailableError, GeostyleError, ImageReadError
-from geostyle.faces.align import apply_affine, estimate_alignment, warp_to_crop
+from geostyle.faces.align import apply_affine, estimate_alignment, surround, warp_to_crop
 from geostyle.faces.landmarks import INDEX, Face
 
 # Style: hand-written landmark files win over any detector. For anime use `--backend animeface`:
@@ -181,7 +181,9 @@ def _align_largest(
     except ValueError as exc:
         reason = "incomplete_landmarks" if "needs" in str(exc) else "bad_alignment"
         raise _Failure(reason, f"{face.backend}: {exc}") from exc
-    crop = warp_to_crop(image, alignment)
+    # Past the picture's edges, the same fill the stylizer's crops show (no stripes above the head).
+    around = surround(np.ascontiguousarray(image), alignment)
+    crop = warp_to_crop(around.frame, around.alignment)
     return crop, face, found, alignment.matrix, apply_affine(alignment.matrix, landmarks)
 
 

@@ -456,15 +456,15 @@ class Stylizer:
 
     def stylize_aligned(self, image: np.ndarray, aligned: Aligned, strength: float | None = None) -> Stylized:
         """:meth:`stylize` of a face already found and aligned in ``image`` (:meth:`align`)."""
+        h, w = image.shape[:2]
         cast = self.cast(image)
-        # The warp reads the picture up to `reach` crop half-sides out: beyond its edges, the same
-        # fill as the crop's (align), and the warp pinned at the filled frame's border instead.
-        around = surround(np.ascontiguousarray(image, dtype=np.uint8), aligned.alignment, self.reach)
-        h, w = around.frame.shape[:2]
-        warp = self.frame_warp(around.alignment, aligned.landmarks, h, w, strength)
+        # The warp stays pinned at the picture's edge, as on whole frames (the face keeps its shape);
+        # what it reads beyond the edge is the crop's own fill (align), not the edge pixels repeated.
+        warp = self.frame_warp(aligned.alignment, aligned.landmarks, h, w, strength)
         if warp is None:
             out = self.draw_features(from_blob(self.runtime.frame(self._blob(aligned.crop, cast))), aligned.landmarks)
         else:
+            around = surround(np.ascontiguousarray(image, dtype=np.uint8), aligned.alignment, warp.reach)
             _, warped = cut_face(around.frame, around.alignment, warp.full, warp.reach)
             assert warped is not None
             out = from_blob(self.runtime.face(self._blob(aligned.crop, cast), warp.quarter, self._blob(warped, cast)))
