@@ -317,11 +317,14 @@ def test_surround_fills_past_the_top_without_stripes(faces):
     image, lm = _cut_top(faces, FRONTAL[0])
     al = estimate_alignment(lm, 256)
     around = surround(image, al)
-    left, top = around.offset
-    assert around.extended and top > 0
+    ox, oy = around.offset
+    assert around.extended and oy > 0
     h, w = image.shape[:2]
-    # The picture itself is in the frame untouched, and the crop shows the same face.
-    np.testing.assert_array_equal(around.frame[top : top + h, left : left + w], image)
+    # The picture's pixels in the window are untouched, and the crop shows the same face.
+    fh, fw = around.frame.shape[:2]
+    x0, x1 = max(0, ox), min(fw, ox + w)
+    assert x1 - x0 > 100 and oy + h >= fh
+    np.testing.assert_array_equal(around.frame[oy:, x0:x1], image[: fh - oy, x0 - ox : x1 - ox])
     replicated = warp_to_crop(image, al).astype(np.int16)
     filled = warp_to_crop(around.frame, around.alignment).astype(np.int16)
     ones = np.full(image.shape[:2], 255, np.uint8)
@@ -352,16 +355,37 @@ def test_surround_fades_to_the_pictures_mean_far_out(faces):
     image, lm = _cut_top(faces, FRONTAL[1], keep_above_eyes=0.2)
     al = estimate_alignment(lm, 256)
     around = surround(image, al, reach=1.5)
-    left, top = around.offset
-    assert top > 0
+    ox, oy = around.offset
+    assert oy > 0
     s_frame = 256 / al.scale  # the crop's side in picture pixels
     far = int(np.ceil(SURROUND_FADE * s_frame)) + 2
-    assert top > far, "the test needs a fill reaching past the fade"
-    band = around.frame[: top - far, left : left + image.shape[1]].reshape(-1, 3).astype(np.float64)
+    assert oy > far, "the test needs a fill reaching past the fade"
+    x0, x1 = max(0, ox), min(around.frame.shape[1], ox + image.shape[1])
+    band = around.frame[: oy - far, x0:x1].reshape(-1, 3).astype(np.float64)
     mean = image.reshape(-1, 3).astype(np.float64).mean(0)
     # (1 - MEAN_SHARE) of the blurred mirror is left: at most 10 % of the range away from the mean.
     assert np.abs(band - mean).max() <= (1 - SURROUND_MEAN_SHARE) * 255 + 2
     assert np.abs(band.mean(0) - mean).max() < 8
+
+
+def test_surround_cuts_only_the_window_of_a_large_picture():
+    # A 4000 x 6000 picture whose crop (2560 px wide, 1.5x that with its reach) starts at its corner:
+    # the frame is the crop's window, not the picture plus its border.
+    yy, xx = np.mgrid[0:4000, 0:6000].astype(np.float32)
+    wave = 127 + 100 * np.sin(xx / 170.0) * np.cos(yy / 230.0)  # smooth: see below
+    big = np.repeat(wave[..., None], 3, -1).astype(np.uint8)
+    big[..., 1] //= 2
+    al = Alignment(np.array([[0.1, 0.0, 0.0], [0.0, 0.1, 0.0]]), 256)
+    around = surround(big, al, reach=1.5)
+    half = 1.5 * 2560 / 2
+    assert around.frame.shape[0] < 2 * half + 20 and around.frame.shape[1] < 2 * half + 20
+    ox, oy = around.offset
+    assert 0 < ox < half and 0 < oy < half
+    np.testing.assert_array_equal(around.frame[oy:, ox:], big[: around.frame.shape[0] - oy, : around.frame.shape[1] - ox])
+    # The crop reads the same picture through the moved alignment (the area average before the
+    # resampling takes its blocks from the window's grid, so a level or two apart).
+    diff = np.abs(warp_to_crop(around.frame, around.alignment).astype(int) - warp_to_crop(big, al))[20:, 20:]
+    assert diff.max() <= 3
 
 
 def test_surround_takes_grey_pictures_and_refuses_others(faces):

@@ -200,24 +200,26 @@ SURROUND_SIDE = 64
 
 @dataclass(frozen=True)
 class Surround:
-    """A picture extended past its edges wherever a face's crop reaches beyond them."""
+    """The part of a picture a face's crop reads, extended past the picture's edges where the crop
+    reaches beyond them."""
 
-    frame: np.ndarray  # (H + top + bottom, W + left + right, C), the picture at (left, top)
+    frame: np.ndarray  # (h, w[, C]): the window around the crop, or the picture itself
     alignment: Alignment  # the face's crop, from ``frame``'s pixels
-    offset: tuple[int, int]  # (left, top): where the picture lies in ``frame``
+    offset: tuple[int, int]  # (x, y): where the picture's pixel (0, 0) lies in ``frame`` (may be < 0)
     extended: bool  # False: ``frame`` is the picture itself
 
 
 def surround(image: np.ndarray, alignment: Alignment, reach: float = 1.0) -> Surround:
-    """``image`` extended, where the crop of ``alignment`` (widened about its centre to ``reach``
-    times its side) lies partly outside it, by its own mirror image blurred and faded toward its mean
-    colour; the alignment moved onto the extended frame. ``image`` itself (not a copy) when the
-    widened crop lies inside.
+    """The window of ``image`` that the crop of ``alignment`` (widened about its centre to ``reach``
+    times its side) covers, extended where it lies past the picture by the picture's own mirror
+    image, blurred and faded toward its mean colour; the alignment moved onto that window. ``image``
+    itself (not a copy) when the widened crop lies inside it.
 
     Replicating the edge pixels (what :func:`warp_to_crop` does by default) draws every crop of a face
     near the top of a selfie with long stripes above the head, which a stylizer then draws as stripes.
     This is the FFHQ recipe's answer (mirror, blur, fade to a plain colour), worked out at the crop's
-    own scale, so a large photo costs no more than a small one. Pixels of the picture are not touched."""
+    own scale, so a large photo costs little more than a small one. Pixels of the picture are not
+    touched."""
     if image.ndim not in (2, 3) or image.dtype != np.uint8:
         raise ValueError(f"surround needs a uint8 (H, W[, C]) picture, got {image.dtype} {image.shape}")
     if not reach >= 1.0:
@@ -228,19 +230,19 @@ def surround(image: np.ndarray, alignment: Alignment, reach: float = 1.0) -> Sur
     c = (s - 1) / 2.0
     corners = np.array([[c - half, c - half], [c + half, c - half], [c - half, c + half], [c + half, c + half]])
     pts = apply_affine(alignment.inverse, corners)
-    over = [  # how far the widened crop reaches past each side, in picture pixels
-        -pts[:, 0].min(),
-        -pts[:, 1].min(),
-        pts[:, 0].max() - (w - 1),
-        pts[:, 1].max() - (h - 1),
-    ]
-    if max(over) <= 0.0:
+    lo, hi = pts.min(0), pts.max(0)
+    if lo[0] >= 0.0 and lo[1] >= 0.0 and hi[0] <= w - 1 and hi[1] <= h - 1:
         return Surround(image, alignment, (0, 0), False)
-    # Only the sides the crop crosses are extended (two more pixels for bilinear taps).
-    left, top, right, bottom = (int(np.ceil(v)) + 2 if v > 0.0 else 0 for v in over)
+    # The window: the widened crop's bounding box in picture pixels, two more for bilinear taps. (A
+    # face warp_to_crop area-averages first takes its blocks from the window's grid, not the
+    # picture's: the crop may differ from one cut from the whole picture by a level or two.)
+    x0, y0 = (int(np.floor(v)) - 2 for v in lo)
+    x1, y1 = (int(np.ceil(v)) + 3 for v in hi)
+    # How far the window reaches past each side of the picture.
+    left, top, right, bottom = max(0, -x0), max(0, -y0), max(0, x1 - w), max(0, y1 - h)
 
     # Work where the crop is SURROUND_SIDE pixels wide (never above the picture's scale): the fill has
-    # no detail finer than that, and a large photo or a wide reach costs no more than a small one.
+    # no detail finer than that, and a large photo or a wide reach costs little more than a small one.
     k = min(1.0, alignment.scale * SURROUND_SIDE / s)
     side = s / alignment.scale * k  # the crop's side at that scale (SURROUND_SIDE, or less)
     sw, sh = max(1, int(round(w * k))), max(1, int(round(h * k)))
@@ -263,14 +265,16 @@ def surround(image: np.ndarray, alignment: Alignment, reach: float = 1.0) -> Sur
     if image.ndim == 2:
         fill_u8 = fill_u8[..., 0]
 
-    # Back to the picture's scale: the small frame's pixel grid maps onto the extended frame's.
-    big_w, big_h = w + left + right, h + top + bottom
-    # big pixel p -> small-frame pixel: (p - left + 0.5) * kx - 0.5 + pl
-    to_small = np.array([[kx, 0.0, (0.5 - left) * kx - 0.5 + pl], [0.0, ky, (0.5 - top) * ky - 0.5 + pt]])
+    # Back to the picture's scale over the window only: window pixel q is picture pixel q + (x0, y0),
+    # small-frame pixel (p + 0.5) * k - 0.5 + (pl, pt).
+    to_small = np.array([[kx, 0.0, (x0 + 0.5) * kx - 0.5 + pl], [0.0, ky, (y0 + 0.5) * ky - 0.5 + pt]])
     frame = cv2.warpAffine(
-        fill_u8, to_small, (big_w, big_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+        fill_u8, to_small, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
     )
-    frame[top : top + h, left : left + w] = image
-    matrix = alignment.matrix.copy()
-    matrix[:, 2] -= matrix[:, :2] @ np.array([left, top], dtype=np.float64)
-    return Surround(frame, Alignment(matrix, s), (left, top), True)
+    # The picture's own pixels inside the window, as they are.
+    ix0, iy0, ix1, iy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if ix1 > ix0 and iy1 > iy0:
+        frame[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = image[iy0:iy1, ix0:ix1]
+    matrix = np.array(alignment.matrix, dtype=np.float64)
+    matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    return Surround(frame, Alignment(matrix, s), (-x0, -y0), True)
