@@ -194,7 +194,7 @@ def paste_back(
 # from the picture a crop shows a soft plain backdrop, near it the picture's own colours go on.
 SURROUND_BLUR = 0.08
 SURROUND_FADE = 0.25
-SURROUND_MEAN_SHARE = 0.9
+SURROUND_MEAN_SHARE = 0.9  # toward the mean colour of the picture around the crop
 SURROUND_SIDE = 64
 
 
@@ -238,16 +238,23 @@ def surround(image: np.ndarray, alignment: Alignment, reach: float = 1.0) -> Sur
     # picture's: the crop may differ from one cut from the whole picture by a level or two.)
     x0, y0 = (int(np.floor(v)) - 2 for v in lo)
     x1, y1 = (int(np.ceil(v)) + 3 for v in hi)
-    # How far the window reaches past each side of the picture.
-    left, top, right, bottom = max(0, -x0), max(0, -y0), max(0, x1 - w), max(0, y1 - h)
+    # The part of the picture the fill is made from: the window's, widened by the blur's reach (at
+    # least a pixel, where the window lies wholly past the picture), so a large photo is not read whole.
+    margin = int(np.ceil(3 * SURROUND_BLUR * s / alignment.scale))
+    px0, py0 = min(max(0, x0 - margin), w - 1), min(max(0, y0 - margin), h - 1)
+    px1, py1 = max(min(w, x1 + margin), px0 + 1), max(min(h, y1 + margin), py0 + 1)
+    part = image[py0:py1, px0:px1]
+    ph, pw = part.shape[:2]
+    # How far the window reaches past each side of that part (only where it is the picture's edge).
+    left, top, right, bottom = max(0, px0 - x0), max(0, py0 - y0), max(0, x1 - px1), max(0, y1 - py1)
 
     # Work where the crop is SURROUND_SIDE pixels wide (never above the picture's scale): the fill has
     # no detail finer than that, and a large photo or a wide reach costs little more than a small one.
     k = min(1.0, alignment.scale * SURROUND_SIDE / s)
     side = s / alignment.scale * k  # the crop's side at that scale (SURROUND_SIDE, or less)
-    sw, sh = max(1, int(round(w * k))), max(1, int(round(h * k)))
-    small = image if k == 1.0 else cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
-    kx, ky = sw / w, sh / h
+    sw, sh = max(1, int(round(pw * k))), max(1, int(round(ph * k)))
+    small = part if k == 1.0 else cv2.resize(part, (sw, sh), interpolation=cv2.INTER_AREA)
+    kx, ky = sw / pw, sh / ph
     pl, pt, pr, pb = (int(np.ceil(v * f)) + 1 for v, f in ((left, kx), (top, ky), (right, kx), (bottom, ky)))
     mirrored = cv2.copyMakeBorder(small, pt, pb, pl, pr, cv2.BORDER_REFLECT101).astype(np.float32)
     outside = np.ones(mirrored.shape[:2], np.uint8)
@@ -266,8 +273,10 @@ def surround(image: np.ndarray, alignment: Alignment, reach: float = 1.0) -> Sur
         fill_u8 = fill_u8[..., 0]
 
     # Back to the picture's scale over the window only: window pixel q is picture pixel q + (x0, y0),
-    # small-frame pixel (p + 0.5) * k - 0.5 + (pl, pt).
-    to_small = np.array([[kx, 0.0, (x0 + 0.5) * kx - 0.5 + pl], [0.0, ky, (y0 + 0.5) * ky - 0.5 + pt]])
+    # part pixel q + (x0 - px0, y0 - py0), small-frame pixel (p + 0.5) * k - 0.5 + (pl, pt).
+    to_small = np.array(
+        [[kx, 0.0, (x0 - px0 + 0.5) * kx - 0.5 + pl], [0.0, ky, (y0 - py0 + 0.5) * ky - 0.5 + pt]]
+    )
     frame = cv2.warpAffine(
         fill_u8, to_small, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
     )
