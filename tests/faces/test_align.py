@@ -362,6 +362,8 @@ def test_surround_fades_to_the_pictures_mean_far_out(faces):
     assert oy > far, "the test needs a fill reaching past the fade"
     x0, x1 = max(0, ox), min(around.frame.shape[1], ox + image.shape[1])
     band = around.frame[: oy - far, x0:x1].reshape(-1, 3).astype(np.float64)
+    # The fill fades to the mean colour of the picture around the crop: here (a 256 px selfie whose
+    # crop, widened 1.5x, covers it) the whole picture's.
     mean = image.reshape(-1, 3).astype(np.float64).mean(0)
     # (1 - MEAN_SHARE) of the blurred mirror is left: at most 10 % of the range away from the mean.
     assert np.abs(band - mean).max() <= (1 - SURROUND_MEAN_SHARE) * 255 + 2

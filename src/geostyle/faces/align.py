@@ -188,13 +188,14 @@ def paste_back(
     return out
 
 
-# The fill beyond a picture's edge (surround): the mirrored picture blurred over this many crop
-# pixels per crop side (so the fill has no detail finer than the crop's own large shapes), and drawn
-# toward the picture's mean colour over this share of the crop side, up to MEAN_SHARE of it: far
-# from the picture a crop shows a soft plain backdrop, near it the picture's own colours go on.
+# The fill beyond a picture's edge (surround): the mirrored picture blurred over this share of the
+# crop's side (so the fill has no detail finer than the crop's own large shapes), and drawn toward
+# the mean colour of the picture around the crop over this share of it, up to MEAN_SHARE of the way:
+# far from the picture a crop shows a soft plain backdrop, near it the picture's own colours go on.
+# The fill is made where the crop is SURROUND_SIDE pixels wide.
 SURROUND_BLUR = 0.08
 SURROUND_FADE = 0.25
-SURROUND_MEAN_SHARE = 0.9  # toward the mean colour of the picture around the crop
+SURROUND_MEAN_SHARE = 0.9
 SURROUND_SIDE = 64
 
 
@@ -212,7 +213,7 @@ class Surround:
 def surround(image: np.ndarray, alignment: Alignment, reach: float = 1.0) -> Surround:
     """The window of ``image`` that the crop of ``alignment`` (widened about its centre to ``reach``
     times its side) covers, extended where it lies past the picture by the picture's own mirror
-    image, blurred and faded toward its mean colour; the alignment moved onto that window. ``image``
+    image, blurred and faded toward the mean colour of the picture around the crop; the alignment moved onto that window. ``image``
     itself (not a copy) when the widened crop lies inside it.
 
     Replicating the edge pixels (what :func:`warp_to_crop` does by default) draws every crop of a face
