@@ -55,6 +55,44 @@ def test_whole_frame_is_background_plus_face(tiny_model, astronaut_path, reach):
         assert moved > 0.5, f"the ring around the face did not move ({moved:.2f})"
 
 
+def test_crop_past_the_picture_shows_no_stripes(shared_data):
+    """A selfie cut just above the brows: its aligned crop reaches past the top. The bundled model's
+    stylized crop there is as textured down as across (repeated edge pixels drew stripes: every
+    column one colour, so steps across and none down), and the face below is the one it drew before."""
+    import geostyle.infer.stylize as stylize_module
+    from geostyle.faces.align import Surround, warp_to_crop
+
+    image = load_image(shared_data / "photos" / "selfie" / "female_13582.jpg")
+    stylizer = Stylizer("anime", runtime="torch", threads=1)
+    brow = float(np.nanmin(stylizer.detect(image).landmarks[:, 1]))
+    image = np.ascontiguousarray(image[max(0, int(brow) - 12) :])
+    filled = stylizer.stylize(image)
+    ones = np.full(image.shape[:2], 255, np.uint8)
+    inside = warp_to_crop(ones, filled.alignment, border="constant") == 255
+    beyond = cv2.erode((~inside).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    assert beyond[:40].mean() > 0.5, "the test needs a crop well past the picture's top"
+
+    def across_down(crop):
+        y = crop.astype(np.float32).mean(-1)
+        region = beyond[:-1, :-1]
+        return np.abs(np.diff(y, axis=1))[:-1][region].mean(), np.abs(np.diff(y, axis=0))[:, :-1][region].mean()
+
+    original = stylize_module.surround
+    stylize_module.surround = lambda picture, alignment, reach=1.0: Surround(picture, alignment, (0, 0), False)
+    try:
+        striped = stylizer.stylize(image)
+    finally:
+        stylize_module.surround = original
+    s_across, s_down = across_down(striped.crop)
+    f_across, f_down = across_down(filled.crop)
+    # measured: striped 4.08 across, 0.16 down; filled 0.53 across, 1.01 down
+    assert s_across > 1.5 * s_down  # the stripes the fill is for
+    assert f_across < 1.3 * f_down and f_across < 0.6 * s_across
+    # Inside the picture (away from its edge) the face is drawn as before.
+    inner = cv2.erode(inside.astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+    assert np.abs(filled.crop.astype(int) - striped.crop)[inner].mean() < 1.0
+
+
 def test_frame_without_face_is_stylized_without_warp(tiny_model):
     stylizer = Stylizer(tiny_model)
     flat = np.full((200, 300, 3), 128, np.uint8)
