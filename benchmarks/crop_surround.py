@@ -20,12 +20,11 @@ after).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
-from run_outputs import benchmark_command, photo_for, write_results, write_sheet
+from run_outputs import aligned_photos, benchmark_command, report_stems, write_results, write_sheet
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -50,28 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import geostyle.infer.stylize as stylize_module
-    from geostyle.data.images import load_image
-    from geostyle.errors import NoFaceError
     from geostyle.faces.align import Surround, surround, warp_to_crop
 
     def replicated(image: np.ndarray, alignment, reach: float = 1.0) -> Surround:
         return Surround(image, alignment, (0, 0), False)  # the picture as it is: warp_to_crop replicates
 
-    stems = [r["photo"] for r in json.loads(args.report.read_text())["per_image"]["model"]]
-    if args.n > 0:
-        stems = stems[: args.n]
     stylizer = stylize_module.Stylizer(args.model, runtime="torch", threads=1)
     rows, pictures = [], {}
     n_faces = 0
-    for stem in stems:
-        source = photo_for(args.photos, stem)
-        if source is None:
-            continue
-        image = load_image(source)
-        try:
-            aligned = stylizer.align(image, source)
-        except NoFaceError:
-            continue
+    for stem, source, image, aligned in aligned_photos(stylizer, args.photos, report_stems(args.report, args.n)):
         n_faces += 1
         al = aligned.alignment
         inside = warp_to_crop(np.full(image.shape[:2], 255, np.uint8), al, border="constant") == 255

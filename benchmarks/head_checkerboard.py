@@ -23,12 +23,11 @@ photos with the strongest checkerboard (photo, smooth_head 0, smooth_head 1), en
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import cv2
 import numpy as np
-from run_outputs import benchmark_command, photo_for, write_results, write_sheet
+from run_outputs import aligned_photos, benchmark_command, report_stems, write_results, write_sheet
 
 EYE_BAND = (0.30, 0.56)  # rows of the aligned crop
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -59,27 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sheet-rows", type=int, default=4)
     args = ap.parse_args(argv)
 
-    from geostyle.data.images import load_image
-    from geostyle.errors import NoFaceError
     from geostyle.infer.stylize import Stylizer
 
-    stems = [r["photo"] for r in json.loads(args.report.read_text())["per_image"]["model"]]
-    if args.n > 0:
-        stems = stems[: args.n]
     shipped = Stylizer(args.model, runtime="torch", threads=1)
     smoothed = Stylizer(args.model, runtime="torch", threads=1)
     smoothed.release.generator.set_smooth_head(1.0)
     shipped.release.generator.set_smooth_head(0.0)
     rows, pictures = [], {}
-    for stem in stems:
-        source = photo_for(args.photos, stem)
-        if source is None:
-            continue
-        image = load_image(source)
-        try:
-            aligned = shipped.align(image, source)
-        except NoFaceError:
-            continue
+    for stem, _, image, aligned in aligned_photos(shipped, args.photos, report_stems(args.report, args.n)):
         before = shipped.stylize_aligned(image, aligned).crop
         after = smoothed.stylize_aligned(image, aligned).crop
         rows.append(

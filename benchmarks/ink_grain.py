@@ -32,7 +32,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from run_outputs import PHOTO_SUFFIXES, camera_noise, photo_for, write_sheet
+from run_outputs import PHOTO_SUFFIXES, camera_noise, photo_for, report_stems, write_sheet
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZE = 256
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from geostyle.nets.blocks import INK_GRAIN, ink_lines
 
     if args.report is not None:
-        stems = [row["photo"] for row in json.loads(args.report.read_text())["per_image"]["model"]]
+        stems = report_stems(args.report)
     else:
         stems = sorted(p.stem for p in args.photos.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)[: args.n]
     torch.set_num_threads(1)

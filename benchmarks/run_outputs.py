@@ -1,5 +1,6 @@
 """What the benchmarks that read ``geostyle evaluate`` outputs share: ``LABEL=DIR`` arguments (and
 the command line of those that compare runs on a photo folder), the photo behind an output's stem,
+the photos of a report and their aligned faces,
 a contact sheet of rows of pictures, the results files, and camera-like noise to add to a photo."""
 
 from __future__ import annotations
@@ -65,6 +66,31 @@ def photo_for(photos: Path, stem: str) -> Path | None:
             if candidate.is_file():
                 return candidate
     return None
+
+
+def report_stems(report: Path, n: int = 0) -> list[str]:
+    """The photos an evaluation's ``metrics.json`` measured (its model row's stems, in its order),
+    the first ``n`` of them (0: all)."""
+    stems = [row["photo"] for row in json.loads(report.read_text())["per_image"]["model"]]
+    return stems[:n] if n > 0 else stems
+
+
+def aligned_photos(stylizer, photos: Path, stems: list[str]):
+    """``(stem, photo file, image, aligned face)`` for each of ``stems`` whose photo is in ``photos``
+    and has a face (``stylizer.align``); the others are skipped."""
+    from geostyle.data.images import load_image
+    from geostyle.errors import NoFaceError
+
+    for stem in stems:
+        source = photo_for(photos, stem)
+        if source is None:
+            continue
+        image = load_image(source)
+        try:
+            aligned = stylizer.align(image, source)
+        except NoFaceError:
+            continue
+        yield stem, source, image, aligned
 
 
 def stack_rows(rows: list[list[np.ndarray]]) -> np.ndarray:
