@@ -66,6 +66,14 @@ an image each judge reads:
   outline where the warp puts it) while the eyes, nose and mouth stay at 0.35 or 0.5 (part gains):
   the layout the identity judge's five-point alignment reads stays nearer the photo; and the
   shipped shape split: only the outline, or only the brows, at 0.65.
+* **exposure** (``--sections exposure``): the product as shipped (the model's own drawings, filters
+  and face shape) on the photo's crop brightened first, in linear light (sRGB decoded, one gain,
+  re-encoded; only ever brighter, at most 4x): by its white point (the gain that takes the crop's
+  99th-percentile luma to 235, as a photo editor's auto levels), or by the face (the gain that takes
+  the median luma inside the face's outline to 170, the lightness of the selfies the anime judge
+  reads most often, as a camera metering on the face). Identity is judged against the crop as it
+  was. The json's ``by_face`` splits each row's anime rate and identity by the crop's own face
+  lightness (:data:`FACE_GROUPS`): is a dark face's low anime rate its exposure or its drawing?
 
 The model draws without its ink here (``--ink 0``, the default; the bundled anime models carry
 ink 1 since it was measured in the lines section) and without its anime eyes and face outline
@@ -102,7 +110,7 @@ import torch
 from geostyle.data.images import load_image, save_image, to_uint8
 from geostyle.data.manifest import load_manifest
 from geostyle.eval.anime import AnimeFaceJudge
-from geostyle.eval.identity import FaceEmbedder, identity_scores
+from geostyle.eval.identity import FaceEmbedder, identity_per_output, identity_scores
 from geostyle.faces.landmarks import INDEX, pixels_to_normalized
 from geostyle.infer.eyes import (
     CATCHLIGHT_RADIUS,
@@ -128,7 +136,7 @@ STRENGTH = 0.35
 FULL_PARTS = {"eyes": 1 / STRENGTH, "nose": 1 / STRENGTH, "mouth": 1 / STRENGTH}
 SECTIONS = (
     "geometry", "regions", "textures", "skin", "scales", "lines", "ink", "catchlights", "eyeshape", "eyedraw", "jawline",
-    "features", "colour", "faceshape",
+    "features", "colour", "faceshape", "exposure",
 )  # fmt: skip
 COLOUR_STRENGTHS = (0.35, 0.5, 0.65)
 FACE_SHAPES = ((0.35, 0.35), (0.5, 0.35), (0.65, 0.35), (0.8, 0.35), (1.0, 0.35), (1.0, 0.5))  # (outline and brows, eyes nose mouth)
@@ -137,6 +145,10 @@ INK_MARGINS = (0.0025, 0.01, 0.02)  # the generator's ink threshold (0.005): mor
 INK_GAINS = (40.0, 160.0)  # and its gain (80): softer / harder lines at the same threshold
 INK_SIGMAS = (1.0, 1.5, 2.0, 3.0)  # px at 256: the Gaussian ink's line widths (the generator's is about 1)
 GAUSSIAN_INK_GAIN = 60.0  # as much ink at sigma 1 as the generator's box filters at their gain 80
+EXPOSURE_WHITE = 235.0  # the crop's 99th-percentile luma after auto levels
+EXPOSURE_FACE = 170.0  # the face's median luma after face metering
+EXPOSURE_MAX_GAIN = 4.0  # two stops: more reveals only noise
+FACE_GROUPS = ((0, 80), (80, 120), (120, 160), (160, 256))  # the crop's face luma, as benchmarks/skin_tone.py groups cheeks
 GEOMETRIES = {  # name: (strength, part gains)
     "0.35": (0.35, {}),
     "0.65": (0.65, {}),
@@ -174,6 +186,31 @@ def _masked_stats(lab: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
     w = mask[..., None] / (mask.sum() + 1e-6)
     mean = (lab * w).sum((0, 1))
     return mean, np.sqrt((((lab - mean) ** 2) * w).sum((0, 1))) + 1e-6
+
+
+def _linear(image: np.ndarray) -> np.ndarray:
+    x = image.astype(np.float32) / 255.0
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def _srgb(linear: np.ndarray) -> np.ndarray:
+    x = np.clip(linear, 0.0, 1.0)
+    x = np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
+    return np.round(x * 255.0).astype(np.uint8)
+
+
+def face_luma(crop: np.ndarray, points: np.ndarray) -> float:
+    """Median luma (0-255) inside the hull of the face's outline points shrunk to 0.85."""
+    mask = _hull(points, OUTLINE, crop.shape[0], grow=0.85)[0, 0].numpy() > 0.5
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    return float(np.median(grey[mask])) if mask.any() else float(np.median(grey))
+
+
+def expose(crop: np.ndarray, value: float, target: float) -> np.ndarray:
+    """``crop`` brightened in linear light by the one gain that takes luma ``value`` to ``target``
+    (never darker, at most :data:`EXPOSURE_MAX_GAIN`); highlights clip, as a camera's would."""
+    gain = float(np.clip(_linear(np.array([target]))[0] / max(_linear(np.array([value]))[0], 1e-4), 1.0, EXPOSURE_MAX_GAIN))
+    return crop.copy() if gain == 1.0 else _srgb(_linear(crop) * gain)
 
 
 def skin_variants(model: np.ndarray, anime: np.ndarray, mask: np.ndarray, sigma: float) -> dict[str, np.ndarray]:
@@ -553,6 +590,20 @@ def unsharp(image: np.ndarray, sigma: float, amount: float) -> np.ndarray:
     return np.clip(image + amount * (image - blur) + 0.5, 0, 255).astype(np.uint8)
 
 
+def by_face(anime: np.ndarray, out: np.ndarray, own: np.ndarray, faces: np.ndarray) -> list[dict]:
+    """A row's anime rate and identity rank-1 (still among all the selfies) by the crop's face luma."""
+    _, hits = identity_per_output(out, own)
+    groups = []
+    for low, high in FACE_GROUPS:
+        inside = (faces >= low) & (faces < high)
+        groups.append({
+            "face_luma": [low, high], "n": int(inside.sum()),
+            "anime_rate": float(anime[inside].mean()) if inside.any() else None,
+            "identity_rank1": float(hits[inside].mean()) if inside.any() else None,
+        })  # fmt: skip
+    return groups
+
+
 class Rows:
     def __init__(self, sections: list[str]) -> None:
         self.sections = set(sections)
@@ -615,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
         enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, part_gains={}, ink=1.0, eyes=0.0, outline=0.0), 1.3)
         drawn["0.35, eyes enlarged x1.3"] = st
     product = Stylizer(args.model, strength=STRENGTH, part_gains={}) if "features" in args.sections else None
+    shipped_product = Stylizer(args.model) if "exposure" in args.sections else None  # its own face shape and drawings
     coloured = {s: Stylizer(args.model, strength=s, part_gains={}) for s in COLOUR_STRENGTHS} if "colour" in args.sections else {}
     shapes = {
         (a, b): Stylizer(args.model, strength=a, part_gains={part: b / a for part in ("eyes", "nose", "mouth")})
@@ -636,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     palette = Palette.of(np.stack([cv2.resize(load_image(it.crop_path), (size, size)) for it in styles[:50]]))
     judge, embedder = AnimeFaceJudge(), FaceEmbedder()
     rng = np.random.default_rng(args.seed)
-    rows, inputs, boxes, used = Rows(args.sections), [], [], []
+    rows, inputs, boxes, used, faces = Rows(args.sections), [], [], [], []
     for item in photos:
         if len(used) >= args.n:
             break
@@ -651,6 +703,7 @@ def main(argv: list[str] | None = None) -> int:
         used.append(Path(item.source).name)
         inputs.append(embedder.embed(crop, box))
         boxes.append(box)
+        faces.append(face_luma(crop, lm))
         ex = styles[int(rng.integers(len(styles)))]
         ex_img = _tensor(cv2.resize(load_image(ex.crop_path), (size, size)))
         ex_lm = (ex.usable_landmarks() + 0.5) * size / style_set.size - 0.5
@@ -670,6 +723,14 @@ def main(argv: list[str] | None = None) -> int:
             rows.add("geometry", f"{name}: model", model)
             rows.add("geometry", f"{name}: selfie warped", warped)
         both = m & ex_mask
+        if shipped_product is not None:
+            grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+            rows.add("exposure", "the product", shipped_product.stylize_crop(crop, lm))
+            levelled = expose(crop, float(np.percentile(grey, 99)), EXPOSURE_WHITE)
+            rows.add("exposure", "the product, crop auto-levelled (white point to 235)", shipped_product.stylize_crop(levelled, lm))
+            metered = expose(crop, faces[-1], EXPOSURE_FACE)
+            rows.add("exposure", "the product, crop metered on the face (face to 170)", shipped_product.stylize_crop(metered, lm))
+            rows.add("exposure", "the crop metered on the face, not stylized", metered)
         if "skin" in args.sections:
             for name in ("0.35", "0.35, eyes+nose+mouth 1.0"):
                 t, exemplar, _, model = views[name]
@@ -838,6 +899,8 @@ def main(argv: list[str] | None = None) -> int:
             "anime_rate": float(np.mean(lk >= 0.99)), "anime_rate_05": float(np.mean(lk >= 0.5)),
             "identity_rank1": rank1, "identity_distance": dist,
         })  # fmt: skip
+        if section == "exposure":
+            results[-1]["by_face"] = by_face(lk >= 0.99, out, own, np.array(faces))
     judge.close()
     RESULTS.mkdir(parents=True, exist_ok=True)
     meta = {

@@ -9,7 +9,8 @@ Each video runs through two live sessions of the same model in lockstep (landmar
 model has it (``--drawing dark_depth``: the dark depth at 0 and at ``--share``, the shipped 0.6 by
 default for it; ``--drawing clear_marks``: the light marks left, 0, and cleared, 1; ``--drawing
 ink_grain``: the ink drawn on the photo as it is, 0, and on its grain smoothed at the default 8 levels
-times ``--share``; ``--drawing smooth_head``: the head's checkerboard left, 0, and smoothed, 1). Per session:
+times ``--share``; ``--drawing smooth_head``: the head's checkerboard left, 0, and smoothed, 1;
+``--drawing exposure``: an underexposed frame left, 0, and brightened, 1, best with ``--light``). Per session:
 the flicker meter of ``pipeline_speed.py`` (how much more the output changes from frame to frame
 than the input, whole frame and the face's box; :mod:`geostyle.video.stability`). And the
 drawing's own change: ``|drawn - plain|`` is the drawing in each frame; its mean change from one
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from run_outputs import benchmark_command, camera_noise, write_results
+from run_outputs import benchmark_command, camera_noise, with_light, write_results
 
 from geostyle.data.images import save_image
 from geostyle.errors import NoFaceError
@@ -44,7 +45,7 @@ VIDEOS = ROOT.parent / "shared" / "data" / "video"
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="anime")
-    ap.add_argument("--drawing", choices=("eyes", "outline", "skin", "dark_depth", "clear_marks", "ink_grain", "smooth_head"), default="outline")
+    ap.add_argument("--drawing", choices=("eyes", "outline", "skin", "dark_depth", "clear_marks", "ink_grain", "smooth_head", "exposure"), default="outline")
     ap.add_argument("--share", type=float, default=None, help="the drawing's value when on (default 1; dark_depth 0.6)")
     ap.add_argument("--videos", nargs="+", type=Path, default=[VIDEOS / "d0.mp4", VIDEOS / "d12.mp4"])
     ap.add_argument("--frames", type=int, default=120, help="frames per video (from the start)")
@@ -54,11 +55,18 @@ def main(argv: list[str] | None = None) -> int:
         help="add camera-like noise of this many levels to every frame (blotches two pixels across, a new seeded draw "
         "each frame: a dim room's webcam); the results and picture names get _noise<N>",
     )  # fmt: skip
+    ap.add_argument(
+        "--light", type=float, default=1.0,
+        help="record every frame with this share of its light (0-1, in linear light, before any noise: a dim room); "
+        "the results and picture names get _light<F>",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     if args.noise < 0:
         ap.error("--noise must be 0 or more")
+    if not 0 < args.light <= 1:
+        ap.error("--light must be more than 0 and at most 1")
     rng = np.random.default_rng(0)
-    suffix = f"_noise{args.noise:g}" if args.noise else ""
+    suffix = (f"_light{args.light:g}" if args.light < 1 else "") + (f"_noise{args.noise:g}" if args.noise else "")
     rows, strips = [], []
     for video in args.videos:
         if not video.exists():
@@ -67,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         # The eyes and outline were measured with the whole face at one strength, before the face
         # shape; the skin, which came after it, with the model's own shape.
         # The dark depth and the cleared marks, later still, likewise.
-        gains = None if args.drawing in ("skin", "dark_depth", "clear_marks", "ink_grain", "smooth_head") else {}
+        gains = None if args.drawing in ("skin", "dark_depth", "clear_marks", "ink_grain", "smooth_head", "exposure") else {}
         share = args.share if args.share is not None else (0.6 if args.drawing == "dark_depth" else 1.0)
         # The ink's grain is in levels: off (0) against the default, INK_GRAIN (times --share).
         scale = INK_GRAIN if args.drawing == "ink_grain" else 1.0
@@ -84,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             for i, frame in enumerate(reader):
                 if i >= args.frames:
                     break
+                if args.light < 1:
+                    frame.image = with_light(frame.image, args.light)
                 if args.noise:
                     frame.image = camera_noise(frame.image, args.noise, rng)
                 if box is None:

@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,
+        exposure=args.exposure,
         backend=args.backend,
         landmark_backend=args.landmark_backend,
         cache_dir=args.cache_dir,

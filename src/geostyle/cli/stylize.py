@@ -86,6 +86,14 @@ def add_ink_argument(p: argparse.ArgumentParser) -> None:
         help="smooth the two-pixel checkerboard the generator's last layer draws (blocky eyelids and glasses), by "
         "this share (0-1; default: the model's own, 0 for models released without it)",
     )
+    p.add_argument(
+        "--exposure",
+        type=float,
+        default=None,
+        help="brighten an underexposed photo or frame before stylizing it: this share (0-1) of the gain that takes "
+        "its brightest pixels to white; a well-exposed picture is unchanged (default: the model's own, 0 for models "
+        "released without it)",
+    )
 
 
 def add_drawing_arguments(p: argparse.ArgumentParser) -> None:
@@ -185,6 +193,7 @@ def build_stylizer(args: argparse.Namespace, model: str):
         eyes=args.eyes,
         outline=args.outline,
         skin=args.skin,
+        exposure=args.exposure,
     )
 
 

@@ -228,12 +228,13 @@ def write_report(
 
 def _drawn_text(settings: dict) -> str:
     """The model's ink (and the grain its lines are smoothed of), dark colour and depth, lift cap,
-    cleared marks, smoothed head, anime eyes, anime skin and face outline where it draws them (reports from before
-    have no such settings; before the grain smoothing, none was)."""
-    keys = ("ink", "ink_grain", "dark_colour", "dark_depth", "lift_cap", "clear_marks", "smooth_head", "eyes", "outline", "skin")
-    ink, grain, dark, depth, cap, marks, head, eyes, outline, skin = (settings.get(k) for k in keys)
+    cleared marks, smoothed head, anime eyes, anime skin and face outline where it draws them, and the exposure its
+    inputs get (reports from before have no such settings; before the grain smoothing, none was)."""
+    keys = ("ink", "ink_grain", "dark_colour", "dark_depth", "lift_cap", "clear_marks", "smooth_head", "eyes", "outline", "skin", "exposure")
+    ink, grain, dark, depth, cap, marks, head, eyes, outline, skin, exposure = (settings.get(k) for k in keys)
     return (
-        (f", ink {ink:g}" if ink else "")
+        (f", underexposed inputs brightened {exposure:g}" if exposure else "")
+        + (f", ink {ink:g}" if ink else "")
         + (f" (grain smoothed at {grain:g} levels)" if ink and grain else "")
         + (f", dark colour {dark:g}" if dark else "")
         + (f", dark depth {depth:g}" if depth else "")

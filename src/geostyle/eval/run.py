@@ -91,6 +91,7 @@ class EvalOptions:
     eyes: float | None = None  # None: the model's own (extra.eyes)
     outline: float | None = None  # None: the model's own (extra.outline)
     skin: float | None = None  # None: the model's own (extra.skin)
+    exposure: float | None = None  # None: the model's own (extra.exposure)
     backend: str = "mediapipe"  # face detector of the stylizer
     landmark_backend: str | None = None  # detector judging the outputs' geometry (default: backend)
     cache_dir: Path | None = None
@@ -256,6 +257,7 @@ class Evaluation:
             eyes=options.eyes,
             outline=options.outline,
             skin=options.skin,
+            exposure=options.exposure,
             backend=options.backend,
         )
         self.compare = (
@@ -648,6 +650,7 @@ class Evaluation:
                 "eyes": self.stylizer.eyes,
                 "outline": self.stylizer.outline,
                 "skin": self.stylizer.skin,
+                "exposure": self.stylizer.exposure,
                 "resolution": self.stylizer.size,
                 "backend": o.backend,
                 "landmark_backend": o.landmark_backend or o.backend,

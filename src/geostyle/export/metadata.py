@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from geostyle.infer.tone import CHROMA_RAMP, SAMPLE_STEP, TINT_RAMP
+from geostyle.infer.tone import (
+    CHROMA_RAMP,
+    EXPOSURE_DARK_RAMP,
+    EXPOSURE_PERCENTILE,
+    EXPOSURE_WHITE,
+    MAX_EXPOSURE_GAIN,
+    SAMPLE_STEP,
+    TINT_RAMP,
+)
 from geostyle.warp.geometry import part_gain_points
 
 METADATA_FORMAT = "geostyle-export"
@@ -128,6 +136,20 @@ def build_metadata(stylizer, graph: str, size: int, opset: int | None, fmt: str)
                 "chroma_ramp": list(CHROMA_RAMP),
                 "lightness_ramp": list(TINT_RAMP),
                 "sample_step": SAMPLE_STEP,
+            },
+            "exposure": {
+                "share": stylizer.exposure,
+                "applied_by": "the caller, to every input cut from a frame, before the tint, with one measurement of "
+                "the whole frame (geostyle.infer.tone.measure_exposure): the frame's white point is the luma "
+                "(0.299 R + 0.587 G + 0.114 B) at the given percentile of every 8th pixel each way; the gain in linear "
+                "light (sRGB decoded) that takes it to white_point_target, at least 1 and at most max_gain, faded "
+                "toward 1 as the white point falls through dark_ramp, raised to the power share; every channel is "
+                "decoded, multiplied, clipped and re-encoded (geostyle.infer.tone.expose); the graph does not "
+                "expose; share 0: the inputs are left as they are",
+                "percentile": EXPOSURE_PERCENTILE,
+                "white_point_target": EXPOSURE_WHITE,
+                "max_gain": MAX_EXPOSURE_GAIN,
+                "dark_ramp": list(EXPOSURE_DARK_RAMP),
             },
             "crop_framing": "FFHQ-style similarity from eye centres and mouth (geostyle.faces.align)",
             "landmarks": "geostyle canonical 33-point set, docs/conventions.md",

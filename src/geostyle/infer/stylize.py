@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -43,7 +43,7 @@ from geostyle.infer.outline import draw_face_outline
 from geostyle.infer.runtime import RUNTIMES, from_blob, make_runtime, single_thread_numpy_blas, to_blob
 from geostyle.infer.skin import draw_anime_skin
 from geostyle.infer.timing import StageTimer
-from geostyle.infer.tone import NO_CAST, Cast, measure_cast, tint
+from geostyle.infer.tone import NO_CAST, Cast, expose, measure_cast, measure_exposure, tint
 from geostyle.infer.tracking import reduce_for_detection, scale_face
 from geostyle.nets.release import ReleaseModel, load_release, resolve_model
 from geostyle.warp.alignment import BatchAligner
@@ -144,6 +144,10 @@ class Stylizer:
             drawn at this opacity (0-1; None: the model's own ``extra.outline``, else 0).
         skin: the face's skin redrawn in a flat tone and a cel shadow (:mod:`geostyle.infer.skin`)
             at this opacity (0-1; None: the model's own ``extra.skin``, else 0).
+        exposure: how much of an underexposed frame's missing light is given back before the
+            generator (0-1, the share of the gain in stops that takes the frame's white point to white,
+            :func:`geostyle.infer.tone.measure_exposure`; None: the model's own ``extra.exposure``,
+            else 0).
     """
 
     def __init__(
@@ -171,6 +175,7 @@ class Stylizer:
         eyes: float | None = None,
         outline: float | None = None,
         skin: float | None = None,
+        exposure: float | None = None,
     ):
         if runtime not in RUNTIMES:
             raise GeostyleError(f"unknown runtime {runtime!r}; choose from {', '.join(RUNTIMES)}")
@@ -225,6 +230,7 @@ class Stylizer:
         self.eyes = self._opacity(extra, "eyes", eyes)
         self.outline = self._opacity(extra, "outline", outline)
         self.skin = self._opacity(extra, "skin", skin)
+        self.exposure = self._opacity(extra, "exposure", exposure)
         self.zoom = float(extra.get("zoom", 1.0))
         self.size = self.release.resolution
         self.trained_strength = float(extra.get("strength", 1.0))
@@ -410,16 +416,20 @@ class Stylizer:
         return self.draw_features(from_blob(self.runtime.face(x, quarter, self._blob(warped, cast))), self.target_pixels(spline))
 
     def cast(self, image: np.ndarray) -> Cast:
-        """How far ``image`` (a whole frame, or the only picture a call gets) is moved toward the photo
-        set's average colour before the generator: none unless the model names one
-        (:attr:`colourless_tint`), all the way for a greyscale photo, part of it for a nearly grey one
-        (geostyle.infer.tone). Measured once per frame, so its face crops and background agree."""
-        if self.colourless_tint is None:
-            return NO_CAST
-        return measure_cast(image)
+        """How ``image`` (a whole frame, or the only picture a call gets) is toned before the generator:
+        brightened where it is underexposed, by :attr:`exposure` of the gain that takes its white point
+        to white (none at 0); and moved toward the photo set's average colour, none unless the model
+        names one (:attr:`colourless_tint`), all the way for a greyscale photo, part of it for a nearly
+        grey one (geostyle.infer.tone). Measured once per frame, so its face crops and background agree."""
+        colour = NO_CAST if self.colourless_tint is None else measure_cast(image)
+        if self.exposure <= 0.0:
+            return colour
+        return replace(colour, gain=measure_exposure(image) ** self.exposure)
 
     def _blob(self, image: np.ndarray, cast: Cast) -> np.ndarray:
-        """``image`` as the runtime's input, moved toward the photo set's average colour by ``cast``."""
+        """``image`` as the runtime's input: brightened by ``cast.gain`` (:attr:`exposure`), then moved
+        toward the photo set's average colour by ``cast``."""
+        image = expose(image, cast.gain)
         if cast.weight > 0.0 and self.colourless_tint is not None:
             image = tint(image, self.colourless_tint, cast)
         return to_blob(image)
@@ -505,12 +515,15 @@ class Stylizer:
         strength: float | None = None,
         feather: float | None = None,
         background: Future | None = None,
+        cast: Cast | None = None,
     ) -> np.ndarray:
         """The whole-frame product for known faces: ``faces`` is a list of ``(K, 2)`` landmark arrays
         in the pixel frame of ``image`` (from a detector or a tracker). Faces whose eyes or mouth are
         missing are left to the background pass. ``background``: that pass already started on this
         very ``image`` by :meth:`start_background` (a frame loop starts it before detecting faces, so
-        detection runs beside it too). Returns ``(H, W, 3)`` uint8."""
+        detection runs beside it too), with the same ``cast``. ``cast``: the frame's tone, where the
+        caller has it (a stream follows its exposure over frames); default :meth:`cast` of ``image``.
+        Returns ``(H, W, 3)`` uint8."""
         image = np.ascontiguousarray(image, dtype=np.uint8)
         if image.ndim != 3 or image.shape[2] != 3:
             raise GeostyleError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
@@ -522,7 +535,7 @@ class Stylizer:
         # hides behind the larger frame pass.
         # One measurement of the frame's colour for the faces and the background pass (a pass started
         # by the caller measured the same frame itself).
-        cast = self.cast(image)
+        cast = self.cast(image) if cast is None else cast
         if background is None and self.overlap and faces:
             background = self.start_background(image, cast)
         if background is None:

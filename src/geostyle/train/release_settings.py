@@ -1,8 +1,8 @@
 """The drawings and filters a preset ships its releases with (``release:`` in the config).
 
 The bundled anime models are a preset's weights plus settings that carry no weights: the photo's
-ink, the dark colour and depth (the generator's own settings), and the anime eyes, face outline and
-face shape (the stylizer's, read from the release's ``extra``). They were first set on the
+ink, the dark colour and depth (the generator's own settings), and the anime eyes, face outline,
+face shape and exposure (the stylizer's, read from the release's ``extra``). They were first set on the
 released files by hand after training (``update_release_arch_kwargs``, ``update_release_extra``), so a
 model a user trained with the same preset reached the product without them. A preset now names them
 and every release the run saves carries them; the networks train as before.
@@ -21,9 +21,11 @@ import torch
 from geostyle.errors import ConfigError, GeostyleError
 from geostyle.train.config import ReleaseConfig
 
-# The stylizer's drawings, each an opacity 0-1 (geostyle.infer.stylize.Stylizer: eyes, outline, skin).
+# The stylizer's drawings, each an opacity 0-1 (geostyle.infer.stylize.Stylizer: eyes, outline, skin),
+# and what it does to a frame's tone before the generator, a share 0-1 (exposure).
 DRAWINGS = ("eyes", "outline", "skin")
-EXTRA_KEYS = (*DRAWINGS, "part_gains")
+TONE = ("exposure",)
+EXTRA_KEYS = (*DRAWINGS, *TONE, "part_gains")
 
 
 def check_release_settings(

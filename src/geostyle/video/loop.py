@@ -6,19 +6,23 @@ session tracks them (:class:`geostyle.infer.tracking.FaceTracker`) and smooths t
 the face crops and their TPS warps stay still when the head does, and filters the output where the
 input did not change (:class:`geostyle.video.temporal.TemporalFilter`), so the generator's response
 to camera and codec noise does not flicker; a frame without a face is stylized without a warp.
+With smoothing, the exposure gain an underexposed stream gets (the stylizer's ``exposure``) follows
+the frames' over half a second (:class:`geostyle.infer.tone.ExposureFollower`) instead of jumping
+with each frame's white point.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from geostyle.errors import GeostyleError
 from geostyle.infer.stylize import Stylizer
+from geostyle.infer.tone import ExposureFollower
 from geostyle.infer.tracking import DEFAULT_BETA, DEFAULT_MIN_CUTOFF, FaceTracker, VideoFaceMesh
 from geostyle.video.io import SourceFrame, VideoReader, VideoWriter
 from geostyle.video.temporal import TemporalFilter
@@ -56,6 +60,7 @@ class LiveSession:
         self.stylizer = stylizer
         # Output filtering follows landmark smoothing unless asked for separately.
         self.temporal = TemporalFilter() if (smoothing if temporal is None else temporal) else None
+        self.exposure = ExposureFollower() if smoothing else None
         self._own_detector = detector is None
         self.tracker = FaceTracker(
             detector if detector is not None else stream_detector(stylizer),
@@ -74,9 +79,11 @@ class LiveSession:
 
     @smoothing.setter
     def smoothing(self, value: bool) -> None:
-        """Landmark smoothing and the temporal output filter together (the live ``s`` key)."""
+        """Landmark smoothing, the temporal output filter and the followed exposure together (the live
+        ``s`` key)."""
         self.tracker.smoothing = bool(value)
         self.temporal = TemporalFilter() if value else None
+        self.exposure = ExposureFollower() if value else None
 
     def process(self, frame: np.ndarray, t: float | None = None) -> np.ndarray:
         frame = np.asarray(frame)
@@ -87,14 +94,17 @@ class LiveSession:
             self._clock0 = now if self._clock0 is None else self._clock0
             t = now - self._clock0
         timer = self.stylizer.timer
+        cast = self.stylizer.cast(frame)
+        if self.exposure is not None:
+            cast = replace(cast, gain=self.exposure(cast.gain, t))
         # The whole-frame pass needs no landmarks: started first, it runs beside detection too.
-        background = self.stylizer.start_background(frame)
+        background = self.stylizer.start_background(frame, cast)
         with timer("detect+landmarks"):
             faces = self.tracker.detect(frame)
         with timer("track+smooth"):
             tracks = self.tracker.update_with(faces, t)
         self.faces = len(tracks)
-        out = self.stylizer.render(frame, [track.warp_landmarks() for track in tracks], background=background)
+        out = self.stylizer.render(frame, [track.warp_landmarks() for track in tracks], background=background, cast=cast)
         if self.temporal is not None:
             with timer("temporal filter"):
                 out = self.temporal(
@@ -109,6 +119,8 @@ class LiveSession:
         self.tracker.reset()
         if self.temporal is not None:
             self.temporal.reset()
+        if self.exposure is not None:
+            self.exposure.reset()
 
     def close(self) -> None:
         if self._own_detector:
