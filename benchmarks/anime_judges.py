@@ -67,7 +67,8 @@ an image each judge reads:
   the layout the identity judge's five-point alignment reads stays nearer the photo; and the
   shipped shape split: only the outline, or only the brows, at 0.65.
 * **exposure** (``--sections exposure``): the product as shipped (the model's own drawings, filters
-  and face shape) on the photo's crop brightened first, in linear light (sRGB decoded, one gain,
+  and face shape; its own exposure, which the models carry since this study, off) on the photo's
+  crop brightened first, in linear light (sRGB decoded, one gain,
   re-encoded; only ever brighter, at most 4x): by its white point (the gain that takes the crop's
   99th-percentile luma to 235, as a photo editor's auto levels), or by the face (the gain that takes
   the median luma inside the face's outline to 170, the lightness of the selfies the anime judge
@@ -666,7 +667,8 @@ def main(argv: list[str] | None = None) -> int:
         enlarge_eyes(st := Stylizer(args.model, strength=STRENGTH, part_gains={}, ink=1.0, eyes=0.0, outline=0.0), 1.3)
         drawn["0.35, eyes enlarged x1.3"] = st
     product = Stylizer(args.model, strength=STRENGTH, part_gains={}) if "features" in args.sections else None
-    shipped_product = Stylizer(args.model) if "exposure" in args.sections else None  # its own face shape and drawings
+    # Its own face shape and drawings; its own exposure off: the section brightens the crop itself.
+    shipped_product = Stylizer(args.model, exposure=0.0) if "exposure" in args.sections else None
     coloured = {s: Stylizer(args.model, strength=s, part_gains={}) for s in COLOUR_STRENGTHS} if "colour" in args.sections else {}
     shapes = {
         (a, b): Stylizer(args.model, strength=a, part_gains={part: b / a for part in ("eyes", "nose", "mouth")})

@@ -17,7 +17,8 @@ drawing's own change: ``|drawn - plain|`` is the drawing in each frame; its mean
 frame to the next over its mean size says how much of it jumps (a drawing that moves with a face
 changes a little; one that switches on and off or hops between edges changes by its whole size).
 Writes ``benchmarks/results/drawing_flicker_<drawing>.json`` and ``.md`` and a strip of
-consecutive frames' faces, plain over drawn, ``docs/img/drawing_flicker_<drawing>.jpg``.
+consecutive frames' faces, plain over drawn, ``docs/img/drawing_flicker_<drawing>.jpg`` (names get
+``_share<S>`` for an explicit ``--share``, ``_light<F>`` and ``_noise<N>`` as those options say).
 """
 
 from __future__ import annotations
@@ -66,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.light <= 1:
         ap.error("--light must be more than 0 and at most 1")
     rng = np.random.default_rng(0)
-    suffix = (f"_light{args.light:g}" if args.light < 1 else "") + (f"_noise{args.noise:g}" if args.noise else "")
+    suffix = (
+        (f"_share{args.share:g}" if args.share is not None else "")
+        + (f"_light{args.light:g}" if args.light < 1 else "")
+        + (f"_noise{args.noise:g}" if args.noise else "")
+    )
     rows, strips = [], []
     for video in args.videos:
         if not video.exists():

@@ -126,3 +126,20 @@ def test_a_live_session_keeps_a_dim_stream_steady_when_its_highlights_come_and_g
         session.close()
         swings[smoothing] = float(np.abs(np.diff(faces[6:])).mean())
     assert swings[False] > 10.0 and swings[True] < 0.3 * swings[False], swings
+
+
+def test_stylize_cli_takes_exposure(astronaut_path, tmp_path):
+    """``geostyle stylize --exposure X`` reaches the stylizer: the portrait at 0.35 of its light comes
+    out much brighter at 1 than at 0, and a value outside [0, 1] fails."""
+    from geostyle.cli.main import main
+    from geostyle.data.images import save_image
+
+    source = tmp_path / "dim.png"
+    save_image(source, _darkened(load_image(astronaut_path), 0.35))
+    means = {}
+    for value in ("0", "1"):
+        out = tmp_path / f"exposure{value}"
+        assert main(["stylize", str(source), "--model", "anime", "--out", str(out), "--exposure", value]) == 0
+        means[value] = load_image(out / source.name).astype(np.float64).mean()
+    assert means["1"] > means["0"] + 25.0, means
+    assert main(["stylize", str(source), "--model", "anime", "--out", str(tmp_path / "x"), "--exposure", "2"]) != 0

@@ -129,7 +129,7 @@ def test_anime_presets_release_the_bundled_models_drawings(preset, bundled):
     for key, value in release.extra.items():
         assert meta["extra"][key] == pytest.approx(value), key
     assert {"ink", "dark_colour", "dark_depth"} <= set(release.generator) <= {"ink", "dark_colour", "dark_depth", "smooth_head"}
-    assert set(release.extra) == {"eyes", "outline", "part_gains"}
+    assert set(release.extra) == {"eyes", "outline", "exposure", "part_gains"}
 
 
 # The fast recipe's switches: terms every other step, a cartoon base shared with the target.
