@@ -10,7 +10,7 @@ it is tested. Keys (window only):
 q     quit (also Esc, or closing the window)
 m     next model
 [ ]   geometry strength -0.1 / +0.1
-s     landmark smoothing on / off
+s     smoothing on / off (landmarks, the temporal filter, the followed exposure)
 o     overlay on / off
 ====  =========================================
 """
