@@ -125,6 +125,7 @@ from geostyle.infer.eyes import (
 )
 from geostyle.infer.outline import OUTLINE_POINTS, catmull_rom
 from geostyle.infer.stylize import Stylizer
+from geostyle.infer.tone import MAX_EXPOSURE_GAIN, expose, srgb_to_linear
 from geostyle.nets.blocks import INK_MARGIN, gaussian_blur, ink_lines, luma
 from geostyle.nets.release import read_release_metadata
 from geostyle.train.targets import Palette, cartoon_target, part_masks, paste_parts
@@ -148,7 +149,6 @@ INK_SIGMAS = (1.0, 1.5, 2.0, 3.0)  # px at 256: the Gaussian ink's line widths (
 GAUSSIAN_INK_GAIN = 60.0  # as much ink at sigma 1 as the generator's box filters at their gain 80
 EXPOSURE_WHITE = 235.0  # the crop's 99th-percentile luma after auto levels
 EXPOSURE_FACE = 170.0  # the face's median luma after face metering
-EXPOSURE_MAX_GAIN = 4.0  # two stops: more reveals only noise
 FACE_GROUPS = ((0, 80), (80, 120), (120, 160), (160, 256))  # the crop's face luma, as benchmarks/skin_tone.py groups cheeks
 GEOMETRIES = {  # name: (strength, part gains)
     "0.35": (0.35, {}),
@@ -189,17 +189,6 @@ def _masked_stats(lab: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
     return mean, np.sqrt((((lab - mean) ** 2) * w).sum((0, 1))) + 1e-6
 
 
-def _linear(image: np.ndarray) -> np.ndarray:
-    x = image.astype(np.float32) / 255.0
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def _srgb(linear: np.ndarray) -> np.ndarray:
-    x = np.clip(linear, 0.0, 1.0)
-    x = np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
-    return np.round(x * 255.0).astype(np.uint8)
-
-
 def face_luma(crop: np.ndarray, points: np.ndarray) -> float:
     """Median luma (0-255) inside the hull of the face's outline points shrunk to 0.85."""
     mask = _hull(points, OUTLINE, crop.shape[0], grow=0.85)[0, 0].numpy() > 0.5
@@ -207,11 +196,11 @@ def face_luma(crop: np.ndarray, points: np.ndarray) -> float:
     return float(np.median(grey[mask])) if mask.any() else float(np.median(grey))
 
 
-def expose(crop: np.ndarray, value: float, target: float) -> np.ndarray:
+def brightened(crop: np.ndarray, value: float, target: float) -> np.ndarray:
     """``crop`` brightened in linear light by the one gain that takes luma ``value`` to ``target``
-    (never darker, at most :data:`EXPOSURE_MAX_GAIN`); highlights clip, as a camera's would."""
-    gain = float(np.clip(_linear(np.array([target]))[0] / max(_linear(np.array([value]))[0], 1e-4), 1.0, EXPOSURE_MAX_GAIN))
-    return crop.copy() if gain == 1.0 else _srgb(_linear(crop) * gain)
+    (never darker, at most :data:`MAX_EXPOSURE_GAIN`; :func:`geostyle.infer.tone.expose`)."""
+    gain = float(srgb_to_linear(np.array(target)) / max(float(srgb_to_linear(np.array(value))), 1e-4))
+    return expose(crop, float(np.clip(gain, 1.0, MAX_EXPOSURE_GAIN)))
 
 
 def skin_variants(model: np.ndarray, anime: np.ndarray, mask: np.ndarray, sigma: float) -> dict[str, np.ndarray]:
@@ -728,9 +717,9 @@ def main(argv: list[str] | None = None) -> int:
         if shipped_product is not None:
             grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
             rows.add("exposure", "the product", shipped_product.stylize_crop(crop, lm))
-            levelled = expose(crop, float(np.percentile(grey, 99)), EXPOSURE_WHITE)
+            levelled = brightened(crop, float(np.percentile(grey, 99)), EXPOSURE_WHITE)
             rows.add("exposure", "the product, crop auto-levelled (white point to 235)", shipped_product.stylize_crop(levelled, lm))
-            metered = expose(crop, faces[-1], EXPOSURE_FACE)
+            metered = brightened(crop, faces[-1], EXPOSURE_FACE)
             rows.add("exposure", "the product, crop metered on the face (face to 170)", shipped_product.stylize_crop(metered, lm))
             rows.add("exposure", "the crop metered on the face, not stylized", metered)
         if "skin" in args.sections:

@@ -30,11 +30,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from run_outputs import benchmark_command, camera_noise, with_light, write_results
+from run_outputs import benchmark_command, camera_noise, write_results
 
 from geostyle.data.images import save_image
 from geostyle.errors import NoFaceError
 from geostyle.infer.stylize import Stylizer
+from geostyle.infer.tone import scale_light
 from geostyle.nets.blocks import INK_GRAIN
 from geostyle.video import LiveSession, VideoReader
 from geostyle.video.stability import FlickerMeter
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 if i >= args.frames:
                     break
                 if args.light < 1:
-                    frame.image = with_light(frame.image, args.light)
+                    frame.image = scale_light(frame.image, args.light)
                 if args.noise:
                     frame.image = camera_noise(frame.image, args.noise, rng)
                 if box is None:

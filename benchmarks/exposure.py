@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-from run_outputs import benchmark_command, write_results, write_sheet
+from run_outputs import benchmark_command, median_ms, write_results, write_sheet
 
 from geostyle.data.images import list_images, load_image
 from geostyle.errors import GeostyleError
@@ -31,15 +30,6 @@ from geostyle.infer.tone import expose, measure_exposure
 from geostyle.video import VideoReader
 
 THRESHOLDS = (1.05, 1.5, 2.0)
-
-
-def _median_ms(fn, repeats: int = 50) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000.0 * float(np.median(times))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     dim = (hd * 0.5).astype(np.uint8)  # a white point of about half: the gain is applied, not skipped
     small = cv2.resize(dim, (256, 256))
     cost = {
-        "1080p_ms": round(_median_ms(lambda: expose(dim, measure_exposure(dim))), 3),
-        "256_ms": round(_median_ms(lambda: expose(small, measure_exposure(small))), 3),
+        "1080p_ms": round(median_ms(lambda: expose(dim, measure_exposure(dim)), 50), 3),
+        "256_ms": round(median_ms(lambda: expose(small, measure_exposure(small)), 50), 3),
     }
     print(cost, flush=True)
     rows, video_gains = [], {}

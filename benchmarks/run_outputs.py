@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -133,10 +135,13 @@ def camera_noise(image: np.ndarray, levels: float, rng: np.random.Generator) -> 
     return np.clip(image.astype(np.float32) + grain[..., None], 0, 255).astype(np.uint8)
 
 
-def with_light(image: np.ndarray, share: float) -> np.ndarray:
-    """``image (H, W, 3)`` uint8 as recorded with ``share`` of its light: scaled in linear light (sRGB
-    decoded and re-encoded), as a shorter exposure or a dimmer room records it."""
-    x = np.arange(256, dtype=np.float64) / 255.0
-    linear = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4) * share
-    table = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
-    return cv2.LUT(np.ascontiguousarray(image, dtype=np.uint8), np.round(table * 255.0).astype(np.uint8))
+
+def median_ms(fn, repeats: int) -> float:
+    """Median wall time of ``fn()`` in ms over ``repeats`` calls, after one call that warms it up."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from run_outputs import median_ms
 
 from geostyle.train.config import load_config
 from geostyle.train.distributed import native_bf16, unwrap
@@ -78,16 +79,6 @@ ANIME_V4 = [
     "train.low_resolution_steps=0",
     "train.steps=2500",
 ]
-
-
-def median_ms(fn: Callable[[], Any], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * statistics.median(times)
 
 
 def _fwd_bwd(module: torch.nn.Module, *inputs, autocast: Callable[[], Any] = contextlib.nullcontext) -> Callable[[], None]:

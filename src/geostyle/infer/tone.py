@@ -100,12 +100,14 @@ def measure_cast(image: np.ndarray) -> Cast:
     return Cast(chroma, (128.0 + float(a.mean()), 128.0 + float(b.mean())), weight)
 
 
-def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    """8-bit sRGB values (0-255, any shape) as linear light (0-1), float64."""
     x = np.asarray(values, dtype=np.float64) / 255.0
     return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
 
-def _linear_to_srgb(values: np.ndarray) -> np.ndarray:
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    """Linear light (clipped to 0-1) as sRGB values 0-255, float64 (not rounded)."""
     x = np.clip(values, 0.0, 1.0)
     return 255.0 * np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
 
@@ -121,20 +123,27 @@ def measure_exposure(image: np.ndarray) -> float:
     white = float(np.percentile(cv2.cvtColor(sample, cv2.COLOR_RGB2GRAY), EXPOSURE_PERCENTILE))
     if white >= EXPOSURE_WHITE:
         return 1.0
-    full = float(_srgb_to_linear(np.array(EXPOSURE_WHITE)) / max(float(_srgb_to_linear(np.array(white))), 1e-6))
+    full = float(srgb_to_linear(np.array(EXPOSURE_WHITE)) / max(float(srgb_to_linear(np.array(white))), 1e-6))
     full = min(full, MAX_EXPOSURE_GAIN)
     low, high = EXPOSURE_DARK_RAMP
     share = float(np.clip((white - low) / (high - low), 0.0, 1.0))
     return float(full**share)  # the fade in stops, so a dark frame's gain rises smoothly from 1
 
 
+def scale_light(image: np.ndarray, gain: float) -> np.ndarray:
+    """``image`` (``(H, W, 3)`` uint8 RGB) with its light scaled by ``gain`` (> 0) in linear light: sRGB
+    decoded, scaled, re-encoded through one 256-entry table; what reaches past white clips, as in a
+    camera. Below 1 it is what a shorter exposure or a dimmer room records."""
+    table = np.round(linear_to_srgb(srgb_to_linear(np.arange(256)) * gain)).astype(np.uint8)
+    return cv2.LUT(np.ascontiguousarray(image, dtype=np.uint8), table)
+
+
 def expose(image: np.ndarray, gain: float) -> np.ndarray:
-    """``image`` (``(H, W, 3)`` uint8 RGB) brightened by ``gain`` in linear light (sRGB decoded,
-    scaled, re-encoded; what reaches past white clips, as in a camera); ``image`` itself at gain 1."""
+    """``image`` (``(H, W, 3)`` uint8 RGB) brightened by ``gain`` (:func:`scale_light`); ``image``
+    itself at a gain of 1 or less: the exposure step never darkens."""
     if gain <= 1.0:
         return image
-    table = np.round(_linear_to_srgb(_srgb_to_linear(np.arange(256)) * gain)).astype(np.uint8)
-    return cv2.LUT(np.ascontiguousarray(image, dtype=np.uint8), table)
+    return scale_light(image, gain)
 
 
 class ExposureFollower:
