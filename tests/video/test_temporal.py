@@ -55,3 +55,34 @@ def test_flicker_meter_reports_excess_change():
     r = meter.result()
     assert r["input_change"] == 0 and r["output_change"] == pytest.approx(4.0) and r["flicker"] == pytest.approx(4.0)
     assert r["region_flicker"] == pytest.approx(4.0) and r["pairs"] == 4
+
+
+def _texture(shift: int) -> np.ndarray:
+    """A smooth random texture, moved ``shift`` px to the right (what a panning camera sees)."""
+    rng = np.random.default_rng(3)
+    import cv2
+
+    big = cv2.GaussianBlur(rng.integers(0, 256, (96, 160, 3)).astype(np.float32), (0, 0), 3)
+    big = (big - big.min()) / (big.max() - big.min()) * 200 + 25
+    return np.ascontiguousarray(big[16:80, 32 - shift : 128 - shift]).astype(np.uint8)
+
+
+def test_warp_error_takes_the_motion_out():
+    """A texture panning 2 px a frame: an output that pans with it has almost no warping error though
+    its frame-to-frame change is large; one that also jitters has the jitter's size."""
+    from geostyle.video.stability import WarpErrorMeter
+
+    rng = np.random.default_rng(0)
+    steady, jittery, flicker = WarpErrorMeter(region=(16, 16, 80, 48)), WarpErrorMeter(), FlickerMeter()
+    for i in range(8):
+        frame = _texture(2 * i)
+        steady.update(frame, frame)
+        flicker.update(frame, frame)
+        noisy = np.clip(frame.astype(int) + rng.integers(-8, 9, frame.shape), 0, 255).astype(np.uint8)
+        jittery.update(frame, noisy)
+    s, j = steady.result(), jittery.result()
+    assert flicker.result()["output_change"] > 3.0  # the motion itself: large
+    assert s["explained"] > 0.8 and s["region_explained"] > 0.9
+    assert s["warp_error"] < 1.0 and s["region_warp_error"] < 1.0
+    assert j["warp_error"] > s["warp_error"] + 3.0  # uniform noise of +-8: a mean difference near 5.3
+    assert s["pairs"] == 7

@@ -219,6 +219,7 @@ class FaceTracker:
         min_cutoff: float = DEFAULT_MIN_CUTOFF,
         beta: float = DEFAULT_BETA,
         detect_size: int | None = 1280,
+        d_cutoff: float = DEFAULT_D_CUTOFF,
         hold_frames: int = 1,
         min_iou: float = 0.2,
     ) -> None:
@@ -226,6 +227,7 @@ class FaceTracker:
         self.smoothing = smoothing
         self.min_cutoff = min_cutoff
         self.beta = beta
+        self.d_cutoff = d_cutoff
         self.detect_size = detect_size
         self.hold_frames = hold_frames
         self.min_iou = min_iou
@@ -260,7 +262,7 @@ class FaceTracker:
                     face.landmarks.copy(),
                     face.landmarks.copy(),
                     face.box,
-                    filter=OneEuroFilter(self.min_cutoff, self.beta),
+                    filter=OneEuroFilter(self.min_cutoff, self.beta, self.d_cutoff),
                 )
                 self._next_id += 1
             else:

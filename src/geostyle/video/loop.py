@@ -23,7 +23,13 @@ import numpy as np
 from geostyle.errors import GeostyleError
 from geostyle.infer.stylize import Stylizer
 from geostyle.infer.tone import ExposureFollower
-from geostyle.infer.tracking import DEFAULT_BETA, DEFAULT_MIN_CUTOFF, FaceTracker, VideoFaceMesh
+from geostyle.infer.tracking import (
+    DEFAULT_BETA,
+    DEFAULT_D_CUTOFF,
+    DEFAULT_MIN_CUTOFF,
+    FaceTracker,
+    VideoFaceMesh,
+)
 from geostyle.video.io import SourceFrame, VideoReader, VideoWriter
 from geostyle.video.temporal import TemporalFilter
 
@@ -56,6 +62,7 @@ class LiveSession:
         beta: float = DEFAULT_BETA,
         detector=None,
         temporal: bool | None = None,
+        d_cutoff: float = DEFAULT_D_CUTOFF,
     ) -> None:
         self.stylizer = stylizer
         # Output filtering follows landmark smoothing unless asked for separately.
@@ -67,6 +74,7 @@ class LiveSession:
             smoothing=smoothing,
             min_cutoff=min_cutoff,
             beta=beta,
+            d_cutoff=d_cutoff,
             detect_size=stylizer.detect_size,
         )
         self.faces = 0  # faces rendered in the last frame
