@@ -1,5 +1,5 @@
-"""How steady is a stylized video, with the motion taken out? The temporal filter with and without
-motion compensation, on the talking-head videos.
+"""How steady is a stylized video, with the motion taken out? The landmark smoothing and the
+temporal filter, on the talking-head videos.
 
     python benchmarks/temporal_consistency.py --frames 120
 
@@ -8,16 +8,17 @@ Each video runs through live sessions of one model in lockstep (``--model``, def
 * ``off``: no landmark smoothing, no temporal filter;
 * ``shipped``: landmark smoothing and the temporal filter as :class:`geostyle.video.LiveSession`
   runs them by default;
-* ``motion``: the same with the filter's motion compensation (``TemporalFilter(motion=True)``),
-  a moving face still passed through unblended;
-* ``motion+faces``: motion compensation, and moving faces blended along their motion too.
+* ``landmarks only``: the landmark smoothing without the temporal filter;
+* ``beta B[, speed F Hz]``: the landmark smoothing with the One-Euro filter's ``beta`` at B (and
+  its speed estimate smoothed at F Hz), the temporal filter on; ``beta 2, speed 1 Hz`` is the
+  default before this benchmark.
 
 Per session two meters (:mod:`geostyle.video.stability`), whole frame and the face's box (grown as
 in ``pipeline_speed.py``): the flicker (output minus input frame-to-frame change, which on a
 moving head also counts the motion of the drawing's lines) and the warping error (the output's
-change that the input's optical flow does not explain, over the pixels the flow explains). And the
-filter's own cost per frame, each mode timed on the same recorded frames (median of ``--repeats``
-passes). Writes ``benchmarks/results/temporal_consistency.json`` and ``.md`` and
+change that the input's optical flow does not explain, over the pixels the flow explains); and
+the landmarks the session hands the warp: their jitter (mean second difference, beside the
+detector's own) and their lag (mean distance to the detector's points), in eye distances. Writes ``benchmarks/results/temporal_consistency.json`` and ``.md`` and
 ``docs/img/temporal_consistency.jpg``: the face box of ``--strip`` consecutive frames of each
 video (from frame ``--strip-from``), one row per session.
 """
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -39,7 +39,6 @@ from geostyle.errors import NoFaceError
 from geostyle.infer.stylize import Stylizer
 from geostyle.video import LiveSession, VideoReader
 from geostyle.video.stability import FlickerMeter, WarpErrorMeter
-from geostyle.video.temporal import TemporalFilter
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT.parent / "shared" / "data" / "video"
@@ -48,43 +47,16 @@ SESSIONS: dict[str, dict] = {
     "off": {"smoothing": False},
     "shipped": {},
     "landmarks only": {"temporal": False},
-    "beta 8": {"beta": 8.0},
-    "beta 16": {"beta": 16.0},
-    "beta 32": {"beta": 32.0},
-    "beta 8, speed 4 Hz": {"beta": 8.0, "d_cutoff": 4.0},
+    "beta 2, speed 1 Hz": {"beta": 2.0, "d_cutoff": 1.0},
+    "beta 8, speed 1 Hz": {"beta": 8.0, "d_cutoff": 1.0},
+    "beta 16, speed 1 Hz": {"beta": 16.0, "d_cutoff": 1.0},
+    "beta 32, speed 1 Hz": {"beta": 32.0, "d_cutoff": 1.0},
     "beta 16, speed 4 Hz": {"beta": 16.0, "d_cutoff": 4.0},
-    "motion": {},
-    "motion+faces": {},
 }
 
 
-class _BlendFaces(TemporalFilter):
-    """The motion-compensated filter told of no moving faces: they are blended along the flow too."""
-
-    def __call__(self, source, stylized, moving=None):  # type: ignore[override]
-        return super().__call__(source, stylized, None)
-
-
 def session(stylizer: Stylizer, name: str) -> LiveSession:
-    s = LiveSession(stylizer, **SESSIONS[name])
-    if name == "motion":
-        s.temporal = TemporalFilter(motion=True)
-    elif name == "motion+faces":
-        s.temporal = _BlendFaces(motion=True)
-    return s
-
-
-def filter_ms(pairs: list[tuple[np.ndarray, np.ndarray]], motion: bool, repeats: int) -> float:
-    """Median ms per frame of a fresh filter run over the recorded ``(input, stylized)`` pairs."""
-    times = []
-    for _ in range(repeats):
-        f = TemporalFilter(motion=motion)
-        f(*pairs[0])
-        start = time.perf_counter()
-        for src, out in pairs[1:]:
-            f(src, out)
-        times.append(1000 * (time.perf_counter() - start) / max(1, len(pairs) - 1))
-    return float(np.median(times))
+    return LiveSession(stylizer, **SESSIONS[name])
 
 
 def landmark_motion(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
@@ -114,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=120, help="frames per video (from the start)")
     ap.add_argument("--strip", type=int, default=6, help="consecutive frames in the picture (per video)")
     ap.add_argument("--strip-from", type=int, default=60, help="the strip's first frame")
-    ap.add_argument("--repeats", type=int, default=3, help="timed passes of each filter mode")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sessions", nargs="+", choices=tuple(SESSIONS), default=list(SESSIONS))
     args = ap.parse_args(argv)
@@ -127,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         sessions = {name: session(stylizer, name) for name in args.sessions}
         flicker: dict[str, FlickerMeter] = {}
         warp: dict[str, WarpErrorMeter] = {}
-        recorded: list[tuple[np.ndarray, np.ndarray]] = []
+        size = ""
         points: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in args.sessions}
         faces: dict[str, list[np.ndarray]] = {name: [] for name in args.sessions}
         box = None
@@ -156,18 +127,14 @@ def main(argv: list[str] | None = None) -> int:
                     if args.strip_from <= i < args.strip_from + args.strip:
                         bx0, by0, bx1, by1 = box
                         faces[name].append(cv2.resize(out[by0:by1, bx0:bx1], (160, 160), interpolation=cv2.INTER_AREA))
-                # The filter's input: the stylized frame before any filtering (the off session's
-                # render has no smoothing either; the cost does not depend on the pixels much).
-                if len(recorded) < 60:
-                    recorded.append((frame.image, stylizer.render(frame.image, [])))
+                size = f"{frame.image.shape[1]}x{frame.image.shape[0]}"
         for s in sessions.values():
             s.close()
         row = {
             "video": video.name,
             "frames": min(args.frames, flicker[args.sessions[0]].pairs + 1),
             **{name: {**flicker[name].result(), **warp[name].result(), **landmark_motion(points[name])} for name in args.sessions},
-            "filter_ms": {"shipped": filter_ms(recorded, False, args.repeats), "motion": filter_ms(recorded, True, args.repeats)},
-            "size": f"{recorded[0][0].shape[1]}x{recorded[0][0].shape[0]}",
+            "size": size,
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -175,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             strips.append(np.concatenate([np.concatenate(faces[name], 1) for name in args.sessions], 0))
     command = benchmark_command("temporal_consistency.py", argv)
     lines = [
-        f"# Temporal consistency of `{args.model}` video: the filter with and without motion compensation",
+        f"# Temporal consistency of `{args.model}` video: the landmark smoothing and the temporal filter",
         "",
         f"`{command}`",
         "",
@@ -195,9 +162,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {m['explained']:.2f} / {m['region_explained']:.2f} "
                 f"| {m.get('landmark_jitter', float('nan')):.4f} ({m.get('raw_jitter', float('nan')):.4f}) | {m.get('landmark_lag', float('nan')):.4f} |"
             )
-    lines += ["", "| video | size | filter ms per frame, shipped | with motion compensation |", "|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['video']} | {r['size']} | {r['filter_ms']['shipped']:.2f} | {r['filter_ms']['motion']:.2f} |")
     write_results("temporal_consistency", {"command": command, "model": args.model, "rows": rows}, lines)
     if strips:
         width = max(s.shape[1] for s in strips)

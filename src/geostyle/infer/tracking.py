@@ -26,11 +26,13 @@ import numpy as np
 from geostyle.errors import BackendUnavailableError
 from geostyle.faces.landmarks import INDEX, MIN_CONFIDENCE, Face, confident_points
 
-# Tuned on the talking-head videos of shared/data/video (docs/inference.md): halves the landmark
-# jitter of a still head and follows a turning head within about one frame.
+# Tuned on the talking heads (benchmarks/temporal_consistency.py, docs/inference.md): a still head's
+# landmark jitter at under half the detector's, a moving head followed within 0.02 eye distances.
+# The earlier beta 2 with the speed smoothed at 1 Hz lagged a moving head by 0.10 eye distances: the
+# warp and the anime eyes were placed where the face had been.
 DEFAULT_MIN_CUTOFF = 1.0  # Hz
-DEFAULT_BETA = 2.0  # 1/(face widths per second): how fast the cutoff rises with speed
-DEFAULT_D_CUTOFF = 1.0  # Hz, smoothing of the speed estimate
+DEFAULT_BETA = 8.0  # 1/(eye distances per second): how fast the cutoff rises with speed
+DEFAULT_D_CUTOFF = 4.0  # Hz, smoothing of the speed estimate (faster: the cutoff rises as a head starts to move)
 
 
 def _smoothing_factor(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
