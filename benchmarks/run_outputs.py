@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import statistics
 import sys
 import time
@@ -113,8 +114,9 @@ def write_sheet(path: Path, rows: list[list[np.ndarray]]) -> None:
 
 
 def benchmark_command(script: str, argv: list[str] | None) -> str:
-    """The command line that ran ``benchmarks/<script>`` with ``argv`` (None: this process's)."""
-    return f"python benchmarks/{script} " + " ".join(sys.argv[1:] if argv is None else argv)
+    """The command line that ran ``benchmarks/<script>`` with ``argv`` (None: this process's), quoted
+    so that it can be pasted into a shell (an argument with a space keeps its quotes)."""
+    return f"python benchmarks/{script} " + shlex.join(sys.argv[1:] if argv is None else argv)
 
 
 def write_results(name: str, results: dict, lines: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -60,8 +61,6 @@ def test_flicker_meter_reports_excess_change():
 def _texture(shift: int) -> np.ndarray:
     """A smooth random texture, moved ``shift`` px to the right (what a panning camera sees)."""
     rng = np.random.default_rng(3)
-    import cv2
-
     big = cv2.GaussianBlur(rng.integers(0, 256, (96, 160, 3)).astype(np.float32), (0, 0), 3)
     big = (big - big.min()) / (big.max() - big.min()) * 200 + 25
     return np.ascontiguousarray(big[16:80, 32 - shift : 128 - shift]).astype(np.uint8)

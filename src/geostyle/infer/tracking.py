@@ -221,9 +221,9 @@ class FaceTracker:
         min_cutoff: float = DEFAULT_MIN_CUTOFF,
         beta: float = DEFAULT_BETA,
         detect_size: int | None = 1280,
-        d_cutoff: float = DEFAULT_D_CUTOFF,
         hold_frames: int = 1,
         min_iou: float = 0.2,
+        d_cutoff: float = DEFAULT_D_CUTOFF,
     ) -> None:
         self.detector = detector
         self.smoothing = smoothing

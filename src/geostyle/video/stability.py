@@ -71,6 +71,7 @@ class WarpErrorMeter:
         self._flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.sums = {"input": 0.0, "output": 0.0, "explained": 0.0, "input_region": 0.0, "output_region": 0.0, "explained_region": 0.0}
+        self.counted = {"": 0, "_region": 0}  # pairs with any explained pixel, the errors' denominators
         self.pairs = 0
 
     def update(self, source: np.ndarray, output: np.ndarray) -> None:
@@ -99,21 +100,22 @@ class WarpErrorMeter:
         if n:
             self.sums["input" + suffix] += float(d_in[explained].mean())
             self.sums["output" + suffix] += float(d_out[explained].mean())
+            self.counted[suffix] += 1
 
     def result(self) -> dict[str, float]:
-        """Mean warping errors of input and output over the explained pixels, and the share of
-        pixels explained, whole frame and region."""
-        n = max(1, self.pairs)
+        """Mean warping errors of input and output over the explained pixels (averaged over the frame
+        pairs that have any), and the share of pixels explained, whole frame and region."""
+        n, whole, region = max(1, self.pairs), max(1, self.counted[""]), max(1, self.counted["_region"])
         out = {
-            "warp_error": self.sums["output"] / n,
-            "input_warp_error": self.sums["input"] / n,
+            "warp_error": self.sums["output"] / whole,
+            "input_warp_error": self.sums["input"] / whole,
             "explained": self.sums["explained"] / n,
             "pairs": self.pairs,
         }
         if self.region is not None:
             out |= {
-                "region_warp_error": self.sums["output_region"] / n,
-                "region_input_warp_error": self.sums["input_region"] / n,
+                "region_warp_error": self.sums["output_region"] / region,
+                "region_input_warp_error": self.sums["input_region"] / region,
                 "region_explained": self.sums["explained_region"] / n,
             }
         return {k: round(float(v), 4) for k, v in out.items()}
