@@ -24,10 +24,16 @@ aligned crop is not stored by the evaluation: the first run's crop output, besid
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-from run_outputs import benchmark_command, parse_runs, photo_for, runs_parser, write_results, write_sheet
+from run_outputs import (
+    benchmark_command,
+    evaluation_reports,
+    parse_runs,
+    photo_faces,
+    runs_parser,
+    write_results,
+    write_sheet,
+)
 
 from geostyle.eval.skin import cheek_luma, cheek_mask
 from geostyle.faces.landmarks import INDEX
@@ -62,33 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = runs_parser(__doc__.split("\n\n")[0], "write a picture of the frontal, upright, light crops the judge misses here")
     args, labelled, stems = parse_runs(ap, argv)
     from geostyle.data.images import load_image
-    from geostyle.errors import NoFaceError
     from geostyle.faces.backends.chain import build_backend
 
-    reports: list[tuple[str, dict[str, dict]]] = []
-    for label, folder in labelled:
-        metrics = folder.parent.parent / "metrics.json"
-        if not metrics.is_file():
-            ap.error(f"{metrics} not found: every run needs its evaluation's report")
-        per_image = json.loads(metrics.read_text()).get("per_image", {})
-        if not reports and "cartoon" in per_image:
-            reports.append(("cartoon filter", {r["photo"]: r for r in per_image["cartoon"]}))
-        reports.append((label, {r["photo"]: r for r in per_image.get("model", [])}))
-    detector = build_backend("mediapipe")
+    found, missing = evaluation_reports(labelled)
+    if missing:
+        ap.error(f"{missing[0]} not found: every run needs its evaluation's report")
+    reports = [(label, {r["photo"]: r for r in records}) for label, records in found]
     rows = []
-    for stem in stems:
-        source = photo_for(args.photos, stem)
-        if source is None:
-            continue
-        photo = load_image(source)
-        try:
-            faces = detector.detect(photo, source)
-        except NoFaceError:
-            continue
-        if not faces or not np.isfinite(faces[0].landmarks).all():
-            continue
-        pose = head_pose(faces[0].landmarks)
-        mask = cheek_mask(photo.shape[:2], faces[0].landmarks)
+    for stem, photo, landmarks in photo_faces(args.photos, stems, build_backend("mediapipe")):
+        pose = head_pose(landmarks)
+        mask = cheek_mask(photo.shape[:2], landmarks)
         if pose is None or mask.sum() < 50:
             continue
         row: dict = {"photo": stem, "turn": pose[0], "tilt": pose[1], "cheeks": cheek_luma(photo, mask)}

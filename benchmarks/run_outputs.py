@@ -1,6 +1,6 @@
 """What the benchmarks that read ``geostyle evaluate`` outputs share: ``LABEL=DIR`` arguments (and
 the command line of those that compare runs on a photo folder), the photo behind an output's stem,
-the photos of a report and their aligned faces,
+the photos of a report and their aligned or detected faces, the evaluation reports beside runs,
 a contact sheet of rows of pictures, the results files, and camera-like noise to add to a photo."""
 
 from __future__ import annotations
@@ -94,6 +94,45 @@ def aligned_photos(stylizer, photos: Path, stems: list[str]):
         except NoFaceError:
             continue
         yield stem, source, image, aligned
+
+
+def photo_faces(photos: Path, stems: list[str], detector):
+    """``(stem, image, landmarks)`` for each of ``stems`` whose photo is in ``photos`` and in which
+    ``detector`` (a backend, e.g. ``build_backend("mediapipe")``) finds a face with every landmark:
+    the first face's points. The others are skipped."""
+    from geostyle.data.images import load_image
+    from geostyle.errors import NoFaceError
+
+    for stem in stems:
+        source = photo_for(photos, stem)
+        if source is None:
+            continue
+        image = load_image(source)
+        try:
+            faces = detector.detect(image, source)
+        except NoFaceError:
+            continue
+        if faces and np.isfinite(faces[0].landmarks).all():  # a backend may leave points out
+            yield stem, image, faces[0].landmarks
+
+
+def evaluation_reports(labelled: list[tuple[str, Path]]) -> tuple[list[tuple[str, list[dict]]], list[Path]]:
+    """The per-photo rows of the evaluation report beside each run's ``outputs/full`` folder
+    (``RUN/metrics.json``): ``(label, rows)`` for each run whose report has model rows, led by the
+    cartoon filter's rows of the first report that has them; and the reports that are missing."""
+    reports: list[tuple[str, list[dict]]] = []
+    missing = []
+    for label, folder in labelled:
+        metrics = folder.parent.parent / "metrics.json"
+        if not metrics.is_file():
+            missing.append(metrics)
+            continue
+        per_image = json.loads(metrics.read_text()).get("per_image", {})
+        if not reports and "cartoon" in per_image:
+            reports.append(("cartoon filter", per_image["cartoon"]))
+        if "model" in per_image:
+            reports.append((label, per_image["model"]))
+    return reports, missing
 
 
 def stack_rows(rows: list[list[np.ndarray]]) -> np.ndarray:

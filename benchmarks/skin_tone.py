@@ -29,11 +29,19 @@ photo's lightness says so there.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-from run_outputs import benchmark_command, parse_runs, photo_for, runs_parser, write_results, write_sheet
+from run_outputs import (
+    benchmark_command,
+    evaluation_reports,
+    parse_runs,
+    photo_faces,
+    photo_for,
+    runs_parser,
+    write_results,
+    write_sheet,
+)
 
 from geostyle.eval.skin import cheek_luma, cheek_mask
 
@@ -42,26 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = runs_parser(__doc__.split("\n\n")[0], "write a picture of the photos with the darkest cheeks here")
     args, labelled, stems = parse_runs(ap, argv)
     from geostyle.data.images import load_image
-    from geostyle.errors import NoFaceError
     from geostyle.eval.baselines import cartoon
     from geostyle.faces.backends.chain import build_backend
 
-    detector = build_backend("mediapipe")
     rows = []
-    for stem in stems:
-        source = photo_for(args.photos, stem)
-        if source is None:
-            continue
-        photo = load_image(source)
-        try:
-            faces = detector.detect(photo, source)
-        except NoFaceError:
-            faces = []
-        if not faces:
-            continue
-        if not np.isfinite(faces[0].landmarks).all():
-            continue  # a backend that leaves points out: no cheeks to measure
-        mask = cheek_mask(photo.shape[:2], faces[0].landmarks)
+    for stem, photo, landmarks in photo_faces(args.photos, stems, build_backend("mediapipe")):
+        mask = cheek_mask(photo.shape[:2], landmarks)
         if mask.sum() < 50:
             continue
         row = {
@@ -123,15 +117,7 @@ def judges_by_group(rows: list[dict], labelled: list[tuple[str, Path]]) -> list[
     """Markdown lines: the evaluation's judges per group of the photo's cheek lightness, for each
     run whose report (``RUN/metrics.json`` beside ``RUN/outputs/full``) is there, and the cartoon
     filter's row of the first such report; no lines when none is."""
-    reports: list[tuple[str, list[dict]]] = []
-    for label, folder in labelled:
-        metrics = folder.parent.parent / "metrics.json"
-        if metrics.is_file():
-            per_image = json.loads(metrics.read_text()).get("per_image", {})
-            if not reports and "cartoon" in per_image:
-                reports.append(("cartoon filter", per_image["cartoon"]))
-            if "model" in per_image:
-                reports.append((label, per_image["model"]))
+    reports, _ = evaluation_reports(labelled)
     if not reports:
         return []
     lines = [
