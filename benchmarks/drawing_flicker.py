@@ -30,7 +30,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from run_outputs import benchmark_command, camera_noise, write_results
+from run_outputs import benchmark_command, camera_noise, face_region, write_results
 
 from geostyle.data.images import save_image
 from geostyle.errors import NoFaceError
@@ -104,15 +104,12 @@ def main(argv: list[str] | None = None) -> int:
                     frame.image = camera_noise(frame.image, args.noise, rng)
                 if box is None:
                     try:
-                        x0, y0, x1, y1 = sessions[0.0].stylizer.detect(frame.image).box
+                        box = face_region(sessions[0.0].stylizer.detect(frame.image).box, frame.image.shape)
                     except NoFaceError:
                         for s in sessions.values():
                             s.close()
                         print(f"{video}: no face in the first frame (the face box is measured there)", file=sys.stderr)
                         return 1
-                    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * (x1 - x0)
-                    h, w = frame.image.shape[:2]
-                    box = (max(0, int(cx - half)), max(0, int(cy - half)), min(w, int(cx + half)), min(h, int(cy + half)))
                     meters = {v: FlickerMeter(region=box) for v in sessions}
                 outs = {v: s.process(frame.image, frame.t) for v, s in sessions.items()}
                 for v, out in outs.items():

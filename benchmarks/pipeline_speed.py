@@ -262,6 +262,8 @@ def pipeline_run(
     video: Path, runtime: str, threads: int, smoothing: bool, temporal: bool | None, model: str = "anime"
 ) -> dict[str, Any]:
     """One pass of the video pipeline with stage timing and the flicker meter (frames in memory)."""
+    from run_outputs import face_region
+
     from geostyle.infer.stylize import Stylizer
     from geostyle.video import LiveSession, VideoReader, VideoWriter, run_loop
     from geostyle.video.stability import FlickerMeter
@@ -271,10 +273,7 @@ def pipeline_run(
         first = next(iter(probe))
     with VideoReader(video) as reader:
         face = stylizer.detect(first.image)
-        x0, y0, x1, y1 = face.box
-        cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * (x1 - x0)
-        h, w = first.image.shape[:2]
-        meter = FlickerMeter(region=(max(0, int(cx - half)), max(0, int(cy - half)), min(w, int(cx + half)), min(h, int(cy + half))))
+        meter = FlickerMeter(region=face_region(face.box, first.image.shape))
         info = reader.info
         stylizer.render(first.image, [face.landmarks])  # exports the graphs before timing starts
         stylizer.timer.reset()

@@ -135,6 +135,16 @@ def evaluation_reports(labelled: list[tuple[str, Path]]) -> tuple[list[tuple[str
     return reports, missing
 
 
+def face_region(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The region the video benchmarks measure a face in: a detector's face ``box`` ``(x0, y0, x1, y1)``
+    grown to a square 1.6 box-widths across about its centre (hair, the warp's reach), clipped to a
+    frame of ``shape`` ``(H, W, ...)``; integer pixels."""
+    x0, y0, x1, y1 = box
+    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * (x1 - x0)
+    h, w = shape[:2]
+    return max(0, int(cx - half)), max(0, int(cy - half)), min(w, int(cx + half)), min(h, int(cy + half))
+
+
 def stack_rows(rows: list[list[np.ndarray]]) -> np.ndarray:
     """One picture of ``rows`` of pictures (any channel order; ``(H, W, 3)`` uint8), each reduced to
     :data:`SHEET_ROW_HEIGHT` px high at its own aspect, rows padded white on the right."""

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from run_outputs import benchmark_command, write_results
+from run_outputs import benchmark_command, face_region, write_results
 
 from geostyle.data.images import save_image
 from geostyle.errors import NoFaceError
@@ -42,7 +42,7 @@ from geostyle.video.stability import FlickerMeter, WarpErrorMeter
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = ROOT.parent / "shared" / "data" / "video"
-# name -> LiveSession keyword arguments (the filter's mode is set after, below).
+# name -> LiveSession keyword arguments.
 SESSIONS: dict[str, dict] = {
     "off": {"smoothing": False},
     "shipped": {},
@@ -53,10 +53,6 @@ SESSIONS: dict[str, dict] = {
     "beta 32, speed 1 Hz": {"beta": 32.0, "d_cutoff": 1.0},
     "beta 16, speed 4 Hz": {"beta": 16.0, "d_cutoff": 4.0},
 }
-
-
-def session(stylizer: Stylizer, name: str) -> LiveSession:
-    return LiveSession(stylizer, **SESSIONS[name])
 
 
 def landmark_motion(pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
@@ -95,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if not video.exists():
             print(f"{video}: not found", file=sys.stderr)
             return 1
-        sessions = {name: session(stylizer, name) for name in args.sessions}
+        sessions = {name: LiveSession(stylizer, **SESSIONS[name]) for name in args.sessions}
         flicker: dict[str, FlickerMeter] = {}
         warp: dict[str, WarpErrorMeter] = {}
         size = ""
@@ -108,13 +104,10 @@ def main(argv: list[str] | None = None) -> int:
                     break
                 if box is None:
                     try:
-                        x0, y0, x1, y1 = stylizer.detect(frame.image).box
+                        box = face_region(stylizer.detect(frame.image).box, frame.image.shape)
                     except NoFaceError:
                         print(f"{video}: no face in the first frame (the face box is measured there)", file=sys.stderr)
                         return 1
-                    cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, 0.8 * (x1 - x0)
-                    h, w = frame.image.shape[:2]
-                    box = (max(0, int(cx - half)), max(0, int(cy - half)), min(w, int(cx + half)), min(h, int(cy + half)))
                     flicker = {name: FlickerMeter(region=box) for name in args.sessions}
                     warp = {name: WarpErrorMeter(region=box) for name in args.sessions}
                 for name, s in sessions.items():
