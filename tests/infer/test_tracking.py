@@ -83,31 +83,38 @@ def test_tracks_keep_their_identity_and_are_dropped_when_gone():
     assert face_scale(d[0].landmarks) == pytest.approx(40.0, abs=1.0)
 
 
-def test_smoothing_halves_landmark_jitter_on_a_real_video(shared_data):
-    """FaceMesh (video mode) on the first 2 s of a talking head: the jitter of the smoothed
-    landmarks (second difference, which a steady motion does not have) is under half the raw one."""
+def _tracked(video, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """FaceMesh (video mode) and the default tracker on the first ``frames`` frames of ``video``, one
+    face kept as one track: the detector's landmarks and the smoothed ones ``(frames, K, 2)``, in
+    eye distances (one constant for the clip)."""
     import av
 
     from geostyle.infer.tracking import VideoFaceMesh
 
     tracker = FaceTracker(VideoFaceMesh(max_faces=1), smoothing=True)
     raw_pts, smooth_pts = [], []
-    with av.open(str(shared_data / "video" / "d0.mp4")) as container:
+    with av.open(str(video)) as container:
         stream = container.streams.video[0]
         for i, frame in enumerate(container.decode(stream)):
-            if i >= 50:
+            if i >= frames:
                 break
             tracks = tracker.update(frame.to_ndarray(format="rgb24"), float(frame.pts * stream.time_base))
             assert len(tracks) == 1 and tracks[0].id == 0
             raw_pts.append(tracks[0].raw)
             smooth_pts.append(tracks[0].landmarks)
     tracker.detector.close()
-    scale = np.mean([face_scale(p) for p in raw_pts])  # one constant: lengths in eye distances
+    scale = np.mean([face_scale(p) for p in raw_pts])
+    return np.stack(raw_pts) / scale, np.stack(smooth_pts) / scale
+
+
+def test_smoothing_halves_landmark_jitter_on_a_real_video(shared_data):
+    """FaceMesh (video mode) on the first 2 s of a talking head: the jitter of the smoothed
+    landmarks (second difference, which a steady motion does not have) is under half the raw one."""
+    raw, smooth = _tracked(shared_data / "video" / "d0.mp4", 50)
 
     def jitter(p: np.ndarray) -> float:
         return float(np.linalg.norm(p[2:] - 2 * p[1:-1] + p[:-2], axis=-1).mean())
 
-    raw, smooth = np.stack(raw_pts) / scale, np.stack(smooth_pts) / scale
     assert jitter(smooth) < 0.5 * jitter(raw)
     # ... while staying on the face: within 3 % of the eye distance of the raw points on average.
     assert np.linalg.norm(smooth - raw, axis=-1).mean() < 0.03
@@ -146,22 +153,5 @@ def test_default_smoothing_follows_a_moving_head(shared_data):
     the warp within 0.04 eye distances of the detector's on average (0.019 measured; the earlier
     default, beta 2 with the speed smoothed at 1 Hz, lagged by 0.093 and the anime eyes were drawn
     beside the eyes: benchmarks/temporal_consistency.py)."""
-    import av
-
-    from geostyle.infer.tracking import VideoFaceMesh
-
-    tracker = FaceTracker(VideoFaceMesh(max_faces=1), smoothing=True)
-    raw_pts, smooth_pts = [], []
-    with av.open(str(shared_data / "video" / "d12.mp4")) as container:
-        stream = container.streams.video[0]
-        for i, frame in enumerate(container.decode(stream)):
-            if i >= 60:
-                break
-            tracks = tracker.update(frame.to_ndarray(format="rgb24"), float(frame.pts * stream.time_base))
-            assert len(tracks) == 1
-            raw_pts.append(tracks[0].raw)
-            smooth_pts.append(tracks[0].landmarks)
-    tracker.detector.close()
-    scale = np.mean([face_scale(p) for p in raw_pts])
-    raw, smooth = np.stack(raw_pts) / scale, np.stack(smooth_pts) / scale
+    raw, smooth = _tracked(shared_data / "video" / "d12.mp4", 60)
     assert np.linalg.norm(smooth - raw, axis=-1).mean() < 0.04
