@@ -158,6 +158,45 @@ def test_each_release_gets_a_quick_evaluation(tiny_datasets, tmp_path):
     assert {"photo", "grayscale", "pencil", "cartoon"} <= set(metrics["baselines"])
 
 
+def test_a_run_that_trains_on_every_photo_is_judged_on_them_and_says_so(tiny_datasets, tmp_path):
+    # A user's own folders: every prepared photo is trained on, four exemplars stay out. The quick
+    # evaluation used to fail in its log ("no photos left to evaluate") and nobody saw it.
+    from geostyle.train.run import train
+
+    release = train(tiny_config(tiny_datasets, "train.steps=1", "data.max_styles=4"), tmp_path, progress=False)
+    tr = build_trainer(
+        tiny_config(tiny_datasets, "train.quick_eval_photos=2", "data.max_styles=4"), tmp_path / "again", progress=False
+    )
+    assert tr.quick_eval_scope() == "photos"
+    assert release is not None
+    proc = tr.quick_evaluate(release)
+    report = tmp_path / "again" / "eval" / release.stem
+    assert proc is not None and proc.wait(timeout=600) == 0, (report / "evaluate.log").read_text()[-2000:]
+    import json
+
+    inputs = json.loads((report / "metrics.json").read_text())["inputs"]
+    assert inputs["include_trained"] == "photos"
+    assert inputs["photos_evaluated"] == 2
+    assert inputs["excluded_trained"] == {"photos": 0, "styles": len(tr.styles)}  # the learnt exemplars stay out
+    assert "not held out: the photos the model was trained on" in (report / "report.md").read_text()
+    assert tr.finished_quick_evals() == [f"quick evaluation: {report / 'report.md'}"]
+    assert tr.quick_evals == []
+
+
+def test_a_failed_quick_evaluation_is_reported_with_its_error(tiny_datasets, tmp_path):
+    tr = build_trainer(
+        tiny_config(tiny_datasets, "train.quick_eval_photos=2", "data.max_photos=4", "data.max_styles=4"),
+        tmp_path,
+        progress=False,
+    )
+    assert tr.quick_eval_scope() == ""  # photos and exemplars are left out: judge those
+    proc = tr.quick_evaluate(tmp_path / "model-000007.safetensors")  # no such release
+    assert proc is not None and proc.wait(timeout=300) != 0
+    (line,) = tr.finished_quick_evals()
+    assert line.startswith("quick evaluation of model-000007 failed (geostyle evaluate: error:")
+    assert line.endswith(str(tmp_path / "eval" / "model-000007" / "evaluate.log"))
+
+
 def test_target_parts_come_from_the_aligned_exemplar(tiny_datasets, tmp_path):
     from geostyle.train.targets import cartoon_target, part_masks
     from geostyle.warp.grid import warp_image

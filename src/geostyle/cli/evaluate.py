@@ -32,8 +32,12 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--include-trained",
-        action="store_true",
-        help="keep photos and style images listed in the model's trained_on metadata",
+        nargs="?",
+        const="all",
+        default="",
+        choices=("all", "photos", "styles"),
+        help="keep the photos and/or style images listed in the model's trained_on metadata "
+        "(alone: both; 'photos' or 'styles': that set only)",
     )
     p.add_argument(
         "--exclude",

@@ -52,6 +52,8 @@ class FaceSet:
         self.zoom = float(manifest.zoom)  # inference must crop photos the same way
         self.ids = [it.id for it in items]
         self.stems = [_stem(it.source) for it in items]  # source file stems: what a model was trained on
+        # Every source the dataset prepared (trained on or not): the ones an evaluation can judge.
+        self.prepared_stems = [_stem(it.source) for it in manifest.items]
         # The folder the sources came from (None if they span several): where held-out images live.
         parents = {str(Path(it.source).parent) for it in manifest.items}
         self.source_dir: Path | None = Path(parents.pop()) if len(parents) == 1 else None

@@ -150,6 +150,11 @@ def markdown(metrics: dict[str, Any]) -> str:
         f"- training files: {inp['trained_on']}; excluded as trained on: {inp['excluded_trained']['photos']} "
         f"photos, {inp['excluded_trained']['styles']} style images",
     ]
+    kept = {"all": "photos and style images", "photos": "photos", "styles": "style images"}.get(
+        str(inp.get("include_trained", ""))
+    )
+    if kept:
+        out.append(f"- **not held out: the {kept} the model was trained on count here**")
     listed = inp["excluded_listed"]
     if listed["files"]:
         out.append(

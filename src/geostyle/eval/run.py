@@ -77,7 +77,8 @@ class EvalOptions:
     max_styles: int = 0  # style images used (0 = all, after exclusion)
     compare: str | None = None
     kind: str | None = None  # anime | sketch | other (default: from the model's config name)
-    include_trained: bool = False  # do not exclude the model's own training files
+    # Which of the model's own training files to keep: "" (none), "photos", "styles" or "all".
+    include_trained: str = ""
     exclude: list[Path] = field(default_factory=list)  # files listing stems to leave out (both sets)
     strength: float | None = None
     part_gains: dict[str, float] | None = None  # None: the model's own (extra.part_gains)
@@ -297,13 +298,22 @@ class Evaluation:
         for path in o.exclude:
             listed.update(read_stem_list(path))
         trained = trained_on(self.metadata)
-        if o.include_trained:
+        if o.include_trained not in ("", "photos", "styles", "all"):
+            raise GeostyleError(f"include_trained must be photos, styles or all, got {o.include_trained!r}")
+        trained_photos: set[str] = set()
+        trained_styles: set[str] = set()
+        if o.include_trained == "all":
             note = "--include-trained: the model's training files were not excluded"
-            trained_photos: set[str] = set()
-            trained_styles: set[str] = set()
         elif trained is None:
             note = "the model's metadata has no trained_on list: nothing excluded from it"
-            trained_photos, trained_styles = set(), set()
+        elif o.include_trained == "photos":
+            # A user's own photo folder often has nothing left out of training (quick evaluations).
+            note = "--include-trained photos: the photos the model was trained on were kept; its style images were excluded"
+            trained_styles = set(trained["styles"])
+        elif o.include_trained == "styles":
+            # A few-shot style set has no held-out exemplars; KID then measures against those it learnt.
+            note = "--include-trained styles: the style images the model was trained on were kept; its photos were excluded"
+            trained_photos = set(trained["photos"])
         else:
             note = "files the model was trained on (metadata extra.trained_on) were excluded"
             trained_photos, trained_styles = set(trained["photos"]), set(trained["styles"])
@@ -614,6 +624,7 @@ class Evaluation:
                 "skip": o.skip,
                 "n": o.n,
                 "trained_on": note,
+                "include_trained": o.include_trained,
                 "excluded_trained": {
                     "photos": len(photos.excluded_trained),
                     "styles": len(styles.excluded_trained),

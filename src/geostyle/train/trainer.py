@@ -134,6 +134,7 @@ class Trainer:
         self.photos, self.styles = photos, styles
         self.dist = dist_info or DistInfo()
         self.progress = progress
+        self.quick_evals: list[tuple[Path, subprocess.Popen]] = []  # (report folder, process), oldest first
         self.aligner = aligner
         self.perceptual = perceptual
         tc = config.train
@@ -776,9 +777,23 @@ class Trainer:
             )
         return path
 
+    def quick_eval_scope(self) -> str:
+        """Which of the run's own training files its quick evaluations keep: "" (none), "photos",
+        "styles" or "all". A user's own folders often leave nothing of one kind out of training (a
+        preset trains on up to 1,000 photos and 50 exemplars); an evaluation with nothing held out
+        would only fail in its log, so it judges the training files of that kind and its report says so."""
+        # Only sources the dataset prepared count: a photo with no face found is no held-out photo.
+        no_photos = not set(self.photos.prepared_stems) - set(self.photos.stems)
+        no_styles = not set(self.styles.prepared_stems) - set(self.styles.stems)
+        return {(False, False): "", (True, False): "photos", (False, True): "styles", (True, True): "all"}[
+            (no_photos, no_styles)
+        ]
+
     def quick_evaluate(self, release: Path) -> subprocess.Popen | None:
         """Start ``geostyle evaluate`` of ``release`` on a few photos the run does not train on, in
-        the background at low priority (the trainer does not wait; its log is beside the report)."""
+        the background at low priority (the trainer does not wait; its log is beside the report).
+        Where every photo or exemplar of the run's folders is trained on, those are judged instead
+        (:meth:`quick_eval_scope`)."""
         n = self.cfg.train.quick_eval_photos
         photo_src, style_src = self.photos.source_dir, self.styles.source_dir
         if n <= 0 or photo_src is None or style_src is None:
@@ -790,9 +805,12 @@ class Trainer:
         cmd += ["--out", str(out), "--threads", "1", "--speed-repeats", "0", "--no-progress"]
         if self.cfg.data.pairs:
             cmd += ["--pairs", self.cfg.data.pairs]
+        scope = self.quick_eval_scope()
+        if scope:
+            cmd += ["--include-trained", scope]
         cmd += ["--max-styles", "50"]  # a quick look: KID against 50 held-out style images at most
         with open(out / "evaluate.log", "w") as log:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 cmd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -801,6 +819,25 @@ class Trainer:
                 preexec_fn=lambda: os.nice(10),
                 start_new_session=True,
             )
+        self.quick_evals.append((out, proc))
+        return proc
+
+    def finished_quick_evals(self) -> list[str]:
+        """One line for each quick evaluation that ended since the last call: where its report is, or
+        why it failed (the last line of its log). Those still running stay listed."""
+        lines, running = [], []
+        for out, proc in self.quick_evals:
+            code = proc.poll()
+            if code is None:
+                running.append((out, proc))
+            elif code == 0:
+                lines.append(f"quick evaluation: {out / 'report.md'}")
+            else:
+                log = out / "evaluate.log"
+                tail = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-1:] if log.exists() else []
+                lines.append(f"quick evaluation of {out.name} failed ({tail[0] if tail else f'exit {code}'}); log: {log}")
+        self.quick_evals = running
+        return lines
 
     # ------------------------------------------------------------------ pictures
     @torch.no_grad()
@@ -848,6 +885,15 @@ class Trainer:
         )
         release = None
         t0, s0 = time.time(), self.step
+        if self.dist.is_main and tc.quick_eval_photos > 0:
+            scope = self.quick_eval_scope()
+            if scope:
+                what = {"photos": "photo", "styles": "style image", "all": "photo and style image"}[scope]
+                tqdm.write(
+                    f"note: every {what} of this run's folders is trained on; its quick evaluations judge "
+                    "those, not held-out ones (their reports say so)",
+                    file=sys.stderr,
+                )
         try:
             while self.step < tc.steps:
                 stats = self.train_step(self.step)
@@ -866,12 +912,19 @@ class Trainer:
                 if self.step % tc.release_every == 0 or self.step == tc.steps:
                     release = self.save_release()
                     if self.dist.is_main:
+                        for line in self.finished_quick_evals():
+                            tqdm.write(line, file=sys.stderr)
                         self.quick_evaluate(release)
                 barrier(self.dist)
         finally:
             bar.close()
             if writer is not None:
                 writer.close()
+        if self.dist.is_main:
+            for line in self.finished_quick_evals():
+                tqdm.write(line, file=sys.stderr)
+            for out, _ in self.quick_evals:
+                tqdm.write(f"quick evaluation of {out.name} goes on in the background: {out / 'report.md'}", file=sys.stderr)
         if self.dist.is_main and release is not None:
             final = self.run_dir / "model.safetensors"
             final.write_bytes(Path(release).read_bytes())
