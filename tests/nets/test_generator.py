@@ -471,6 +471,28 @@ def test_cartoon_base_carries_no_gradient_and_a_precomputed_one_is_the_same(shar
         create_model("geo_mobile_s")(x, drawn=drawn)
 
 
+def test_soft_levels_ramp_across_a_boundary_and_stay_flat_inside():
+    """``soft_levels``: a grey ramp comes out at the level's centre in the middle of each level (as
+    the hard quantisation), but crosses each boundary in a ramp instead of a step of a whole level,
+    so a lightness that drifts across a boundary moves the drawing a little, not by a level."""
+    from geostyle.nets.blocks import cartoon_base
+
+    ramp = torch.linspace(-0.95, 0.95, 256).expand(1, 3, 64, 256).contiguous()
+    hard = cartoon_base(ramp, line_strength=0.0)[0, 0, 32]
+    soft = cartoon_base(ramp, line_strength=0.0, soft_levels=2.0)[0, 0, 32]
+    sharp = cartoon_base(ramp, line_strength=0.0, soft_levels=30.0)[0, 0, 32]
+    jump = lambda row: float(row.diff().abs().max())  # noqa: E731
+    assert jump(hard) > 0.19  # a whole level (0.2) between two neighbours
+    assert jump(soft) < 0.06  # the ramp: a few neighbours share the step
+    centres = torch.isclose(((hard + 1.0) / 0.2 - 0.5), torch.round((hard + 1.0) / 0.2 - 0.5), atol=1e-4)
+    assert bool(centres.all())
+    # In a level's middle third both are at the centre; far sharper, the soft form is the hard one.
+    level_pos = ((ramp[0, 0, 32] + 1.0) / 0.2) % 1.0
+    middle = (level_pos > 0.4) & (level_pos < 0.6)
+    torch.testing.assert_close(soft[middle], hard[middle], atol=0.02, rtol=0)
+    assert float((sharp - hard).abs().gt(0.05).float().mean()) < 0.03
+
+
 def test_cartoon_base_above_256_px_exports_with_parity():
     """The reduced-copy path (frames above 256 px) in ONNX Runtime equals PyTorch."""
     import io

@@ -14,6 +14,7 @@ flow, shapes only from static sizes.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -657,6 +658,7 @@ def cartoon_base(
     smooth_eps: float = 0.01,
     exact: bool = False,
     passes: int = CARTOON_PASSES,
+    soft_levels: float = 0.0,
 ) -> torch.Tensor:
     """The classical cartoon filter of ``(B, 3, H, W)`` in ``[-1, 1]``, in the graph: flat colour
     (``passes`` passes of :func:`guided_smooth`; one is about a third cheaper in an exported graph
@@ -667,7 +669,10 @@ def cartoon_base(
     same at every resolution. Depends on the image only (no gradient is needed through it): a
     generator with this base learns what its exemplars do differently from the filter.
     ``exact=True`` never uses the reduced copy (the reference the reduced path is measured against:
-    ``benchmarks/base_speed.py``)."""
+    ``benchmarks/base_speed.py``). ``soft_levels`` K > 0 crosses each boundary between levels in a
+    tanh ramp of sharpness K instead of a step (the hard step is the limit): steadier in video and
+    kinder to likeness, but further from the anime set by KID; measured by
+    ``benchmarks/soft_levels.py``, not used by the shipped models (docs/inference.md)."""
     side = min(int(image.shape[2]), int(image.shape[3]))
     height, width = int(image.shape[2]), int(image.shape[3])
     if int(passes) < 1:
@@ -698,7 +703,13 @@ def cartoon_base(
     if levels > 0:
         lightness = luma(flat)
         step = 2.0 / levels
-        quantised = torch.floor((lightness + 1.0) / step) * step + (step / 2.0 - 1.0)
+        if soft_levels > 0:
+            # Soft quantisation: a tanh ramp across each boundary between levels, flat inside them.
+            boundary = torch.round((lightness + 1.0) / step) * step - 1.0
+            k = float(soft_levels)
+            quantised = boundary + (0.5 * step / math.tanh(k)) * torch.tanh((lightness - boundary) * (2.0 * k / step))
+        else:
+            quantised = torch.floor((lightness + 1.0) / step) * step + (step / 2.0 - 1.0)
         flat = (flat + (quantised - lightness)).clamp(-1.0, 1.0)
     line = ((darker - line_margin) / (0.25 * line_margin)).clamp(0.0, 1.0) * line_strength
     dark = -0.8  # about 25 of 255, the line colour of the classical filter
