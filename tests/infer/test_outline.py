@@ -92,6 +92,26 @@ def test_no_edge_no_line():
     assert lost[:, :80].max() < 1e-6 and lost[:, 130:].max() > 0.6 * SHADE
 
 
+def test_a_guide_places_the_line_by_the_photo_and_draws_it_on_the_image():
+    """``guide``: the snap and the guard read the guide (the warped photo), the line is drawn on the
+    image (the drawing). A drawing whose jaw shows no edge (flat, as a band may leave it) still gets
+    the line where the photo's jaw is; a guide without the edge takes it away."""
+    photo = face_image()
+    flat = np.full((SIZE, SIZE, 3), SKIN, np.uint8)  # the drawing: no edge at the jaw
+    pts = outline_points(inset=2.5)
+    assert (draw_face_outline(flat, pts) == flat).all()  # by itself: nothing to draw on
+    out = draw_face_outline(flat, pts, 1.0, photo)
+    assert (photo == face_image()).all()  # the guide is only read
+    lost = darkening(flat, out)
+    column = lost[185:215, 128]
+    centre = 185 + float((column * np.arange(30)).sum() / column.sum())
+    assert abs(centre - 200.0) < 1.0, centre  # snapped to the photo's chin, drawn on the drawing
+    assert column.max() > 0.6 * SHADE
+    assert (draw_face_outline(face_image(), pts, 1.0, flat) == face_image()).all()
+    with pytest.raises(ValueError, match="guide"):
+        draw_face_outline(flat, pts, 1.0, photo[:128])
+
+
 def test_faces_it_cannot_place_are_left_alone():
     image = face_image()
     pts = outline_points()
@@ -123,9 +143,9 @@ def test_every_stylizing_path_draws_the_outline_after_the_eyes(tiny_model, astro
     calls: list[tuple[str, np.ndarray, np.ndarray]] = []
 
     def recording(kind, draw):
-        def record(image, points, amount=1.0):
-            out = draw(image, points, amount)
-            calls.append((kind, np.array(points), out))
+        def record(image, points, amount=1.0, *guide):
+            out = draw(image, points, amount, *guide)
+            calls.append((kind, np.array(points), out, *guide))
             return out
 
         return record
@@ -144,7 +164,12 @@ def test_every_stylizing_path_draws_the_outline_after_the_eyes(tiny_model, astro
     assert [c[0] for c in calls] == ["eyes", "outline"]
     target = plain.target_pixels(plain.fields.solve(pts, 1.0))
     np.testing.assert_allclose(calls[1][1], target, atol=1e-4)
-    assert np.array_equal(b, draw_face_outline(calls[0][2], target, 0.75))
+    # Placed by the warped photo (the crop moved by the same field; the tiny model has no exposure).
+    full, _ = plain.fields.crop_fields(plain.fields.solve(pts, 1.0))
+    maps = ((full + 1.0) * (crop.shape[0] / 2.0) - 0.5).astype(np.float32)
+    warped = cv2.remap(crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    assert np.array_equal(calls[1][3], warped)
+    assert np.array_equal(b, draw_face_outline(calls[0][2], target, 0.75, warped))
     calls.clear()
     drawn.stylize(image)
     assert [c[0] for c in calls] == ["eyes", "outline"]

@@ -141,9 +141,9 @@ def test_every_stylizing_path_draws_the_skin_between_the_eyes_and_the_outline(ti
     calls: list[tuple[str, np.ndarray]] = []
 
     def recording(kind, draw):
-        def record(image, points, amount=1.0):
+        def record(image, points, amount=1.0, *guide):
             calls.append((kind, np.array(points)))
-            return draw(image, points, amount)
+            return draw(image, points, amount, *guide)
 
         return record
 

@@ -6,7 +6,9 @@ edges). The line is drawn after the generator, on the stylized crop, through the
 outline landmarks (jaw, cheek, lower jaw, chin and back up the other side) at their *target*
 positions (where the warp moved them): a Catmull-Rom curve, no weights.
 
-Two things keep it on the face's edge, because the jaw's landmarks are a face's least precise:
+Two things keep it on the face's edge, because the jaw's landmarks are a face's least precise. Both
+read a guide picture: the stylizer hands over the photo as the generator saw it, warped where it was
+(the drawing's bands and flat regions shift from frame to frame, the photo's jaw much less):
 
 * **Snap.** Each point of the curve may move along the curve's normal by up to :data:`SNAP` of the
   crop's side to where the lightness steps most across it (over :data:`SNAP_ACROSS`; of equal
@@ -121,14 +123,22 @@ def place_outline(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np
     return curve, opacity
 
 
-def draw_face_outline(image: np.ndarray, points: np.ndarray, amount: float = 1.0) -> np.ndarray:
+def draw_face_outline(
+    image: np.ndarray, points: np.ndarray, amount: float = 1.0, guide: np.ndarray | None = None
+) -> np.ndarray:
     """``image (H, W, 3)`` uint8 with the face's outline (:func:`place_outline`) at ``points (K, 2)``
     (pixels of ``image``: the face's target landmarks) darkened in, each part at its opacity times
-    ``amount`` (0-1). Returns a new array; ``image`` itself is unchanged."""
+    ``amount`` (0-1). ``guide``: the picture the line is placed by (its snap and guard), of
+    ``image``'s size; ``image`` itself when None. The stylizer hands it the warped photo: the
+    generator's flat regions and bands shift from frame to frame, the photo's jaw much less
+    (docs/inference.md, "What in the drawing changes from frame to frame"). Returns a new array;
+    ``image`` itself is unchanged."""
     if not 0.0 <= amount <= 1.0:
         raise ValueError(f"outline must be between 0 and 1, got {amount}")
+    if guide is not None and guide.shape[:2] != image.shape[:2]:
+        raise ValueError(f"the outline's guide is {guide.shape[:2]}, the image {image.shape[:2]}")
     out = image.copy()
-    placed = None if amount == 0 else place_outline(image, np.asarray(points, np.float64))
+    placed = None if amount == 0 else place_outline(image if guide is None else guide, np.asarray(points, np.float64))
     if placed is None:
         return out
     curve, opacity = placed

@@ -406,14 +406,15 @@ class Stylizer:
         x = self._blob(np.ascontiguousarray(crop), cast)
         spline = self.face_spline(landmarks, strength)
         if spline is None:
-            return self.draw_features(from_blob(self.runtime.frame(x)), landmarks)
+            return self.draw_features(from_blob(self.runtime.frame(x)), landmarks, expose(crop, cast.gain))
         full, quarter = self.fields.crop_fields(spline)
         s = self.size
         maps = ((full + 1.0) * (s / 2.0) - 0.5).astype(np.float32)
         warped = cv2.remap(
             crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        return self.draw_features(from_blob(self.runtime.face(x, quarter, self._blob(warped, cast))), self.target_pixels(spline))
+        styled = from_blob(self.runtime.face(x, quarter, self._blob(warped, cast)))
+        return self.draw_features(styled, self.target_pixels(spline), expose(warped, cast.gain))
 
     def cast(self, image: np.ndarray) -> Cast:
         """How ``image`` (a whole frame, or the only picture a call gets) is toned before the generator:
@@ -443,20 +444,23 @@ class Stylizer:
         """Whether :meth:`draw_features` draws anything (anime eyes, the skin or the outline)."""
         return self.eyes > 0 or self.skin > 0 or self.outline > 0
 
-    def draw_features(self, crop: np.ndarray, points: np.ndarray) -> np.ndarray:
+    def draw_features(self, crop: np.ndarray, points: np.ndarray, photo: np.ndarray | None = None) -> np.ndarray:
         """``crop`` (a stylized face) with anime eyes (opacity :attr:`eyes`), anime skin (:attr:`skin`)
         and the face's outline (:attr:`outline`) at ``points (K, 2)`` (crop pixels, where the warp
         put the landmarks); ``crop`` itself when all are 0. The eyes read the crop as the generator
         drew it (their guard compares the iris with the ring around it, as it was measured); the skin
-        leaves the eyes' holes, and dark lines, as they are; the outline reads the crop with both
-        drawn in (its snap and guard look for the face's edge, which neither reaches)."""
+        leaves the eyes' holes, and dark lines, as they are. The outline is placed by ``photo`` (the
+        photo as the generator saw it, warped where it was: its jaw stays put from frame to frame
+        where the drawing's bands and flat regions shift), or by the crop with the eyes and skin
+        drawn in where no photo is given (its snap and guard look for the face's edge, which neither
+        reaches)."""
         out = crop
         if self.eyes > 0:
             out = draw_anime_eyes(out, points, self.eyes)
         if self.skin > 0:
             out = draw_anime_skin(out, points, self.skin)
         if self.outline > 0:
-            out = draw_face_outline(out, points, self.outline)
+            out = draw_face_outline(out, points, self.outline, photo)
         return out
 
     def stylize(self, image: np.ndarray, path: Path | None = None, strength: float | None = None) -> Stylized:
@@ -472,13 +476,14 @@ class Stylizer:
         # what it reads beyond the edge is the crop's own fill (align), not the edge pixels repeated.
         warp = self.frame_warp(aligned.alignment, aligned.landmarks, h, w, strength)
         if warp is None:
-            out = self.draw_features(from_blob(self.runtime.frame(self._blob(aligned.crop, cast))), aligned.landmarks)
+            styled = from_blob(self.runtime.frame(self._blob(aligned.crop, cast)))
+            out = self.draw_features(styled, aligned.landmarks, expose(aligned.crop, cast.gain))
         else:
             around = surround(np.ascontiguousarray(image, dtype=np.uint8), aligned.alignment, warp.reach)
             _, warped = cut_face(around.frame, around.alignment, warp.full, warp.reach)
             assert warped is not None
             out = from_blob(self.runtime.face(self._blob(aligned.crop, cast), warp.quarter, self._blob(warped, cast)))
-            out = self.draw_features(out, self.target_pixels(warp.spline))
+            out = self.draw_features(out, self.target_pixels(warp.spline), expose(warped, cast.gain))
         return Stylized(out, aligned.crop, aligned.alignment, aligned.face)
 
     # ------------------------------------------------------------------------------ frames
@@ -567,7 +572,8 @@ class Stylizer:
                 if self.draws:
                     with timer("drawings"):  # the anime eyes, skin and outline
                         moved = warp.spline if warp is not None and warped is not None else None
-                        face = self.draw_features(face, crop_pts if moved is None else self.target_pixels(moved))
+                        points = crop_pts if moved is None else self.target_pixels(moved)
+                        face = self.draw_features(face, points, expose(crop if warped is None else warped, cast.gain))
                 styled.append((face, alignment))
                 if warp is not None:
                     warps.append(warp)
