@@ -183,6 +183,23 @@ def test_a_run_that_trains_on_every_photo_is_judged_on_them_and_says_so(tiny_dat
     assert tr.quick_evals == []
 
 
+def test_a_one_shot_run_trains_without_quick_evaluations_and_says_why(tiny_datasets, shared_data, tmp_path):
+    # One exemplar: training works; KID has nothing to compare with, so no evaluation is started
+    # (it would only fail in its log with "fewer than 2 readable style images").
+    src = tmp_path / "one"
+    src.mkdir()
+    shutil.copy(sorted((shared_data / "styles" / "anime").glob("*.jpg"))[0], src)
+    one = {"photo": tiny_datasets["photo"], "style": tmp_path / "one_style"}
+    prepare_dataset(src, one["style"], domain="style", size=64, progress=False)
+    tr = build_trainer(tiny_config(one, "train.quick_eval_photos=2", "data.max_photos=4"), tmp_path / "run", progress=False)
+    assert len(tr.styles) == 1
+    blocker = tr.quick_eval_blocker()
+    assert blocker is not None and "fewer than 2 style images" in blocker
+    assert tr.quick_evaluate(tmp_path / "model-000001.safetensors") is None and tr.quick_evals == []
+    two = build_trainer(tiny_config(tiny_datasets, "train.quick_eval_photos=2"), tmp_path / "two", progress=False)
+    assert two.quick_eval_blocker() is None
+
+
 def test_a_failed_quick_evaluation_is_reported_with_its_error(tiny_datasets, tmp_path):
     tr = build_trainer(
         tiny_config(tiny_datasets, "train.quick_eval_photos=2", "data.max_photos=4", "data.max_styles=4"),

@@ -40,7 +40,7 @@ from geostyle.data.dataset import (
     resize_uint8,
     step_generator,
 )
-from geostyle.data.images import to_uint8
+from geostyle.data.images import list_images, to_uint8
 from geostyle.errors import CheckpointError, ConfigError
 from geostyle.nets.blocks import INK_GRAIN
 from geostyle.train import checkpoint as ckpt
@@ -789,6 +789,14 @@ class Trainer:
             (no_photos, no_styles)
         ]
 
+    def quick_eval_blocker(self) -> str | None:
+        """Why this run's quick evaluations cannot run, or None: KID compares two sets of images, so
+        a style folder of one image (a one-shot style) has nothing to compare the outputs with."""
+        style_src = self.styles.source_dir
+        if style_src is not None and len(list_images(style_src)) < 2:
+            return f"{style_src} holds fewer than 2 style images, and KID needs 2"
+        return None
+
     def quick_evaluate(self, release: Path) -> subprocess.Popen | None:
         """Start ``geostyle evaluate`` of ``release`` on a few photos the run does not train on, in
         the background at low priority (the trainer does not wait; its log is beside the report).
@@ -796,7 +804,7 @@ class Trainer:
         (:meth:`quick_eval_scope`)."""
         n = self.cfg.train.quick_eval_photos
         photo_src, style_src = self.photos.source_dir, self.styles.source_dir
-        if n <= 0 or photo_src is None or style_src is None:
+        if n <= 0 or photo_src is None or style_src is None or self.quick_eval_blocker() is not None:
             return None
         out = self.run_dir / "eval" / release.stem
         out.mkdir(parents=True, exist_ok=True)
@@ -886,8 +894,10 @@ class Trainer:
         release = None
         t0, s0 = time.time(), self.step
         if self.dist.is_main and tc.quick_eval_photos > 0:
-            scope = self.quick_eval_scope()
-            if scope:
+            scope, blocker = self.quick_eval_scope(), self.quick_eval_blocker()
+            if blocker is not None:
+                tqdm.write(f"note: no quick evaluations in this run: {blocker}", file=sys.stderr)
+            elif scope:
                 what = {"photos": "photo", "styles": "style image", "all": "photo and style image"}[scope]
                 tqdm.write(
                     f"note: every {what} of this run's folders is trained on; its quick evaluations judge "
