@@ -122,7 +122,8 @@ def build_metadata(stylizer, graph: str, size: int, opset: int | None, fmt: str)
             "face_outline": {
                 "opacity": stylizer.outline,
                 "drawn_by": "the caller, after the anime eyes and skin, on the face graph's output at the warp's "
-                "target landmarks (geostyle.infer.outline.draw_face_outline); the graph does not draw it",
+                "target landmarks, placed by the warped photo the graph was given, after the exposure step "
+                "(geostyle.infer.outline.draw_face_outline, its guide); the graph does not draw it",
             },
             # Applied to the inputs by the caller (geostyle.infer.tone), not by the graph itself.
             "colourless_tint": {

@@ -893,7 +893,8 @@ class Trainer:
         )
         release = None
         t0, s0 = time.time(), self.step
-        if self.dist.is_main and tc.quick_eval_photos > 0:
+        sources = self.photos.source_dir is not None and self.styles.source_dir is not None
+        if self.dist.is_main and tc.quick_eval_photos > 0 and sources:
             scope, blocker = self.quick_eval_scope(), self.quick_eval_blocker()
             if blocker is not None:
                 tqdm.write(f"note: no quick evaluations in this run: {blocker}", file=sys.stderr)
