@@ -83,6 +83,30 @@ def test_trained_on_files_are_excluded(report):
     assert not (out / "outputs/full/f-007-01.png").exists()
 
 
+def test_include_trained_keeps_the_named_set_only(report):
+    """``--include-trained photos`` keeps the photos the model learnt and still leaves its exemplars
+    out; ``styles`` the other way round (a few-shot set has no held-out exemplars); alone, both."""
+    from dataclasses import replace
+
+    from geostyle.eval.run import EvalOptions, Evaluation
+
+    root = report[0].parent
+    ev = Evaluation(EvalOptions(model=str(root / "tiny.safetensors"), photos=root / "photos", styles=root / "styles", out=root / "unused", threads=1))
+
+    def kept(include: str) -> tuple[bool, bool, str]:
+        ev.o = replace(ev.o, include_trained=include)
+        photos, styles, note = ev.select_inputs()
+        return "f-007-01" in {p.stem for p in photos.paths}, "F2-008-01-sz1" in {p.stem for p in styles.paths}, note
+
+    assert kept("")[:2] == (False, False)
+    photos_only = kept("photos")
+    assert photos_only[:2] == (True, False) and photos_only[2].startswith("--include-trained photos")
+    assert kept("styles")[:2] == (False, True)
+    assert kept("all")[:2] == (True, True)
+    with pytest.raises(GeostyleError, match="include_trained"):
+        kept("exemplars")
+
+
 def test_outputs_are_kept_per_input(report):
     out, m = report
     for stem in ("f-005-01", "f-006-01", "m-034-01"):
