@@ -78,17 +78,23 @@ def report_stems(report: Path, n: int = 0) -> list[str]:
     return stems[:n] if n > 0 else stems
 
 
-def aligned_photos(stylizer, photos: Path, stems: list[str]):
-    """``(stem, photo file, image, aligned face)`` for each of ``stems`` whose photo is in ``photos``
-    and has a face (``stylizer.align``); the others are skipped."""
+def photo_images(photos: Path, stems: list[str]):
+    """``(stem, photo file, image)`` for each of ``stems`` whose photo is in ``photos``; the others
+    are skipped."""
     from geostyle.data.images import load_image
-    from geostyle.errors import NoFaceError
 
     for stem in stems:
         source = photo_for(photos, stem)
-        if source is None:
-            continue
-        image = load_image(source)
+        if source is not None:
+            yield stem, source, load_image(source)
+
+
+def aligned_photos(stylizer, photos: Path, stems: list[str]):
+    """``(stem, photo file, image, aligned face)`` for each of ``stems`` whose photo is in ``photos``
+    and has a face (``stylizer.align``); the others are skipped."""
+    from geostyle.errors import NoFaceError
+
+    for stem, source, image in photo_images(photos, stems):
         try:
             aligned = stylizer.align(image, source)
         except NoFaceError:
@@ -100,14 +106,9 @@ def photo_faces(photos: Path, stems: list[str], detector):
     """``(stem, image, landmarks)`` for each of ``stems`` whose photo is in ``photos`` and in which
     ``detector`` (a backend, e.g. ``build_backend("mediapipe")``) finds a face with every landmark:
     the first face's points. The others are skipped."""
-    from geostyle.data.images import load_image
     from geostyle.errors import NoFaceError
 
-    for stem in stems:
-        source = photo_for(photos, stem)
-        if source is None:
-            continue
-        image = load_image(source)
+    for stem, source, image in photo_images(photos, stems):
         try:
             faces = detector.detect(image, source)
         except NoFaceError:
