@@ -403,18 +403,20 @@ class Stylizer:
         if crop.shape[:2] != (self.size, self.size):
             raise GeostyleError(f"crop is {crop.shape[:2]}, the model expects {self.size}x{self.size}")
         cast = self.cast(crop)
-        x = self._blob(np.ascontiguousarray(crop), cast)
+        shown = expose(np.ascontiguousarray(crop), cast.gain)
+        x = self._exposed_blob(shown, cast)
         spline = self.face_spline(landmarks, strength)
         if spline is None:
-            return self.draw_features(from_blob(self.runtime.frame(x)), landmarks, expose(crop, cast.gain))
+            return self.draw_features(from_blob(self.runtime.frame(x)), landmarks, shown)
         full, quarter = self.fields.crop_fields(spline)
         s = self.size
         maps = ((full + 1.0) * (s / 2.0) - 0.5).astype(np.float32)
         warped = cv2.remap(
             crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        styled = from_blob(self.runtime.face(x, quarter, self._blob(warped, cast)))
-        return self.draw_features(styled, self.target_pixels(spline), expose(warped, cast.gain))
+        shown = expose(warped, cast.gain)
+        styled = from_blob(self.runtime.face(x, quarter, self._exposed_blob(shown, cast)))
+        return self.draw_features(styled, self.target_pixels(spline), shown)
 
     def cast(self, image: np.ndarray) -> Cast:
         """How ``image`` (a whole frame, or the only picture a call gets) is toned before the generator:
@@ -430,10 +432,14 @@ class Stylizer:
     def _blob(self, image: np.ndarray, cast: Cast) -> np.ndarray:
         """``image`` as the runtime's input: brightened by ``cast.gain`` (:attr:`exposure`), then moved
         toward the photo set's average colour by ``cast``."""
-        image = expose(image, cast.gain)
+        return self._exposed_blob(expose(image, cast.gain), cast)
+
+    def _exposed_blob(self, exposed: np.ndarray, cast: Cast) -> np.ndarray:
+        """:meth:`_blob` of a picture already brightened by ``cast.gain`` (``expose``): the outline is
+        placed by that same picture, so it is brightened once."""
         if cast.weight > 0.0 and self.colourless_tint is not None:
-            image = tint(image, self.colourless_tint, cast)
-        return to_blob(image)
+            exposed = tint(exposed, self.colourless_tint, cast)
+        return to_blob(exposed)
 
     def target_pixels(self, spline: FaceSpline) -> np.ndarray:
         """A solved warp's target landmarks ``(K, 2)`` in crop pixels (NaN where missing)."""
@@ -476,14 +482,16 @@ class Stylizer:
         # what it reads beyond the edge is the crop's own fill (align), not the edge pixels repeated.
         warp = self.frame_warp(aligned.alignment, aligned.landmarks, h, w, strength)
         if warp is None:
-            styled = from_blob(self.runtime.frame(self._blob(aligned.crop, cast)))
-            out = self.draw_features(styled, aligned.landmarks, expose(aligned.crop, cast.gain))
+            shown = expose(aligned.crop, cast.gain)
+            styled = from_blob(self.runtime.frame(self._exposed_blob(shown, cast)))
+            out = self.draw_features(styled, aligned.landmarks, shown)
         else:
             around = surround(np.ascontiguousarray(image, dtype=np.uint8), aligned.alignment, warp.reach)
             _, warped = cut_face(around.frame, around.alignment, warp.full, warp.reach)
             assert warped is not None
-            out = from_blob(self.runtime.face(self._blob(aligned.crop, cast), warp.quarter, self._blob(warped, cast)))
-            out = self.draw_features(out, self.target_pixels(warp.spline), expose(warped, cast.gain))
+            shown = expose(warped, cast.gain)
+            out = from_blob(self.runtime.face(self._blob(aligned.crop, cast), warp.quarter, self._exposed_blob(shown, cast)))
+            out = self.draw_features(out, self.target_pixels(warp.spline), shown)
         return Stylized(out, aligned.crop, aligned.alignment, aligned.face)
 
     # ------------------------------------------------------------------------------ frames
@@ -564,16 +572,18 @@ class Stylizer:
                     else:
                         crop, warped = cut_face(image, alignment, warp.full, warp.reach)
                 with timer("G face"):
+                    # What the generator reads where the warp put it; the outline is placed by it too.
+                    shown = expose(crop if warped is None else warped, cast.gain)
                     if warp is None or warped is None:
-                        y = self.runtime.frame(self._blob(crop, cast))
+                        y = self.runtime.frame(self._exposed_blob(shown, cast))
                     else:
-                        y = self.runtime.face(self._blob(crop, cast), warp.quarter, self._blob(warped, cast))
+                        y = self.runtime.face(self._blob(crop, cast), warp.quarter, self._exposed_blob(shown, cast))
                 face = from_blob(y)
                 if self.draws:
                     with timer("drawings"):  # the anime eyes, skin and outline
                         moved = warp.spline if warp is not None and warped is not None else None
                         points = crop_pts if moved is None else self.target_pixels(moved)
-                        face = self.draw_features(face, points, expose(crop if warped is None else warped, cast.gain))
+                        face = self.draw_features(face, points, shown)
                 styled.append((face, alignment))
                 if warp is not None:
                     warps.append(warp)
