@@ -38,24 +38,18 @@ class TemporalFilter:
         threshold: float = DEFAULT_THRESHOLD,
         strength: float = DEFAULT_STRENGTH,
         output_threshold: float = DEFAULT_OUTPUT_THRESHOLD,
-        follow_motion: bool = False,
-        motion_output_threshold: float = DEFAULT_OUTPUT_THRESHOLD,
     ) -> None:
         if threshold <= 0 or output_threshold <= 0 or not 0 <= strength < 1:
             raise ValueError("thresholds must be > 0 and strength in [0, 1)")
         self.threshold = float(threshold)
         self.output_threshold = float(output_threshold)
         self.strength = float(strength)
-        self.follow_motion = follow_motion
-        self.motion_output_threshold = float(motion_output_threshold)
-        self._flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST) if follow_motion else None
         self.reset()
 
     def reset(self) -> None:
         self._source: np.ndarray | None = None  # previous input, quarter resolution, float32
         self._out: np.ndarray | None = None  # previous output, full resolution
         self._out_small: np.ndarray | None = None  # previous output, quarter resolution
-        self._grey: np.ndarray | None = None  # previous input's grey, full resolution (follow_motion)
 
     @staticmethod
     def _quarter(image: np.ndarray) -> np.ndarray:
@@ -76,7 +70,6 @@ class TemporalFilter:
             or self._source.shape != src.shape
         ):
             self._source, self._out, self._out_small = src, stylized, styled
-            self._grey = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY) if self.follow_motion else None
             return stylized
         change = cv2.blur(_channel_max(cv2.absdiff(src, self._source)), (3, 3))
         moved = cv2.blur(_channel_max(cv2.absdiff(styled, self._out_small)), (3, 3))
@@ -95,39 +88,8 @@ class TemporalFilter:
         out_small = w3 * self._out_small + (1.0 - w3) * styled
         full_weight = np.asarray(cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
         out = cv2.blendLinear(self._out, stylized, full_weight, 1.0 - full_weight)
-        if self.follow_motion:
-            grey = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY)
-            for box in moving or []:
-                self._follow(grey, stylized, out, box)
-            self._grey = grey
         self._source, self._out, self._out_small = src, out, out_small
         return out
-
-    def _follow(self, grey: np.ndarray, stylized: np.ndarray, out: np.ndarray, box) -> None:
-        """Blend a moving box with the previous output moved along the input's optical flow."""
-        assert self._grey is not None and self._out is not None and self._flow is not None
-        h, w = grey.shape
-        x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
-        x1, y1 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
-        if x1 - x0 < 16 or y1 - y0 < 16:
-            return
-        cur = np.ascontiguousarray(grey[y0:y1, x0:x1])
-        prev = np.ascontiguousarray(self._grey[y0:y1, x0:x1])
-        flow = self._flow.calc(cur, prev, None)  # type: ignore[call-overload]
-        ys, xs = np.mgrid[0:y1 - y0, 0:x1 - x0].astype(np.float32)
-        maps = np.dstack([xs + x0 + flow[..., 0], ys + y0 + flow[..., 1]])
-        moved_in = cv2.remap(self._grey, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # type: ignore[call-overload]
-        moved_out = cv2.remap(self._out, maps, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)  # type: ignore[call-overload]
-        box_out = stylized[y0:y1, x0:x1]
-        change = cv2.blur(cv2.absdiff(cur, moved_in).astype(np.float32), (5, 5))
-        # A dilation, not a blur: a small drawn mark that moved (a catchlight) keeps its own pixels.
-        moved = cv2.dilate(_channel_max(cv2.absdiff(box_out, moved_out)), np.ones((5, 5), np.uint8)).astype(np.float32)
-        weight = (
-            self.strength
-            * np.clip(1.0 - change / self.threshold, 0.0, 1.0)
-            * np.clip(1.0 - moved / self.motion_output_threshold, 0.0, 1.0)
-        ).astype(np.float32)
-        out[y0:y1, x0:x1] = cv2.blendLinear(moved_out, box_out, weight, 1.0 - weight)
 
 
 def _channel_max(diff: np.ndarray) -> np.ndarray:
