@@ -13,6 +13,7 @@ from geostyle.train.targets import (
     cartoon_image,
     cartoon_target,
     edge_smoothed,
+    skin_chroma,
     source_palette,
     transfer_palette,
 )
@@ -132,6 +133,77 @@ def test_set_palette_transfer_keeps_people_apart(photo, anime):
         transfer_palette(photo, pal, mode="set")
     with pytest.raises(ValueError, match="set's statistics"):
         transfer_palette(photo, pal, source=source)
+
+
+def test_skin_palette_transfer_takes_the_skin_to_the_exemplars_skin(photo, anime):
+    """``"skin"`` is the set's transfer with the chroma anchored at the cheeks: it differs from
+    ``"set"`` only by one shift of a* and b*, the one that takes the photo set's skin colour to the
+    exemplars' skin colour; the lightness is the set's."""
+    from dataclasses import replace
+
+    source = Palette.of(photo[None])
+    pal = Palette.of(anime)
+    # A green-haired exemplar set's whole-image mean is greener than its skin (a* under 128 is green).
+    source_s = replace(source, skin=(source.mean[1] + 6.0, source.mean[2] + 9.0))
+    pal_s = replace(pal, skin=(pal.mean[1] + 4.0, pal.mean[2] - 3.0))
+    lab = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2LAB).astype(np.float64)  # noqa: E731
+    rgb_set = transfer_palette(photo, pal, mode="set", source=source)
+    rgb_skin = transfer_palette(photo, pal_s, mode="skin", source=source_s)
+    by_set, by_skin = lab(rgb_set), lab(rgb_skin)
+    scale = np.asarray(pal.std[1:]) / (np.asarray(source.std[1:]) + 1e-6)
+    shift = (np.asarray(pal_s.skin) - pal.mean[1:]) - scale * (np.asarray(source_s.skin) - source.mean[1:])
+    # Away from the RGB gamut's edges, where the conversion back clips.
+    inside = np.all((rgb_set > 8) & (rgb_set < 247) & (rgb_skin > 8) & (rgb_skin < 247), axis=-1)
+    assert inside.mean() > 0.3
+    got = (by_skin[..., 1:] - by_set[..., 1:])[inside].mean(0)
+    np.testing.assert_allclose(got, shift, atol=1.5)  # RGB round trips
+    assert np.abs(got).max() > 5.0  # a real shift, not none
+    assert abs((by_skin[..., 0] - by_set[..., 0])[inside].mean()) < 1.0  # the lightness is the set's
+    # A pixel of the photo set's skin colour lands on the exemplars' skin colour.
+    skin_pixel = np.array([[[source.mean[0], *source_s.skin]]], np.float64)
+    rgb = cv2.cvtColor(np.round(skin_pixel).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    moved = lab(transfer_palette(rgb, pal_s, mode="skin", source=source_s))[0, 0, 1:]
+    np.testing.assert_allclose(moved, pal_s.skin, atol=2.5)
+    with pytest.raises(ValueError, match="skin's chroma"):
+        transfer_palette(photo, pal, mode="skin", source=source_s)
+    with pytest.raises(ValueError, match="set's statistics"):
+        transfer_palette(photo, pal_s, mode="skin")
+    # The palette keeps its skin through a release's dict, and an old dict without one still reads.
+    assert Palette.from_dict(pal_s.to_dict()) == pal_s
+    assert Palette.from_dict(pal.to_dict()) == pal
+    with pytest.raises(ValueError, match="a\\* and b\\*"):
+        Palette.from_dict({**pal.to_dict(), "skin": [1.0]})
+
+
+def test_skin_chroma_reads_the_cheeks_not_the_hair():
+    """A face of skin colour inside green hair: the whole image's mean is green, its cheeks are not."""
+    from geostyle.faces.landmarks import INDEX, NUM_LANDMARKS
+
+    skin_rgb, hair_rgb = (225, 180, 160), (60, 170, 90)
+    image = np.zeros((128, 128, 3), np.uint8)
+    image[:] = hair_rgb
+    image[40:110, 34:94] = skin_rgb
+    pixels = {
+        "right_eye_bottom": (48, 52), "left_eye_bottom": (80, 52), "nose_tip": (64, 72),
+        "mouth_right": (52, 92), "mouth_left": (76, 92),
+    }
+    points = np.zeros((1, NUM_LANDMARKS, 2))
+    mask = np.zeros((1, NUM_LANDMARKS), bool)
+    for name, (x, y) in pixels.items():
+        points[0, INDEX[name]] = ((x + 0.5) / 64.0 - 1.0, (y + 0.5) / 64.0 - 1.0)
+        mask[0, INDEX[name]] = True
+    expected = cv2.cvtColor(np.array([[skin_rgb]], np.uint8), cv2.COLOR_RGB2LAB)[0, 0, 1:]
+    np.testing.assert_allclose(skin_chroma(image[None], points, mask), expected, atol=0.5)
+    assert abs(Palette.of(image[None]).mean[1] - expected[0]) > 10.0  # the hair moves the whole mean
+    # Two faces: the mean of their cheeks; a face without its nose tip counts for nothing.
+    other = image.copy()
+    other[40:110, 34:94] = (200, 150, 120)
+    second = cv2.cvtColor(np.array([[(200, 150, 120)]], np.uint8), cv2.COLOR_RGB2LAB)[0, 0, 1:]
+    both = skin_chroma(np.stack([image, other]), np.concatenate([points, points]), np.concatenate([mask, mask]))
+    np.testing.assert_allclose(both, (expected.astype(float) + second) / 2.0, atol=0.5)
+    no_nose = mask.copy()
+    no_nose[0, INDEX["nose_tip"]] = False
+    assert skin_chroma(image[None], points, no_nose) is None
 
 
 def test_source_palette_measures_what_the_target_moves(photo, anime):

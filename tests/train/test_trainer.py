@@ -351,6 +351,34 @@ def test_set_target_palette_moves_every_photo_by_the_set_s_statistics(tiny_datas
         again.load_state_dict(state)
 
 
+def test_skin_target_palette_anchors_both_sets_at_their_cheeks(tiny_datasets, tmp_path):
+    """``data.target_palette=skin``: the set's one transfer, its chroma anchored at the cheeks of the
+    exemplars and of G's drawings of the photos; the release records the anchor."""
+    from geostyle.nets.release import read_release_metadata
+    from geostyle.train.targets import cartoon_target, skin_chroma, source_palette
+    from geostyle.train.trainer import build_trainer, unwrap
+
+    base = "model.generator_kwargs={widths: [8, 8, 16], num_blocks: 1, cartoon_base: true}"
+    cartoon = ("data.target=cartoon", "data.target_filter=guided", "train.steps=1", base, "data.target_palette=skin")
+    tr = build_trainer(tiny_config(tiny_datasets, *cartoon), tmp_path / "k", progress=False)
+    g = unwrap(tr.nets.generator)
+    assert tr.palette is not None and tr.photo_palette is not None
+    exemplars = tr.styles.images.permute(0, 2, 3, 1).numpy()
+    assert tr.palette.skin == skin_chroma(exemplars, tr.styles.points.numpy(), tr.styles.mask.numpy())
+    drawn = source_palette(tr.photos.images, g.draw_base, points=tr.photos.points, mask=tr.photos.mask)
+    assert tr.photo_palette == drawn and drawn.skin is not None
+    assert tr.photo_palette.mean == source_palette(tr.photos.images, g.draw_base).mean  # the set's, as before
+    x = tr.photos.images[:2].float().div(127.5).sub(1.0)
+    drawn_x = g.draw_base(x)
+    got = tr.dense_target(None, x, None, drawn_x)
+    expected = cartoon_target(x, tr.palette, "guided", "skin", drawn=drawn_x, source=tr.photo_palette)
+    by_set = cartoon_target(x, tr.palette, "guided", "set", drawn=drawn_x, source=tr.photo_palette)
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert (got - by_set).abs().mean() > 0.003
+    final = train(tiny_config(tiny_datasets, *cartoon), tmp_path / "t", progress=False)
+    assert read_release_metadata(final)["extra"]["photo_palette"]["skin"] == list(drawn.skin)
+
+
 def test_bf16_precision_runs_the_networks_in_bfloat16_and_releases_float32(tiny_datasets, tmp_path):
     from geostyle.train.trainer import build_trainer
 

@@ -47,7 +47,9 @@ class DataConfig:
     # How target "cartoon" takes the exemplars' colours: "reinhard" (each crop to their Lab mean and
     # spread; turns greys and blacks of face crops teal and lifts darker faces most), "neutral"
     # (greys stay grey; measured on anime: reads less anime) or "set" (one transfer for the whole
-    # photo set: people keep their skin tone relative to each other): geostyle.train.targets.transfer_palette,
+    # photo set: people keep their skin tone relative to each other) or "skin" ("set" with the chroma
+    # anchored at the cheeks: the photos' skin colour goes to the exemplars' skin colour, so a few
+    # exemplars' hair colour does not tint every face): geostyle.train.targets.transfer_palette,
     # docs/training.md.
     target_palette: str = "reinhard"
     # With target "cartoon": share (0..1) of the face's skin (inside the jaw line, up to the brows,

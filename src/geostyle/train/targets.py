@@ -17,7 +17,7 @@ trainer converts with :func:`geostyle.data.images.to_uint8` / ``from_uint8``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -33,6 +33,8 @@ class Palette:
 
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    # The cheeks' a*, b* (:func:`skin_chroma`): where the ``"skin"`` transfer anchors the chroma.
+    skin: tuple[float, float] | None = None
 
     @classmethod
     def of(cls, images: np.ndarray) -> Palette:
@@ -42,7 +44,10 @@ class Palette:
         return cls(tuple(lab.mean(0).tolist()), tuple(lab.std(0).tolist()))  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, list[float]]:
-        return {"mean": list(self.mean), "std": list(self.std)}
+        out = {"mean": list(self.mean), "std": list(self.std)}
+        if self.skin is not None:
+            out["skin"] = list(self.skin)
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> Palette:
@@ -55,10 +60,18 @@ class Palette:
             raise ValueError(f"not a palette: {data!r} ({exc})") from exc
         if len(mean) != 3 or len(std) != 3:
             raise ValueError(f"not a palette: {data!r} (three means and three spreads expected)")
-        return cls(mean, std)  # type: ignore[arg-type]
+        skin = None
+        if data.get("skin") is not None:
+            try:
+                skin = tuple(float(v) for v in data["skin"])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"not a palette: {data!r} ({exc})") from exc
+            if len(skin) != 2:
+                raise ValueError(f"not a palette: {data!r} (the skin's a* and b* expected)")
+        return cls(mean, std, skin)  # type: ignore[arg-type]
 
 
-PALETTE_TRANSFERS = ("reinhard", "neutral", "set")
+PALETTE_TRANSFERS = ("reinhard", "neutral", "set", "skin")
 _NEUTRAL = 128.0  # a* and b* of grey in OpenCV's 8-bit Lab
 
 
@@ -83,6 +96,11 @@ def transfer_palette(
     set's, as the images drawn from it look): the set as a whole takes the palette, and what tells
     one person from another (a darker or lighter skin, a dark or light background) stays (the same
     cheeks rise 18-29 levels in every group).
+    ``"skin"``: ``"set"`` with the chroma's means taken from the cheeks (both palettes'
+    :attr:`Palette.skin`), so the photo set's skin colour goes to the exemplars' skin colour and every
+    other colour keeps its offset from the skin. With few exemplars the whole-image mean is their
+    hair's and backgrounds' colour as much as their skin's: one green-haired exemplar moved every
+    face green under ``"set"`` (docs/training.md, "One and three exemplars").
     ``"neutral"``: the lightness as Reinhard; the chroma scaled about grey (by the ratio of the
     palette's RMS chroma to the image's) and shifted toward the palette's mean chroma only as far
     as a pixel is as colourful as the image's mean colour and not dark (lightness 25-75 in OpenCV's
@@ -91,8 +109,14 @@ def transfer_palette(
     exactly grey one stays grey)."""
     if mode not in PALETTE_TRANSFERS:
         raise ValueError(f"unknown palette transfer {mode!r}; expected one of {PALETTE_TRANSFERS}")
-    if (mode == "set") != (source is not None):
-        raise ValueError("the 'set' transfer needs the photo set's statistics (`source`); the others take none")
+    if (mode in ("set", "skin")) != (source is not None):
+        raise ValueError("the 'set' and 'skin' transfers need the photo set's statistics (`source`); the others take none")
+    if mode == "skin":
+        if source is None or source.skin is None or palette.skin is None:
+            raise ValueError("the 'skin' transfer needs the skin's chroma of both palettes (Palette.skin)")
+        source = replace(source, mean=(source.mean[0], *source.skin))
+        palette = replace(palette, mean=(palette.mean[0], *palette.skin))
+        mode = "set"
     lab8 = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
     if mode in ("reinhard", "set"):
         # Per channel ``lab + amount (moved - lab)`` = ``(lab - mean) scale + shifted mean``, in
@@ -216,12 +240,16 @@ def source_palette(
     photos: torch.Tensor,
     draw: Callable[[torch.Tensor], torch.Tensor] | None = None,
     limit: int = SOURCE_PALETTE_IMAGES,
+    points: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
 ) -> Palette:
     """The photo set's Lab statistics as :func:`cartoon_target` transfers them (``"set"``): of the
     photos themselves (the ``"bilateral"`` target moves the photo before filtering it), or of
     ``draw(photos)`` (the ``"guided"`` target moves the generator's drawing of the photo, darker by
     its lines: pass the generator's ``draw_base``). At most ``limit`` photos of ``photos (N, 3, H,
-    W)``, uint8 as a prepared set holds them or float in [-1, 1], spread evenly over the set."""
+    W)``, uint8 as a prepared set holds them or float in [-1, 1], spread evenly over the set. With
+    the set's ``points (N, K, 2)`` (normalised) and ``mask (N, K)``, the palette also carries the
+    cheeks' chroma of the same images (:func:`skin_chroma`, for the ``"skin"`` transfer)."""
     if len(photos) == 0:
         raise ValueError("no photos to measure the set's palette on")
     pick = np.unique(np.linspace(0, len(photos) - 1, min(limit, len(photos))).round().astype(int))
@@ -230,7 +258,42 @@ def source_palette(
     if draw is not None:
         with torch.no_grad():
             images = torch.cat([draw(images[i : i + 16]).float() for i in range(0, len(images), 16)])
-    return Palette.of(to_uint8(images))
+    drawn = to_uint8(images)
+    palette = Palette.of(drawn)
+    if points is None or mask is None:
+        return palette
+    index = torch.from_numpy(pick)
+    return replace(palette, skin=skin_chroma(drawn, points[index].numpy(), mask[index].numpy()))
+
+
+def skin_chroma(images: np.ndarray, points: np.ndarray, mask: np.ndarray) -> tuple[float, float] | None:
+    """The mean over ``images (N, H, W, 3)`` uint8 RGB of each face's median a*, b* (OpenCV's 8-bit
+    Lab) on its cheeks: the triangles of the lower eyelid's middle, the nose tip and the mouth corner
+    on each side, shrunk to 0.8 about their centres (clear of lids and lips). ``points (N, K, 2)`` in
+    the normalised frame, ``mask (N, K)`` which are present; the nose tip, not the nose's sides,
+    since anime faces have none. None where no face has those points."""
+    from geostyle.faces.landmarks import INDEX
+
+    sides = [(f"{side}_eye_bottom", "nose_tip", f"mouth_{side}") for side in ("right", "left")]
+    chroma = []
+    for image, pts, present in zip(images, np.asarray(points, np.float64), np.asarray(mask, bool), strict=True):
+        h, w = image.shape[:2]
+        cheeks = np.zeros((h, w), np.uint8)
+        for names in sides:
+            idx = [INDEX[n] for n in names]
+            if not present[idx].all():
+                continue
+            tri = (pts[idx] + 1.0) * np.array([w, h]) / 2.0 - 0.5
+            tri = tri.mean(0) + 0.8 * (tri - tri.mean(0))
+            cv2.fillConvexPoly(cheeks, np.round(tri).astype(np.int32), (1,))
+        if cheeks.sum() < 16:
+            continue
+        lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)[cheeks > 0]
+        chroma.append(np.median(lab[:, 1:].astype(np.float64), axis=0))
+    if not chroma:
+        return None
+    a, b = np.mean(chroma, axis=0)
+    return float(a), float(b)
 
 
 def edge_smoothed(images: np.ndarray) -> np.ndarray:

@@ -229,14 +229,26 @@ class Trainer:
         if dc.target == "cartoon":
             from geostyle.train.targets import Palette
 
-            self.palette = Palette.of(styles.images.permute(0, 2, 3, 1).numpy())
+            exemplars = styles.images.permute(0, 2, 3, 1).numpy()
+            self.palette = Palette.of(exemplars)
+            if dc.target_palette == "skin":
+                from dataclasses import replace
+
+                from geostyle.train.targets import skin_chroma
+
+                skin = skin_chroma(exemplars, styles.points.numpy(), styles.mask.numpy())
+                if skin is None:
+                    raise ConfigError(
+                        "data.target_palette: skin needs exemplars whose eyes, nose tip and mouth corners were found"
+                    )
+                self.palette = replace(self.palette, skin=skin)
         self.photo_palette = None
         if self.teacher is not None:
             # A student draws what its teacher draws, colours included: where the teacher learnt on the
             # photo set's one palette, the student's releases name it too, so the stylizer gives a
             # greyscale photo the set's average colour for both (geostyle.infer.tone).
             self.photo_palette = teacher_palette(dc.teacher)
-        elif dc.target == "cartoon" and dc.target_palette == "set":
+        elif dc.target == "cartoon" and dc.target_palette in ("set", "skin"):
             from geostyle.nets.blocks import cartoon_base
             from geostyle.train.targets import source_palette
 
@@ -247,7 +259,12 @@ class Trainer:
             draw: Callable[[torch.Tensor], torch.Tensor] | None = None
             if dc.target_filter == "guided":
                 draw = partial(_cartoon_base, g) if getattr(g, "cartoon_base", False) else cartoon_base
-            self.photo_palette = source_palette(photos.images, draw)
+            anchored = dc.target_palette == "skin"
+            self.photo_palette = source_palette(
+                photos.images, draw, points=photos.points if anchored else None, mask=photos.mask if anchored else None
+            )
+            if anchored and self.photo_palette.skin is None:
+                raise ConfigError("data.target_palette: skin needs photos whose eyes, nose tip and mouth corners were found")
         self.edge_smoothed: torch.Tensor | None = None
         # Low-resolution copies of the sets and of the edge-smoothed exemplars, made once per phase
         # resolution (batches and edge fakes read them instead of resizing every step).
