@@ -377,6 +377,16 @@ def test_skin_target_palette_anchors_both_sets_at_their_cheeks(tiny_datasets, tm
     assert (got - by_set).abs().mean() > 0.003
     final = train(tiny_config(tiny_datasets, *cartoon), tmp_path / "t", progress=False)
     assert read_release_metadata(final)["extra"]["photo_palette"]["skin"] == list(drawn.skin)
+    # A few exemplars under a whole-image transfer get the advice; the anchored transfer does not.
+    assert tr.palette_note() is None
+    few = build_trainer(tiny_config(tiny_datasets, *cartoon[:-1], "data.target_palette=set"), tmp_path / "f", progress=False)
+    note = few.palette_note()
+    assert note is not None and f"{len(few.styles)} exemplar(s)" in note and "data.target_palette=skin" in note
+    many = build_trainer(
+        tiny_config(tiny_datasets, *cartoon[:-1], "data.target_palette=set"), tmp_path / "m", progress=False
+    )
+    many.styles.images = many.styles.images.repeat(2, 1, 1, 1)  # as many exemplars as the advice's bound
+    assert len(many.styles) >= 10 and many.palette_note() is None
 
 
 def test_bf16_precision_runs_the_networks_in_bfloat16_and_releases_float32(tiny_datasets, tmp_path):
