@@ -115,7 +115,7 @@ class StepInputs:
 # float rounding across machines stays far below this).
 PHOTO_PALETTE_TOLERANCE = 0.01
 # Fewer exemplars than this with a whole-image palette transfer get the run-start note of
-# Trainer.palette_note: the first ten anime exemplars' mean a*, b* lie within 4 Lab levels of the
+# Trainer.palette_note: the first ten anime exemplars' mean a*, b* lie about 4 Lab levels from the
 # bundled models' fifty; the first three's a* is 7 levels greener, the first one's 21.
 FEW_EXEMPLARS = 10
 
