@@ -117,6 +117,28 @@ def photo_faces(photos: Path, stems: list[str], detector):
             yield stem, image, faces[0].landmarks
 
 
+def cheeks_with_outputs(ap: argparse.ArgumentParser, photos: Path, stems: list[str], labelled: list[tuple[str, Path]]):
+    """``(stem, photo, cheek mask, {label: output})`` for each of ``stems`` whose photo has a face
+    with every landmark (the product's detector) and cheeks of at least 50 pixels
+    (:func:`geostyle.eval.skin.cheek_mask`), with each run's whole-frame output of it; an output of
+    another size than its photo is ``ap``'s error."""
+    from geostyle.data.images import load_image
+    from geostyle.eval.skin import cheek_mask
+    from geostyle.faces.backends.chain import build_backend
+
+    for stem, photo, landmarks in photo_faces(photos, stems, build_backend("mediapipe")):
+        mask = cheek_mask(photo.shape[:2], landmarks)
+        if mask.sum() < 50:
+            continue
+        outputs = {}
+        for label, folder in labelled:
+            out = load_image(folder / f"{stem}.png")
+            if out.shape != photo.shape:
+                ap.error(f"{folder / stem}.png has another size than its photo")
+            outputs[label] = out
+        yield stem, photo, mask, outputs
+
+
 def evaluation_reports(labelled: list[tuple[str, Path]]) -> tuple[list[tuple[str, list[dict]]], list[Path]]:
     """The per-photo rows of the evaluation report beside each run's ``outputs/full`` folder
     (``RUN/metrics.json``): ``(label, rows)`` for each run whose report has model rows, led by the

@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from run_outputs import benchmark_command, parse_runs, photo_faces, runs_parser, write_results, write_sheet
-
-from geostyle.eval.skin import cheek_mask
+from run_outputs import (
+    benchmark_command,
+    cheeks_with_outputs,
+    parse_runs,
+    runs_parser,
+    write_results,
+    write_sheet,
+)
 
 
 def cheek_chroma(image: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
@@ -33,26 +38,16 @@ def cheek_chroma(image: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = runs_parser(__doc__.split("\n\n")[0], "write a picture of the first photos and their outputs here")
     args, labelled, stems = parse_runs(ap, argv)
-    from geostyle.data.images import load_image
     from geostyle.eval.baselines import cartoon
-    from geostyle.faces.backends.chain import build_backend
 
     rows, sheet_rows = [], []
-    for stem, photo, landmarks in photo_faces(args.photos, stems, build_backend("mediapipe")):
-        mask = cheek_mask(photo.shape[:2], landmarks)
-        if mask.sum() < 50:
-            continue
+    for stem, photo, mask, outputs in cheeks_with_outputs(ap, args.photos, stems, labelled):
         row = {"photo": stem, "the photo": cheek_chroma(photo, mask), "cartoon filter": cheek_chroma(cartoon(photo), mask)}
-        outputs = []
-        for label, folder in labelled:
-            out = load_image(folder / f"{stem}.png")
-            if out.shape != photo.shape:
-                ap.error(f"{folder / stem}.png has another size than its photo")
+        for label, out in outputs.items():
             row[label] = cheek_chroma(out, mask)
-            outputs.append(out)
         rows.append(row)
         if len(sheet_rows) < args.sheet_rows:
-            sheet_rows.append([photo, *outputs])
+            sheet_rows.append([photo, *outputs.values()])
     if not rows:
         ap.error("no face found in the photos that match the outputs")
     labels = ["the photo", "cartoon filter"] + [label for label, _ in labelled]

@@ -34,16 +34,16 @@ from pathlib import Path
 import numpy as np
 from run_outputs import (
     benchmark_command,
+    cheeks_with_outputs,
     evaluation_reports,
     parse_runs,
-    photo_faces,
     photo_for,
     runs_parser,
     write_results,
     write_sheet,
 )
 
-from geostyle.eval.skin import cheek_luma, cheek_mask
+from geostyle.eval.skin import cheek_luma
 
 GROUPS = ((0, 80), (80, 120), (120, 160), (160, 256))  # the photo's cheek luma
 def main(argv: list[str] | None = None) -> int:
@@ -51,22 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     args, labelled, stems = parse_runs(ap, argv)
     from geostyle.data.images import load_image
     from geostyle.eval.baselines import cartoon
-    from geostyle.faces.backends.chain import build_backend
 
     rows = []
-    for stem, photo, landmarks in photo_faces(args.photos, stems, build_backend("mediapipe")):
-        mask = cheek_mask(photo.shape[:2], landmarks)
-        if mask.sum() < 50:
-            continue
+    for stem, photo, mask, outputs in cheeks_with_outputs(ap, args.photos, stems, labelled):
         row = {
             "photo": stem,
             "photo_luma": cheek_luma(photo, mask),
             "cartoon filter": cheek_luma(cartoon(photo), mask),
         }
-        for label, folder in labelled:
-            out = load_image(folder / f"{stem}.png")
-            if out.shape != photo.shape:
-                ap.error(f"{folder / stem}.png has another size than its photo")
+        for label, out in outputs.items():
             row[label] = cheek_luma(out, mask)
         rows.append(row)
     if not rows:

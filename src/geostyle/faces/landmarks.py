@@ -173,6 +173,27 @@ def pixels_to_normalized(points, width: int, height: int):
     return (points + 0.5) * scale - 1.0
 
 
+def cheek_mask(shape: tuple[int, int], landmarks: np.ndarray, nose: str = "sides") -> np.ndarray:
+    """Both cheeks' triangles (the lower eyelid's middle, the nose's side or, with ``nose="tip"``,
+    its tip, and the mouth corner) of the canonical ``(K, 2)`` pixel ``landmarks`` as a boolean mask
+    of ``shape``, shrunk to 0.8 about their centres (clear of the lids, nostrils and lips). A side
+    with a missing (NaN) point is left out. Anime faces have no nose sides: use the tip there."""
+    import cv2
+
+    if nose not in ("sides", "tip"):
+        raise ValueError(f"nose must be 'sides' or 'tip', got {nose!r}")
+    mask = np.zeros(shape, np.uint8)
+    for side in ("right", "left"):
+        middle = f"nose_{side}" if nose == "sides" else "nose_tip"
+        points = landmarks[[INDEX[f"{side}_eye_bottom"], INDEX[middle], INDEX[f"mouth_{side}"]]]
+        if not np.isfinite(points).all():
+            continue
+        centre = points.mean(0)
+        points = centre + 0.8 * (points - centre)
+        cv2.fillConvexPoly(mask, np.round(points).astype(np.int32), (1,))
+    return mask.astype(bool)
+
+
 def normalized_to_pixels(points, width: int, height: int):
     """Inverse of :func:`pixels_to_normalized`."""
     scale = np.array([width / 2.0, height / 2.0])

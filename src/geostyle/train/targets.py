@@ -272,23 +272,16 @@ def skin_chroma(images: np.ndarray, points: np.ndarray, mask: np.ndarray) -> tup
     on each side, shrunk to 0.8 about their centres (clear of lids and lips). ``points (N, K, 2)`` in
     the normalised frame, ``mask (N, K)`` which are present; the nose tip, not the nose's sides,
     since anime faces have none. None where no face has those points."""
-    from geostyle.faces.landmarks import INDEX
+    from geostyle.faces.landmarks import cheek_mask, normalized_to_pixels
 
-    sides = [(f"{side}_eye_bottom", "nose_tip", f"mouth_{side}") for side in ("right", "left")]
     chroma = []
     for image, pts, present in zip(images, np.asarray(points, np.float64), np.asarray(mask, bool), strict=True):
         h, w = image.shape[:2]
-        cheeks = np.zeros((h, w), np.uint8)
-        for names in sides:
-            idx = [INDEX[n] for n in names]
-            if not present[idx].all():
-                continue
-            tri = (pts[idx] + 1.0) * np.array([w, h]) / 2.0 - 0.5
-            tri = tri.mean(0) + 0.8 * (tri - tri.mean(0))
-            cv2.fillConvexPoly(cheeks, np.round(tri).astype(np.int32), (1,))
+        pixels = np.where(present[:, None], normalized_to_pixels(pts, w, h), np.nan)
+        cheeks = cheek_mask((h, w), pixels, nose="tip")
         if cheeks.sum() < 16:
             continue
-        lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)[cheeks > 0]
+        lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)[cheeks]
         chroma.append(np.median(lab[:, 1:].astype(np.float64), axis=0))
     if not chroma:
         return None
