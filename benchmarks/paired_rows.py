@@ -1,5 +1,7 @@
 """Two evaluated models photo by photo: the photos only one of them passes (anime judge, identity
-rank-1, full frames and crops) and the exact sign test of that split.
+rank-1, full frames and crops) and the exact sign test of that split; on paired reports (sketch:
+each photo with its artist's drawing) also on how many photos each is closer to the artist (SSIM,
+ST-LPIPS, Inception distance), by the same test.
 
     python benchmarks/paired_rows.py v29c=docs/eval/anime_v29c_n200/metrics.json \
         v24b=docs/eval/anime_v29c_n200/metrics.json:compare
@@ -19,7 +21,14 @@ import json
 import re
 from pathlib import Path
 
-from geostyle.eval.versus import MEASURES, compare_rows, splits_json, splits_table
+from geostyle.eval.versus import (
+    MEASURES,
+    closeness_table,
+    compare_closeness,
+    compare_rows,
+    splits_json,
+    splits_table,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -55,17 +64,19 @@ def main(argv: list[str] | None = None) -> int:
     if a_label == b_label:
         ap.error(f"the two labels must differ, got {a_label!r} twice")
     try:
-        splits = compare_rows(a, b)
+        splits, closeness = compare_rows(a, b), compare_closeness(a, b)
     except ValueError as e:
         ap.error(str(e))
-    if not splits:
-        ap.error("the two rows share no photo with a pass/fail measure")
+    if not splits and not closeness:
+        ap.error("the two rows share no photo with a pass/fail or closeness measure")
     table = splits_table(a_label, b_label, splits)
+    if closeness:
+        table += "\n\n" + closeness_table(a_label, b_label, closeness)
     print(table)
     RESULTS.mkdir(exist_ok=True)
     json_path, md_path = (RESULTS / f"paired_{a_label}_{b_label}.{ext}" for ext in ("json", "md"))
     sources = {a_label: a_src, b_label: b_src}
-    json_path.write_text(json.dumps({"rows": sources, "splits": splits_json(splits)}, indent=2) + "\n")
+    json_path.write_text(json.dumps({"rows": sources, "splits": splits_json(splits), "closeness": splits_json(closeness)}, indent=2) + "\n")
     measured = {s.measure for s in splits}
     missing = [m for m in MEASURES if m not in measured]
     note = (
@@ -80,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         + "\n".join(f"- {k}: `{v}`" for k, v in sources.items())
         + f"\n\n{table}{note}\n\nThe anime judge passes a photo at likelihood >= 0.99 (a timed-out judgement "
         "is a fail where the report stores the judge's decisions, left out in older ones); identity passes when the output's nearest input photo is its own (rank-1). p: exact "
-        "two-sided sign test on the photos only one row passes.\n"
+        "two-sided sign test on the photos only one row passes (closeness: on the photos one row is "
+        "closer to the artist's drawing on, ties left out).\n"
     )
     print(f"wrote {json_path} and {md_path.name}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scipy.stats import binomtest
 
-from geostyle.eval.versus import compare_rows, sign_test, splits_table
+from geostyle.eval.versus import closeness_table, compare_closeness, compare_rows, sign_test, splits_table
 
 
 @pytest.mark.parametrize(("a_only", "b_only"), [(25, 9), (14, 10), (13, 10), (0, 6), (7, 0), (3, 3), (1, 0)])
@@ -72,3 +72,31 @@ def test_a_photo_twice_in_one_row_is_refused():
     a = [_record("p1", 0.999, 0.999), _record("p1", 0.1, 0.1)]
     with pytest.raises(ValueError, match="twice"):
         compare_rows(a, [_record("p1", 0.5, 0.5)])
+
+
+def test_closeness_counts_which_row_is_nearer_the_artist_on_each_photo():
+    # SSIM: higher is closer; ST-LPIPS and the Inception distance: lower is closer; a tie counts for
+    # neither; a photo without a value in either row is left out of that measure.
+    a = [
+        {"photo": "p1", "ssim": 0.70, "lpips": 0.10, "feature_distance": 0.20},
+        {"photo": "p2", "ssim": 0.60, "lpips": 0.30, "feature_distance": 0.10},
+        {"photo": "p3", "ssim": 0.50, "lpips": 0.20, "feature_distance": None},
+        {"photo": "only_in_a", "ssim": 1.0, "lpips": 0.0, "feature_distance": 0.0},
+    ]
+    b = [
+        {"photo": "p3", "ssim": 0.40, "lpips": 0.20, "feature_distance": 0.05},
+        {"photo": "p1", "ssim": 0.65, "lpips": 0.20, "feature_distance": 0.30},
+        {"photo": "p2", "ssim": 0.65, "lpips": 0.25, "feature_distance": 0.15},
+    ]
+    rows = {r.measure: r for r in compare_closeness(a, b)}
+    ssim = rows["SSIM"]
+    assert (ssim.photos, ssim.a_closer, ssim.b_closer) == (3, 2, 1)
+    assert ssim.a_mean == pytest.approx(0.6) and ssim.b_mean == pytest.approx(1.7 / 3)
+    lpips = rows["ST-LPIPS"]
+    assert (lpips.photos, lpips.a_closer, lpips.b_closer) == (3, 1, 1)  # p3 is a tie
+    inception = rows["Inception distance"]
+    assert (inception.photos, inception.a_closer, inception.b_closer) == (2, 2, 0)
+    assert inception.p == sign_test(2, 0)
+    assert "| SSIM | 3 | 0.600 | 0.567 | 2 | 1 | 1 |" in closeness_table("A", "B", list(rows.values()))
+    # anime reports carry none of them
+    assert compare_closeness([_record("p1", 0.9, 0.9)], [_record("p1", 0.9, 0.9)]) == []

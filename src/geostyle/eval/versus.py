@@ -1,5 +1,7 @@
 """Two evaluated rows photo by photo: which photos only one of them passes, and how likely a split
-that uneven is when the two are equally good (the exact two-sided sign test).
+that uneven is when the two are equally good (the exact two-sided sign test). On paired data (a
+photo with its artist's drawing) also which row is closer to the artist on each photo, by the same
+test.
 
 Rates over the same photos differ by a few photos between two close models; whether that is more
 than chance depends on the photos where they disagree, not on the rates. Input: the ``per_image``
@@ -103,6 +105,68 @@ def compare_rows(a: Iterable[Record], b: Iterable[Record]) -> list[Split]:
     return splits
 
 
+# closeness to the artist's drawing (paired reports) -> (per-image key, whether higher is closer)
+CLOSENESS: dict[str, tuple[str, bool]] = {
+    "SSIM": ("ssim", True),
+    "ST-LPIPS": ("lpips", False),
+    "Inception distance": ("feature_distance", False),
+}
+
+
+@dataclass(frozen=True)
+class Closer:
+    """One closeness measure over the photos both rows have a value for: the means, and on how many
+    photos each row is the closer (a tie counts for neither)."""
+
+    measure: str
+    photos: int
+    a_mean: float
+    b_mean: float
+    a_closer: int
+    b_closer: int
+    p: float
+
+
+def compare_closeness(a: Iterable[Record], b: Iterable[Record]) -> list[Closer]:
+    """Every :data:`CLOSENESS` measure both rows carry, on the photos both have a value for."""
+    by_a, by_b = _by_photo(a), _by_photo(b)
+    common = sorted(by_a.keys() & by_b.keys())
+    out = []
+    for name, (key, higher) in CLOSENESS.items():
+        pairs = [
+            (float(by_a[s][key]), float(by_b[s][key]))
+            for s in common
+            if by_a[s].get(key) is not None and by_b[s].get(key) is not None
+        ]
+        if not pairs:
+            continue
+        a_closer = sum((x > y) if higher else (x < y) for x, y in pairs)
+        b_closer = sum((y > x) if higher else (y < x) for x, y in pairs)
+        out.append(
+            Closer(
+                measure=name,
+                photos=len(pairs),
+                a_mean=sum(x for x, _ in pairs) / len(pairs),
+                b_mean=sum(y for _, y in pairs) / len(pairs),
+                a_closer=a_closer,
+                b_closer=b_closer,
+                p=sign_test(a_closer, b_closer),
+            )
+        )
+    return out
+
+
+def closeness_table(a_label: str, b_label: str, rows: list[Closer]) -> str:
+    """The closeness comparisons as a Markdown table."""
+    lines = [
+        f"| to the artist | photos | {a_label} mean | {b_label} mean | {a_label} closer | {b_label} closer | sign test p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r.measure} | {r.photos} | {r.a_mean:.3f} | {r.b_mean:.3f} | {r.a_closer} | {r.b_closer} | {r.p:.3g} |")
+    return "\n".join(lines)
+
+
 def splits_table(a_label: str, b_label: str, splits: list[Split]) -> str:
     """The splits as a Markdown table."""
     lines = [
@@ -114,5 +178,5 @@ def splits_table(a_label: str, b_label: str, splits: list[Split]) -> str:
     return "\n".join(lines)
 
 
-def splits_json(splits: list[Split]) -> list[dict[str, Any]]:
+def splits_json(splits: Iterable[Split | Closer]) -> list[dict[str, Any]]:
     return [asdict(s) for s in splits]
