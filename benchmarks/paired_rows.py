@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     json_path, md_path = (RESULTS / f"paired_{a_label}_{b_label}.{ext}" for ext in ("json", "md"))
     sources = {a_label: a_src, b_label: b_src}
-    json_path.write_text(json.dumps({"rows": sources, "splits": splits_json(splits), "closeness": splits_json(closeness)}, indent=2) + "\n")
+    results = {"rows": sources, "splits": splits_json(splits), "closeness": splits_json(closeness)}
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
     measured = {s.measure for s in splits}
     missing = [m for m in MEASURES if m not in measured]
     note = (
@@ -91,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         + "\n".join(f"- {k}: `{v}`" for k, v in sources.items())
         + f"\n\n{table}{note}\n\nThe anime judge passes a photo at likelihood >= 0.99 (a timed-out judgement "
         "is a fail where the report stores the judge's decisions, left out in older ones); identity passes when the output's nearest input photo is its own (rank-1). p: exact "
-        "two-sided sign test on the photos only one row passes (closeness: on the photos one row is "
-        "closer to the artist's drawing on, ties left out).\n"
+        "two-sided sign test on the photos only one row passes (closeness: on the photos where one row "
+        "is closer to the artist's drawing than the other; ties left out).\n"
     )
     print(f"wrote {json_path} and {md_path.name}")
     return 0

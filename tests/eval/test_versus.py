@@ -76,17 +76,19 @@ def test_a_photo_twice_in_one_row_is_refused():
 
 def test_closeness_counts_which_row_is_nearer_the_artist_on_each_photo():
     # SSIM: higher is closer; ST-LPIPS and the Inception distance: lower is closer; a tie counts for
-    # neither; a photo without a value in either row is left out of that measure.
+    # neither; a photo without a finite value in either row is left out of that measure.
     a = [
         {"photo": "p1", "ssim": 0.70, "lpips": 0.10, "feature_distance": 0.20},
         {"photo": "p2", "ssim": 0.60, "lpips": 0.30, "feature_distance": 0.10},
         {"photo": "p3", "ssim": 0.50, "lpips": 0.20, "feature_distance": None},
+        {"photo": "p4", "ssim": float("nan"), "lpips": float("nan"), "feature_distance": float("nan")},
         {"photo": "only_in_a", "ssim": 1.0, "lpips": 0.0, "feature_distance": 0.0},
     ]
     b = [
         {"photo": "p3", "ssim": 0.40, "lpips": 0.20, "feature_distance": 0.05},
         {"photo": "p1", "ssim": 0.65, "lpips": 0.20, "feature_distance": 0.30},
         {"photo": "p2", "ssim": 0.65, "lpips": 0.25, "feature_distance": 0.15},
+        {"photo": "p4", "ssim": 0.9, "lpips": 0.1, "feature_distance": 0.1},  # no value in a: left out
     ]
     rows = {r.measure: r for r in compare_closeness(a, b)}
     ssim = rows["SSIM"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from math import comb
+from math import comb, isfinite
 from typing import Any
 
 from geostyle.eval.anime import THRESHOLD
@@ -128,15 +128,14 @@ class Closer:
 
 
 def compare_closeness(a: Iterable[Record], b: Iterable[Record]) -> list[Closer]:
-    """Every :data:`CLOSENESS` measure both rows carry, on the photos both have a value for."""
+    """Every :data:`CLOSENESS` measure both rows carry, on the photos both have a finite value for."""
     by_a, by_b = _by_photo(a), _by_photo(b)
     common = sorted(by_a.keys() & by_b.keys())
     out = []
     for name, (key, higher) in CLOSENESS.items():
+        values = [(by_a[s].get(key), by_b[s].get(key)) for s in common]
         pairs = [
-            (float(by_a[s][key]), float(by_b[s][key]))
-            for s in common
-            if by_a[s].get(key) is not None and by_b[s].get(key) is not None
+            (float(x), float(y)) for x, y in values if x is not None and y is not None and isfinite(x) and isfinite(y)
         ]
         if not pairs:
             continue
