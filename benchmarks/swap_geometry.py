@@ -17,30 +17,20 @@ import argparse
 import json
 from pathlib import Path
 
-from safetensors import safe_open
-from safetensors.torch import save_file
-
-from geostyle.nets.release import atomic_write, read_release_metadata
+from geostyle.nets.release import copy_release, read_release_metadata
 
 
 def swap_geometry(drawing: Path, geometry: Path, out: Path) -> dict[str, int]:
     """Write ``out`` (see the module docstring); returns how many photos and style images it lists as
     trained on. Raises :class:`geostyle.errors.CheckpointError` for a file that is not a release."""
-    for path in (drawing, geometry):
-        read_release_metadata(path)
-    with safe_open(str(drawing), framework="pt") as fh:
-        raw = dict(fh.metadata() or {})
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    with safe_open(str(geometry), framework="pt") as fh:
-        other = dict(fh.metadata() or {})
-    raw["geometry"] = other["geometry"]
-    extra, other_extra = json.loads(raw.get("extra", "{}")), json.loads(other.get("extra", "{}"))
+    meta, other = read_release_metadata(drawing), read_release_metadata(geometry)
+    extra = meta["extra"]
     trained = extra.get("trained_on", {})
-    for key, files in other_extra.get("trained_on", {}).items():
+    for key, files in other["extra"].get("trained_on", {}).items():
         trained[key] = sorted(set(trained.get(key, [])) | set(files))
     extra["trained_on"] = trained
-    raw["extra"] = json.dumps(extra, sort_keys=True)
-    atomic_write(out, lambda tmp: save_file(tensors, str(tmp), metadata=raw))
+    geometry_json, extra_json = json.dumps(other["geometry"]), json.dumps(extra, sort_keys=True)
+    copy_release(drawing, out, geometry=geometry_json, extra=extra_json)
     return {key: len(files) for key, files in trained.items()}
 
 

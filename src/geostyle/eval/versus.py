@@ -78,14 +78,26 @@ def _by_photo(records: Iterable[Record]) -> dict[str, Record]:
     return out
 
 
+def _matched(a: Iterable[Record], b: Iterable[Record]) -> list[tuple[Record, Record]]:
+    """The two rows' records of each photo both have (matched by ``photo``, in its order)."""
+    by_a, by_b = _by_photo(a), _by_photo(b)
+    return [(by_a[s], by_b[s]) for s in sorted(by_a.keys() & by_b.keys())]
+
+
+def _table(header: list[str], rows: Iterable[list[str]]) -> str:
+    """A Markdown table of ``header`` and ``rows`` (cells already formatted)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines)
+
+
 def compare_rows(a: Iterable[Record], b: Iterable[Record]) -> list[Split]:
     """Every measure both rows carry, on the photos both have (matched by ``photo``); a photo a
     measure has no value for in either row is left out of that measure."""
-    by_a, by_b = _by_photo(a), _by_photo(b)
-    common = sorted(by_a.keys() & by_b.keys())
+    matched = _matched(a, b)
     splits = []
     for name, passes in MEASURES.items():
-        measured = [(passes(by_a[s]), passes(by_b[s])) for s in common]
+        measured = [(passes(x), passes(y)) for x, y in matched]
         pairs = [(x, y) for x, y in measured if x is not None and y is not None]
         if not pairs:
             continue
@@ -129,13 +141,14 @@ class Closer:
 
 def compare_closeness(a: Iterable[Record], b: Iterable[Record]) -> list[Closer]:
     """Every :data:`CLOSENESS` measure both rows carry, on the photos both have a finite value for."""
-    by_a, by_b = _by_photo(a), _by_photo(b)
-    common = sorted(by_a.keys() & by_b.keys())
+    matched = _matched(a, b)
     out = []
     for name, (key, higher) in CLOSENESS.items():
-        values = [(by_a[s].get(key), by_b[s].get(key)) for s in common]
+        values = [(x.get(key), y.get(key)) for x, y in matched]
         pairs = [
-            (float(x), float(y)) for x, y in values if x is not None and y is not None and isfinite(x) and isfinite(y)
+            (float(x), float(y))
+            for x, y in values
+            if x is not None and y is not None and isfinite(x) and isfinite(y)
         ]
         if not pairs:
             continue
@@ -157,24 +170,24 @@ def compare_closeness(a: Iterable[Record], b: Iterable[Record]) -> list[Closer]:
 
 def closeness_table(a_label: str, b_label: str, rows: list[Closer]) -> str:
     """The closeness comparisons as a Markdown table."""
-    lines = [
-        f"| to the artist | photos | {a_label} mean | {b_label} mean | {a_label} closer | {b_label} closer | sign test p |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(f"| {r.measure} | {r.photos} | {r.a_mean:.3f} | {r.b_mean:.3f} | {r.a_closer} | {r.b_closer} | {r.p:.3g} |")
-    return "\n".join(lines)
+    header = ["to the artist", "photos", f"{a_label} mean", f"{b_label} mean"]
+    header += [f"{a_label} closer", f"{b_label} closer", "sign test p"]
+    cells = (
+        [r.measure, str(r.photos), f"{r.a_mean:.3f}", f"{r.b_mean:.3f}"]
+        + [str(r.a_closer), str(r.b_closer), f"{r.p:.3g}"]
+        for r in rows
+    )
+    return _table(header, cells)
 
 
 def splits_table(a_label: str, b_label: str, splits: list[Split]) -> str:
     """The splits as a Markdown table."""
-    lines = [
-        f"| measure | photos | {a_label} | {b_label} | {a_label} only | {b_label} only | sign test p |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for s in splits:
-        lines.append(f"| {s.measure} | {s.photos} | {s.a} | {s.b} | {s.a_only} | {s.b_only} | {s.p:.3g} |")
-    return "\n".join(lines)
+    header = ["measure", "photos", a_label, b_label, f"{a_label} only", f"{b_label} only", "sign test p"]
+    cells = (
+        [s.measure, str(s.photos), str(s.a), str(s.b), str(s.a_only), str(s.b_only), f"{s.p:.3g}"]
+        for s in splits
+    )
+    return _table(header, cells)
 
 
 def splits_json(splits: Iterable[Split | Closer]) -> list[dict[str, Any]]:

@@ -84,18 +84,23 @@ def save_release(
 def update_release_extra(path: str | Path, out: str | Path, **extra: Any) -> None:
     """Copy a release checkpoint to ``out`` (may be ``path``) with keys of its ``extra`` metadata set
     (e.g. ``default_strength`` chosen by an evaluation after training); weights are unchanged."""
-    read_release_metadata(path)  # ours, readable: raises CheckpointError otherwise
-    raw, tensors = _raw_release(path)
-    merged = {**json.loads(raw.get("extra", "{}")), **extra}
-    raw["extra"] = json.dumps(merged, sort_keys=True)
-    atomic_write(Path(out), lambda tmp: save_file(tensors, str(tmp), metadata=raw))
+    meta = read_release_metadata(path)  # ours, readable: raises CheckpointError otherwise
+    copy_release(path, out, extra=json.dumps({**meta["extra"], **extra}, sort_keys=True))
 
 
-def _raw_release(path: str | Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
-    """A release's metadata strings as stored and its tensors, for a copy with some fields changed."""
+def copy_release(
+    path: str | Path, out: str | Path, tensors: dict[str, torch.Tensor] | None = None, **fields: str
+) -> None:
+    """Copy a release checkpoint to ``out`` (may be ``path``) with some of its metadata strings
+    replaced by ``fields`` (JSON already encoded, as stored); weights are unchanged (``tensors``:
+    the file's own, where the caller has loaded them already). ``path`` is read as it is: check it
+    with :func:`read_release_metadata` first."""
     with safe_open(str(path), framework="pt") as fh:
         raw = dict(fh.metadata() or {})
-    return raw, load_file(str(path))
+    if tensors is None:
+        tensors = load_file(str(path))
+    raw.update(fields)
+    atomic_write(Path(out), lambda tmp: save_file(tensors, str(tmp), metadata=raw))
 
 
 def update_release_arch_kwargs(path: str | Path, out: str | Path, **kwargs: Any) -> None:
@@ -105,14 +110,13 @@ def update_release_arch_kwargs(path: str | Path, out: str | Path, **kwargs: Any)
     from geostyle.nets.registry import create_model
 
     meta = read_release_metadata(path)
-    raw, tensors = _raw_release(path)
     merged = {**meta["arch_kwargs"], **kwargs}
+    tensors = load_file(str(path))
     try:
         create_model(meta["arch"], **merged).load_state_dict(tensors, strict=True)
     except (RuntimeError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: the generator does not take {kwargs} ({exc})") from exc
-    raw["arch_kwargs"] = json.dumps(merged, sort_keys=True)
-    atomic_write(Path(out), lambda tmp: save_file(tensors, str(tmp), metadata=raw))
+    copy_release(path, out, tensors, arch_kwargs=json.dumps(merged, sort_keys=True))
 
 
 def read_release_metadata(path: str | Path) -> dict[str, Any]:
