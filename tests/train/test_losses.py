@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from geostyle.nets.blocks import identity_grid, warp
 from geostyle.train import losses as L
@@ -181,6 +182,19 @@ def test_image_gradient_loss_ignores_tone_and_sees_lines():
     assert L.image_gradient_loss(img + 0.3, img).item() == pytest.approx(0.0, abs=1e-6)
     shifted = torch.roll(img, 1, dims=-1)
     assert L.image_gradient_loss(shifted, img).item() > 0.1
+
+
+def test_tone_loss_sees_how_light_a_region_is_not_where_its_strokes_lie():
+    # Hatching: every other column dark, on white paper; the same strokes one column over are the
+    # same tone (a per-pixel L1 calls them maximally different), solid black is far darker.
+    hatching = torch.ones(1, 1, 16, 16)
+    hatching[..., ::2] = -1.0
+    moved = torch.roll(hatching, 1, dims=-1)
+    assert F.l1_loss(moved, hatching).item() == pytest.approx(2.0)
+    assert L.tone_loss(moved, hatching, 8).item() == pytest.approx(0.0, abs=1e-6)
+    assert L.tone_loss(torch.full_like(hatching, -1.0), hatching, 8).item() == pytest.approx(1.0)
+    # A cell finer than the strokes' period sees them again.
+    assert L.tone_loss(moved, hatching, 1).item() == pytest.approx(2.0)
 
 
 def test_d_fake_loss_is_the_fake_half_of_d_loss():

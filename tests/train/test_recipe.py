@@ -59,7 +59,9 @@ def test_bad_pairs_file(tmp_path):
 
 def test_paired_batches_hold_each_photo_with_its_own_drawing(cuhk_pairs, tmp_path):
     datasets = {"photo": cuhk_pairs["photo"], "style": cuhk_pairs["style"]}
-    cfg = tiny_config(datasets, "data.target=paired", "loss.target=1.0", "loss.target_gradient=1.0")
+    cfg = tiny_config(
+        datasets, "data.target=paired", "loss.target=1.0", "loss.target_gradient=1.0", "loss.target_tone=1.0"
+    )
     cfg.data.pairs = str(cuhk_pairs["csv"])
     tr = build_trainer(cfg, tmp_path, progress=False)
     assert len(tr.photo_pool) == 5
@@ -71,6 +73,13 @@ def test_paired_batches_hold_each_photo_with_its_own_drawing(cuhk_pairs, tmp_pat
             assert tr.styles.stems[si] == f"{stem[0].upper()}2-{stem[2:]}-sz1"
     stats = tr.train_step(0)
     assert stats["g/target"] > 0 and "g/target_gradient" in stats
+    # The tone term compares cell means: never more than the per-pixel L1 (the mean of differences
+    # is at most the mean of their sizes), and above zero for an untrained generator.
+    assert 0 < stats["g/target_tone"] <= stats["g/target"] + 1e-6
+    assert tr.tone_cell(torch.zeros(1, 1, cfg.data.resolution, cfg.data.resolution)) == cfg.loss.target_tone_cell
+    assert tr.tone_cell(torch.zeros(1, 1, cfg.data.resolution // 2, cfg.data.resolution // 2)) == max(
+        1, round(cfg.loss.target_tone_cell / 2)
+    )
     # The dense target is the partner drawing aligned onto the photo's target geometry.
     s = tr.prepare_step(1)
     assert s.target is not None and s.target.shape == s.x.images.shape

@@ -200,6 +200,8 @@ def test_local_blur_reaches_the_local_critic_in_both_passes(tiny_datasets, tmp_p
     assert [f for _, f in views] == [0.0] * 3 + [0.2] * 3 and all(n > 0 for n, _ in views)
     with pytest.raises(ConfigError, match="loss.local_blur"):
         train(tiny_config(tiny_datasets, "train.steps=1", "loss.local_blur=-0.1"), tmp_path / "bad", progress=False)
+    with pytest.raises(ConfigError, match="loss.target_tone_cell"):
+        train(tiny_config(tiny_datasets, "train.steps=1", "loss.target_tone_cell=0"), tmp_path / "bad2", progress=False)
 
 
 def test_texture_terms_are_logged_and_trained(tiny_datasets, tmp_path):

@@ -111,6 +111,8 @@ class LossConfig:
     target: float = 0.0  # L1 between G(x) and the dense target (data.target)
     target_perceptual: float = 0.0  # perceptual distance between G(x) and the dense target
     target_gradient: float = 0.0  # L1 between image gradients of G(x) and of the target (line placement)
+    target_tone: float = 0.0  # L1 between G(x) and the target averaged over cells (how light, not which strokes)
+    target_tone_cell: int = 8  # the cells' side in pixels at data.resolution (scaled with a phase's size)
     edge_fake: float = 0.0  # exemplars with blurred line art shown to the style critic as fake (CartoonGAN)
     gan_type: str = "lsgan"  # lsgan | hinge
 

@@ -268,6 +268,14 @@ def image_gradient_loss(image: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return 0.5 * (dx.abs().mean() + dy.abs().mean())
 
 
+def tone_loss(image: torch.Tensor, target: torch.Tensor, cell: int) -> torch.Tensor:
+    """L1 between ``image`` and ``target`` ``(B, C, H, W)`` each averaged over ``cell`` x ``cell``
+    pixel cells: how light a region is drawn, whatever its strokes. A per-pixel L1 against hatching
+    that does not line up with the output's learns each pixel's median, and where strokes cover more
+    than half of the paper (hair) that is darker than the tone the eye sees (their mean)."""
+    return F.l1_loss(F.avg_pool2d(image, cell, ceil_mode=True), F.avg_pool2d(target, cell, ceil_mode=True))
+
+
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Anisotropic total variation ``mean|dI/dx| + mean|dI/dy|`` of ``(B, C, H, W)`` images."""
     dx = (image[..., :, 1:] - image[..., :, :-1]).abs().mean()

@@ -226,6 +226,8 @@ class Trainer:
         for key in ("deformation_every", "style_cycle_every", "photo_cycle_every"):
             if getattr(config.loss, key) < 1:
                 raise ConfigError(f"loss.{key} must be >= 1 (1 = every step), got {getattr(config.loss, key)}")
+        if config.loss.target_tone_cell < 1:
+            raise ConfigError(f"loss.target_tone_cell must be >= 1 pixel, got {config.loss.target_tone_cell}")
         if not 0.0 <= config.loss.local_blur <= 0.5:
             # sigma as a fraction of the crop side: past half the crop a part is one flat colour
             raise ConfigError(f"loss.local_blur must be in [0, 0.5] (0 = off), got {config.loss.local_blur}")
@@ -587,6 +589,7 @@ class Trainer:
             "g/target": lc.target,
             "g/target_perceptual": lc.target_perceptual,
             "g/target_gradient": lc.target_gradient,
+            "g/target_tone": lc.target_tone,
         }
 
     def real_exemplars(self, y, geo, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -603,6 +606,11 @@ class Trainer:
             torch.where(use[:, None, None], geo.photo_target, y.points),
             torch.where(use[:, None], both, y.mask),
         )
+
+    def tone_cell(self, images: torch.Tensor) -> int:
+        """``loss.target_tone_cell`` at the size of ``images``: the same share of the face at the
+        low-resolution phase as at ``data.resolution``."""
+        return max(1, round(self.cfg.loss.target_tone_cell * images.shape[-1] / self.cfg.data.resolution))
 
     def style_path_terms(
         self, s: StepInputs, fake_y: torch.Tensor, every_term: bool = False
@@ -629,6 +637,8 @@ class Trainer:
                 terms["g/target"] = F.l1_loss(fake_y, target)
             if lc.target_gradient > 0:
                 terms["g/target_gradient"] = L.image_gradient_loss(fake_y, target)
+            if lc.target_tone > 0:
+                terms["g/target_tone"] = L.tone_loss(fake_y, target, self.tone_cell(fake_y))
         uses_backbone = lc.content > 0 or lc.style > 0 or (target is not None and lc.target_perceptual > 0)
         if self.perceptual is not None and uses_backbone:
             # One backbone pass over G(x) serves the content, target and texture terms.
