@@ -16,7 +16,8 @@ drawings share their framing). Two measures per photo, in BT.601 luma levels (0-
   artist's (negative: drawn darker than the artist drew it);
 * **tone error**: the mean absolute difference between the model's and the artist's pictures each
   averaged over 8 x 8 px cells, over the whole picture: how far the drawing's light and dark lie
-  from the artist's, whatever strokes draw them (``geostyle.train.losses.tone_loss`` as a measure).
+  from the artist's, whatever strokes draw them (the training term ``geostyle.train.losses.tone_loss``;
+  a partial cell at the picture's edge is the mean of the pixels it has).
 
 The photo in grey and the classical pencil filter of the evaluation's baselines
 (``geostyle.eval.baselines``) are measured as rows beside the runs, on the same photos. Writes
@@ -37,11 +38,6 @@ HAIR_ERODE = 9  # px, the erosion's kernel side
 CELL = 8  # px, the tone error's cells
 
 
-def luma(image: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB -> ``(H, W)`` float32 BT.601 luma."""
-    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-
-
 def hair_mask(photo_luma: np.ndarray) -> np.ndarray:
     """The photo's dark pixels in the picture's upper half, eroded (bool, the photo's size)."""
     dark = (photo_luma < HAIR_LUMA).astype(np.uint8)
@@ -50,14 +46,17 @@ def hair_mask(photo_luma: np.ndarray) -> np.ndarray:
     return mask
 
 
-def cell_means(image: np.ndarray) -> np.ndarray:
-    """``(H, W)`` float -> the means over ``CELL`` x ``CELL`` cells (partial edge cells left out)."""
-    h, w = (s // CELL * CELL for s in image.shape)
-    return image[:h, :w].reshape(h // CELL, CELL, w // CELL, CELL).mean(axis=(1, 3))
-
-
 def tone_error(image: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.abs(cell_means(image) - cell_means(truth)).mean())
+    """The training term itself (``geostyle.train.losses.tone_loss``) on two ``(H, W)`` luma pictures,
+    in luma levels."""
+    import torch
+
+    from geostyle.train.losses import tone_loss
+
+    def as_tensor(picture: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(picture, dtype=np.float64))[None, None]
+
+    return float(tone_loss(as_tensor(image), as_tensor(truth), CELL))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args, labelled, stems = parse_runs(ap, argv)
     from geostyle.data.images import load_image
     from geostyle.eval import baselines
+    from geostyle.eval.baselines import luma
     from geostyle.eval.pairing import load_pairing
 
     photo_files = [p for p in (photo_for(args.photos, s) for s in stems) if p is not None]
